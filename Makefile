@@ -1,0 +1,36 @@
+# The two commands a fresh machine needs: `make run` (server on the embedded default) and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SFUMATO_HOST ?= 127.0.0.1
+SFUMATO_PORT ?= 8000
+
+.PHONY: run test lint install clean bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# torch first and exactly pinned, so pip takes the local CPU wheel and never a CUDA build.
+$(STAMP): pyproject.toml $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sfumato serve --host $(SFUMATO_HOST) --port $(SFUMATO_PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""The engine's plain request/result types: no users, no HTTP, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+# Called as progress(step, total_steps) while a pipeline denoises.
+ProgressCallback = Callable[[int, int], None]
+
+
+class ModelNotFoundError(Exception):
+    """The model folder is missing or is not a loadable diffusers pipeline."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One text-to-image call. Sizes are what the caller wants back; the engine may render at the
+    model's native bucket size (see `sfumato_model.json`) and resize."""
+
+    model_path: Path
+    prompt: str
+    negative_prompt: str | None = None
+    width: int = 512
+    height: int = 512
+    num_images: int = 1
+    num_inference_steps: int = 20
+    guidance_scale: float = 7.0
+    seed: int = 0
+    # A Leonardo `SdGenerationSchedulers` value (EULER_DISCRETE, DPM_SOLVER, ...); None keeps the model's own.
+    scheduler: str | None = None
+    tiling: bool = False
+
+
+@dataclass
+class GenerateResult:
+    images: list[Image.Image] = field(default_factory=list)
+    # The size the pipeline actually rendered at before any resize (for the record and the benchmarks).
+    rendered_width: int = 0
+    rendered_height: int = 0
