@@ -1,0 +1,1 @@
+"""HTTP: the app factory, one router per resource, Leonardo-shaped wire schemas, error bodies, auth."""

@@ -1,0 +1,41 @@
+"""The FastAPI app factory: the Leonardo-compatible API under /api/rest/v1, image files under /cdn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sfumato import __version__
+from sfumato.api.errors import install_error_handlers
+from sfumato.api.routes import accounts, files, generations
+from sfumato.api.tolerance import TolerantRequests
+from sfumato.bootstrap import Container
+
+API_PREFIX = "/api/rest/v1"
+
+
+def create_app(container: Container, start_worker: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start_worker:
+            container.start()
+        yield
+        if start_worker:
+            container.stop()
+
+    app = FastAPI(
+        title="Sfumato",
+        version=__version__,
+        description="Self-hosted image generation, wire-compatible with the Leonardo.Ai REST API (v1).",
+        lifespan=lifespan,
+        servers=[{"url": "/"}],
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.include_router(accounts.router, prefix=API_PREFIX)
+    app.include_router(generations.router, prefix=API_PREFIX)
+    app.include_router(files.router)
+    app.add_middleware(TolerantRequests)
+    return app

@@ -1,0 +1,82 @@
+"""Leonardo's error body `{"error": message, "path": "$...", "code": code}` for every failure."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sfumato.services.errors import ErrorKind, SfumatoError
+
+log = logging.getLogger(__name__)
+
+_STATUS = {
+    ErrorKind.INVALID: (400, "bad-request"),
+    ErrorKind.LIMIT: (400, "bad-request"),
+    ErrorKind.NOT_FOUND: (404, "not-found"),
+    ErrorKind.UNAUTHORIZED: (401, "access-denied"),
+    ErrorKind.BUSY: (429, "rate-limited"),
+}
+_TYPE_HINTS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "list": "a JSON array",
+    "dict": "a JSON object",
+    "model": "a JSON object",
+}
+
+
+def error_response(status: int, message: str, code: str, path: str = "$") -> JSONResponse:
+    return JSONResponse(
+        {"error": message, "path": path, "code": code},
+        status_code=status,
+        media_type="application/json; charset=utf-8",
+    )
+
+
+def _validation_message(err: dict) -> tuple[str, str]:
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc)
+    kind = str(err.get("type", ""))
+    if kind == "json_invalid":
+        return 'the request body is not valid JSON; send a JSON object such as {"prompt": "..."}', "$"
+    if kind == "model_attributes_type" or (not field and kind.endswith("_type")):
+        return 'the request body must be a JSON object, e.g. {"prompt": "..."}', "$"
+    wanted = next((hint for key, hint in _TYPE_HINTS.items() if kind.startswith(key)), None)
+    got = err.get("input")
+    message = f"invalid value for {field or 'the body'}: {err.get('msg', 'invalid')}"
+    if wanted:
+        message += f" (got {got!r}); send {wanted}"
+    return message, "$." + field if field else "$"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SfumatoError)
+    async def _domain(_: Request, exc: SfumatoError) -> JSONResponse:
+        status, code = _STATUS[exc.kind]
+        return error_response(status, exc.message, code, f"$.{exc.field}" if exc.field else "$")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        message, path = _validation_message(errors[0]) if errors else ("invalid request", "$")
+        return error_response(400, message, "validation-failed", path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path}"
+            return error_response(404, message, "not-found")
+        if exc.status_code == 405:
+            return error_response(405, f"{request.method} is not allowed on {request.url.path}", "bad-request")
+        return error_response(exc.status_code, str(exc.detail), "unexpected")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "Service Error", "unexpected")

@@ -1,0 +1,67 @@
+"""/me, /platformModels and /models/{id}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sfumato.api.deps import ContainerDep, PrincipalDep
+from sfumato.api.schemas.accounts import (
+    MeResponse,
+    ModelByIdResponse,
+    ModelOut,
+    PlatformModelOut,
+    PlatformModelsResponse,
+    UserDetail,
+    UserRef,
+)
+from sfumato.api.schemas.common import timestamp
+from sfumato.services.errors import NotFound
+
+router = APIRouter()
+
+
+@router.get("/me", response_model=MeResponse, response_model_exclude_none=True, operation_id="getUserSelf",
+            tags=["User"])  # fmt: skip
+def me(who: PrincipalDep) -> MeResponse:
+    return MeResponse(
+        user_details=[
+            UserDetail(
+                user=UserRef(id=who.user_id, username=who.username),
+                apiConcurrencySlots=who.api_concurrency_slots,
+            )  # fmt: skip
+        ]
+    )
+
+
+@router.get("/platformModels", response_model=PlatformModelsResponse, response_model_exclude_none=True,
+            operation_id="listPlatformModels", tags=["Models"])  # fmt: skip
+def platform_models(c: ContainerDep, _: PrincipalDep) -> PlatformModelsResponse:
+    return PlatformModelsResponse(
+        custom_models=[
+            PlatformModelOut(id=e.id, name=e.name, description=e.description, featured=e.featured)
+            for e in c.catalog.entries()
+        ]
+    )
+
+
+@router.get("/models/{id}", response_model=ModelByIdResponse, response_model_exclude_none=True,
+            operation_id="getModelById", tags=["Models"])  # fmt: skip
+def model_by_id(id: str, c: ContainerDep, _: PrincipalDep) -> ModelByIdResponse:  # noqa: A002
+    try:
+        entry = c.catalog.get(id)
+    except NotFound:
+        raise NotFound(f"model {id} not found; GET /platformModels lists the model ids") from None
+    created = timestamp(c.started_at)
+    width, height = entry.native_size or (entry.default_width, entry.default_height)
+    return ModelByIdResponse(
+        custom_models_by_pk=ModelOut(
+            id=id,
+            name=entry.name,
+            description=entry.description,
+            createdAt=created,
+            updatedAt=created,
+            modelWidth=width,
+            modelHeight=height,
+            sdVersion=entry.sd_version,
+        )  # fmt: skip
+    )

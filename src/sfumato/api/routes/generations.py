@@ -1,0 +1,101 @@
+"""/generations: create (async job), read, list by user, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request
+
+from sfumato.api.deps import ContainerDep, PrincipalDep, public_base_url
+from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.generations import (
+    CreateGenerationBody,
+    CreateGenerationResponse,
+    DeletedId,
+    DeleteGenerationResponse,
+    GeneratedImageOut,
+    GenerationOut,
+    GetGenerationResponse,
+    ListGenerationsResponse,
+    SdGenerationJob,
+)
+from sfumato.services.errors import NotFound
+from sfumato.services.generations import GenerationView
+
+router = APIRouter(tags=["Image"])
+
+
+def image_url(base: str, image_id: str, token: str) -> str:
+    return f"{base}/cdn/{token}/{image_id}.png"
+
+
+def generation_out(view: GenerationView, base: str) -> GenerationOut:
+    row = view.row
+    extras = row.extras or {}
+    return GenerationOut(
+        id=row.id,
+        createdAt=timestamp(row.created_at),
+        status=row.status,
+        prompt=row.prompt,
+        negativePrompt=row.negative_prompt,
+        modelId=row.model_id,
+        imageWidth=row.width,
+        imageHeight=row.height,
+        inferenceSteps=row.num_inference_steps,
+        guidanceScale=row.guidance_scale,
+        seed=row.seed,
+        scheduler=row.scheduler,
+        sdVersion=row.sd_version,
+        presetStyle=row.preset_style,
+        public=row.public,
+        tiling=row.tiling,
+        initStrength=row.init_strength,
+        photoReal=bool(extras.get("photoReal", False)),
+        promptMagic=bool(extras.get("promptMagic", False)),
+        generated_images=[
+            GeneratedImageOut(id=i.id, url=image_url(base, i.id, i.token), nsfw=i.nsfw, likeCount=i.like_count)
+            for i in view.images
+        ],
+        failureReason=row.failure_reason,
+    )
+
+
+@router.post("/generations", response_model=CreateGenerationResponse, response_model_exclude_none=True,
+             operation_id="createGeneration")  # fmt: skip
+def create_generation(
+    c: ContainerDep, who: PrincipalDep, body: Annotated[CreateGenerationBody | None, Body()] = None
+) -> CreateGenerationResponse:
+    body = body or CreateGenerationBody()
+    body.log_unknown_keys("POST /generations")
+    generation_id = c.generations.create(who.user_id, who.api_key_id, body.to_params())
+    return CreateGenerationResponse(sdGenerationJob=SdGenerationJob(generationId=generation_id))
+
+
+@router.get("/generations/user/{userId}", response_model=ListGenerationsResponse,
+            response_model_exclude_none=True, operation_id="getGenerationsByUserId")  # fmt: skip
+def list_generations(
+    request: Request,
+    userId: str,  # noqa: N803 — Leonardo's path parameter name
+    c: ContainerDep,
+    who: PrincipalDep,
+    offset: Annotated[int, Query()] = 0,
+    limit: Annotated[int, Query()] = 10,
+) -> ListGenerationsResponse:
+    if userId not in (who.user_id, who.username):
+        raise NotFound(f"user {userId} not found; GET /me shows your user id")
+    base = public_base_url(request, c)
+    views = c.generations.list_for_user(who.user_id, offset=offset, limit=limit)
+    return ListGenerationsResponse(generations=[generation_out(v, base) for v in views])
+
+
+@router.get("/generations/{id}", response_model=GetGenerationResponse, response_model_exclude_none=True,
+            operation_id="getGenerationById")  # fmt: skip
+def get_generation(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetGenerationResponse:  # noqa: A002
+    view = c.generations.get(who.user_id, id)
+    return GetGenerationResponse(generations_by_pk=generation_out(view, public_base_url(request, c)))
+
+
+@router.delete("/generations/{id}", response_model=DeleteGenerationResponse, operation_id="deleteGenerationById")
+def delete_generation(id: str, c: ContainerDep, who: PrincipalDep) -> DeleteGenerationResponse:  # noqa: A002
+    c.generations.delete(who.user_id, id)
+    return DeleteGenerationResponse(delete_generations_by_pk=DeletedId(id=id))

@@ -1,0 +1,57 @@
+"""GET /me and the platform/custom model responses."""
+
+from __future__ import annotations
+
+from sfumato.api.schemas.common import WireModel
+
+
+class UserRef(WireModel):
+    id: str
+    username: str
+
+
+class UserDetail(WireModel):
+    user: UserRef
+    apiConcurrencySlots: int
+    # Self-hosted: nothing is metered, so balances are 0 and never block a request.
+    apiSubscriptionTokens: int = 0
+    apiPaidTokens: int = 0
+    subscriptionTokens: int = 0
+    subscriptionGptTokens: int = 0
+    subscriptionModelTokens: int = 0
+    paidTokens: int = 0
+
+
+class MeResponse(WireModel):
+    user_details: list[UserDetail]
+
+
+class PlatformModelOut(WireModel):
+    id: str
+    name: str
+    description: str
+    nsfw: bool = False
+    featured: bool = False
+
+
+class PlatformModelsResponse(WireModel):
+    custom_models: list[PlatformModelOut]
+
+
+class ModelOut(WireModel):
+    id: str
+    name: str
+    description: str
+    createdAt: str
+    updatedAt: str
+    modelWidth: int
+    modelHeight: int
+    public: bool = True
+    sdVersion: str
+    status: str = "COMPLETE"
+    type: str = "GENERAL"
+    instancePrompt: str | None = None
+
+
+class ModelByIdResponse(WireModel):
+    custom_models_by_pk: ModelOut | None

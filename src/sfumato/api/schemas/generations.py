@@ -1,0 +1,179 @@
+"""POST /generations body and the generation responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
+from sfumato.services.generations import GenerationParams
+
+# Fields Leonardo accepts that need models or services this server does not have: recorded, no effect.
+NO_OP_FIELDS = (
+    "alchemy", "photoReal", "photoRealVersion", "photoRealStrength", "promptMagic", "promptMagicStrength",
+    "promptMagicVersion", "contrastRatio", "contrast", "expandedDomain", "fantasyAvatar", "highContrast",
+    "highResolution", "enhancePrompt", "enhancePromptInstruction", "ultra", "upscaleRatio", "weighting",
+    "controlNet", "controlNetType", "controlnets", "elements", "userElements", "canvasInitId", "canvasMaskId",
+    "canvasRequest", "canvasRequestType", "unzoom", "unzoomAmount", "imagePromptWeight", "transparency",
+    "isInitImage",
+)  # fmt: skip
+
+
+class CreateGenerationBody(TolerantBody):
+    """Every field may be missing or null (null means 'use the default')."""
+
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    modelId: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_images: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
+    scheduler: str | None = Field(default=None, description="SdGenerationSchedulers value")
+    presetStyle: str | None = Field(default=None, description="SdGenerationStyle value (default DYNAMIC)")
+    sd_version: str | None = None
+    public: bool | None = None
+    tiling: bool | None = None
+    init_image_id: str | None = None
+    init_generation_image_id: str | None = None
+    init_strength: float | None = None
+    imagePrompts: list[str | None] | None = None
+    imagePromptWeight: float | None = None
+    transparency: str | None = None
+    alchemy: bool | None = None
+    photoReal: bool | None = None
+    photoRealVersion: str | None = None
+    photoRealStrength: float | None = None
+    promptMagic: bool | None = None
+    promptMagicStrength: float | None = None
+    promptMagicVersion: str | None = None
+    contrastRatio: float | None = None
+    contrast: float | None = None
+    expandedDomain: bool | None = None
+    fantasyAvatar: bool | None = None
+    highContrast: bool | None = None
+    highResolution: bool | None = None
+    enhancePrompt: bool | None = None
+    enhancePromptInstruction: str | None = None
+    ultra: bool | None = None
+    upscaleRatio: float | None = None
+    weighting: float | None = None
+    controlNet: bool | None = None
+    controlNetType: str | None = None
+    controlnets: list[Any] | None = None
+    elements: list[Any] | None = None
+    userElements: list[Any] | None = None
+    canvasInitId: str | None = None
+    canvasMaskId: str | None = None
+    canvasRequest: bool | None = None
+    canvasRequestType: str | None = None
+    unzoom: bool | None = None
+    unzoomAmount: float | None = None
+    isInitImage: bool | None = None
+
+    @field_validator("scheduler", "presetStyle", "sd_version", "controlNetType", "canvasRequestType", mode="before")
+    @classmethod
+    def _enum_case(cls, value: Any) -> Any:
+        value = upper_enum(value)
+        # sd_version's values are mixed case (v1_5, SDXL_1_0): match them case-insensitively.
+        return {"V1_5": "v1_5", "V2": "v2", "V3": "v3"}.get(value, value) if isinstance(value, str) else value
+
+    @field_validator("transparency", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def to_params(self) -> GenerationParams:
+        extras = {name: getattr(self, name) for name in NO_OP_FIELDS if getattr(self, name) is not None}
+        return GenerationParams(
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            model_id=self.modelId,
+            width=self.width,
+            height=self.height,
+            num_images=self.num_images,
+            num_inference_steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+            seed=self.seed,
+            scheduler=self.scheduler,
+            preset_style=self.presetStyle,
+            sd_version=self.sd_version,
+            public=self.public,
+            tiling=self.tiling,
+            init_image_id=self.init_image_id,
+            init_generation_image_id=self.init_generation_image_id,
+            init_strength=self.init_strength,
+            image_prompts=[i for i in self.imagePrompts or [] if i] or None,
+            extras=extras,
+        )
+
+
+class SdGenerationJob(WireModel):
+    generationId: str
+    apiCreditCost: int = 0
+    cost: Cost = Cost()
+
+
+class CreateGenerationResponse(WireModel):
+    sdGenerationJob: SdGenerationJob
+
+
+class VariationGeneric(WireModel):
+    id: str
+    status: str
+    transformType: str
+    url: str | None = None
+
+
+class GeneratedImageOut(WireModel):
+    id: str
+    url: str
+    nsfw: bool = False
+    likeCount: int = 0
+    motion: bool = False
+    generated_image_variation_generics: list[VariationGeneric] = []
+
+
+class GenerationOut(WireModel):
+    id: str
+    createdAt: str
+    status: str
+    prompt: str
+    negativePrompt: str | None = None
+    modelId: str
+    imageWidth: int
+    imageHeight: int
+    inferenceSteps: int
+    guidanceScale: float
+    seed: int
+    scheduler: str
+    sdVersion: str
+    presetStyle: str
+    public: bool
+    tiling: bool = False
+    initStrength: float | None = None
+    photoReal: bool = False
+    promptMagic: bool = False
+    generated_images: list[GeneratedImageOut] = []
+    generation_elements: list[Any] = []
+    # Not in Leonardo's schema (the SDKs ignore unknown keys): why a FAILED generation failed.
+    failureReason: str | None = None
+
+
+class GetGenerationResponse(WireModel):
+    generations_by_pk: GenerationOut | None
+
+
+class ListGenerationsResponse(WireModel):
+    generations: list[GenerationOut]
+
+
+class DeletedId(WireModel):
+    id: str
+
+
+class DeleteGenerationResponse(WireModel):
+    delete_generations_by_pk: DeletedId

@@ -1,0 +1,80 @@
+"""The one composition root: reads the settings and builds the stores, engine, dispatcher and services.
+The API, the CLI and workers all get their objects from here; nothing else builds them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sfumato.jobs.dispatch import Dispatcher, InProcessDispatcher, JobKind
+from sfumato.jobs.runner import GenerationEngine, JobRunner
+from sfumato.services.accounts import Accounts
+from sfumato.services.catalog import Catalog
+from sfumato.services.generations import Generations
+from sfumato.settings import Settings
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore, LocalFileStore
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    files: FileStore
+    catalog: Catalog
+    accounts: Accounts
+    generations: Generations
+    runner: JobRunner
+    dispatcher: Dispatcher
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def start(self) -> None:
+        self.dispatcher.start()
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        self.db.dispose()
+
+
+def build_engine(settings: Settings) -> GenerationEngine:
+    # Imported here so CLI commands that never generate don't pay for importing torch and diffusers.
+    from sfumato.engine.engine import Engine
+
+    return Engine(memory_budget_bytes=settings.memory_budget_mb * 1024 * 1024, device=settings.device)
+
+
+def build(settings: Settings | None = None, engine: GenerationEngine | None = None) -> Container:
+    settings = settings or Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    files = LocalFileStore(settings.files_dir)
+    catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
+    runner = JobRunner(db, files, engine or _LazyEngine(settings), max_attempts=settings.max_job_attempts)
+    dispatcher = InProcessDispatcher({JobKind.GENERATION: runner.run_generation}, runner.pending_jobs)
+    return Container(
+        settings=settings,
+        db=db,
+        files=files,
+        catalog=catalog,
+        accounts=Accounts(db, files, settings.max_keys_per_user),
+        generations=Generations(db, files, catalog, dispatcher),
+        runner=runner,
+        dispatcher=dispatcher,
+    )
+
+
+class _LazyEngine:
+    """Builds the real engine on first use, so `sfumato users create` never imports torch."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engine: GenerationEngine | None = None
+
+    def generate(self, request, progress=None):  # type: ignore[no-untyped-def]
+        if self._engine is None:
+            self._engine = build_engine(self._settings)
+        return self._engine.generate(request, progress)

@@ -1,0 +1,139 @@
+"""The one place that moves a generation from PENDING to COMPLETE or FAILED, whichever dispatcher
+delivered it. It needs only the row: the service fixed the model folder and prompt at creation."""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sfumato.engine.types import GenerateRequest, GenerateResult, ModelNotFoundError, ProgressCallback
+from sfumato.jobs.dispatch import JobKind
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore, generation_files_prefix, image_file_key
+from sfumato.store.models import GeneratedImage, Generation
+
+log = logging.getLogger(__name__)
+
+# Called inside the transaction that finishes a job (COMPLETE or FAILED): the webhook outbox hooks in here
+# so a completion and its notification are written together or not at all.
+FinishHook = Callable[[Session, Generation], None]
+
+
+class GenerationEngine(Protocol):
+    """What the runner needs of the engine (the real one is sfumato.engine.engine.Engine)."""
+
+    def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None) -> GenerateResult: ...
+
+
+class JobRunner:
+    def __init__(
+        self,
+        db: Database,
+        files: FileStore,
+        engine: GenerationEngine,
+        max_attempts: int = 3,
+        finish_hooks: list[FinishHook] | None = None,
+    ) -> None:
+        self._db = db
+        self._files = files
+        self._engine = engine
+        self._max_attempts = max_attempts
+        self.finish_hooks: list[FinishHook] = finish_hooks or []
+
+    def pending_jobs(self) -> list[tuple[JobKind, str]]:
+        with self._db.session() as s:
+            ids = s.scalars(
+                select(Generation.id).where(Generation.status == "PENDING").order_by(Generation.created_at)
+            ).all()
+        return [(JobKind.GENERATION, i) for i in ids]
+
+    def _claim(self, generation_id: str) -> Generation | None:
+        """Count the attempt before running, so a job that kills the process each time ends FAILED."""
+        with self._db.session() as s:
+            row = s.get(Generation, generation_id)
+            if row is None or row.status != "PENDING":
+                return None
+            row.attempts += 1
+            if row.attempts > self._max_attempts:
+                self._finish(s, row, "FAILED", f"the job stopped its worker {row.attempts - 1} times; giving up")
+                return None
+            return row
+
+    def _finish(self, s: Session, row: Generation, status: str, reason: str | None = None) -> None:
+        row.status = status
+        row.failure_reason = reason
+        for hook in self.finish_hooks:
+            hook(s, row)
+
+    def run_generation(self, generation_id: str) -> None:
+        row = self._claim(generation_id)
+        if row is None:
+            return
+        started = time.perf_counter()
+        written: list[str] = []
+        try:
+            result = self._engine.generate(
+                GenerateRequest(
+                    model_path=Path(row.model_path),
+                    prompt=row.engine_prompt,
+                    negative_prompt=row.negative_prompt,
+                    width=row.width,
+                    height=row.height,
+                    num_images=row.num_images,
+                    num_inference_steps=row.num_inference_steps,
+                    guidance_scale=row.guidance_scale,
+                    seed=row.seed,
+                    scheduler=row.engine_scheduler,
+                    tiling=row.tiling,
+                )
+            )
+            images: list[GeneratedImage] = []
+            for index, image in enumerate(result.images):
+                image_id = str(uuid.uuid4())
+                key = image_file_key(row.user_id, row.id, image_id)
+                buf = io.BytesIO()
+                # Level 1: PNG stays lossless; higher levels cost seconds on big images for a few % size.
+                image.save(buf, format="PNG", compress_level=1)
+                self._files.put(key, buf.getvalue())
+                written.append(key)
+                images.append(
+                    GeneratedImage(
+                        id=image_id,
+                        generation_id=row.id,
+                        user_id=row.user_id,
+                        index=index,
+                        file_key=key,
+                        token=secrets.token_urlsafe(24),
+                    )  # fmt: skip
+                )
+            with self._db.session() as s:
+                current = s.get(Generation, row.id)
+                if current is None:  # deleted while it ran: leave nothing behind
+                    raise _Deleted()
+                s.add_all(images)
+                self._finish(s, current, "COMPLETE")
+            log.info("generation %s COMPLETE in %.2fs", row.id, time.perf_counter() - started)
+        except _Deleted:
+            self._files.delete_prefix(generation_files_prefix(row.user_id, row.id))
+        except Exception as exc:
+            for key in written:
+                self._files.delete(key)
+            reason = str(exc) if isinstance(exc, ModelNotFoundError) else f"{type(exc).__name__}: {exc}"
+            log.exception("generation %s FAILED", row.id)
+            with self._db.session() as s:
+                current = s.get(Generation, row.id)
+                if current is not None:
+                    self._finish(s, current, "FAILED", reason)
+
+
+class _Deleted(Exception):
+    pass

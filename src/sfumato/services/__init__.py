@@ -1,0 +1,1 @@
+"""What the product does, in plain Python: no FastAPI, no torch."""

@@ -1,0 +1,146 @@
+"""Users and production API keys: keys are shown once, stored as sha256, at most N per user."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound, Unauthorized
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore, user_files_prefix
+from sfumato.store.models import ApiKey, User
+
+# Writing last_used_at on every request would make every GET a write; once a minute is enough.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user and the key they used."""
+
+    user_id: str
+    username: str
+    api_key_id: str
+    api_concurrency_slots: int
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: str
+    name: str
+    hint: str
+    created_at: datetime
+    last_used_at: datetime | None
+    webhook_url: str | None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    info: KeyInfo
+    secret: str
+
+
+def _info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(row.id, row.name, row.key_hint, row.created_at, row.last_used_at, row.webhook_url)
+
+
+class Accounts:
+    def __init__(self, db: Database, files: FileStore, max_keys_per_user: int = 10) -> None:
+        self._db = db
+        self._files = files
+        self._max_keys = max_keys_per_user
+
+    def create_user(self, username: str) -> tuple[str, NewKey]:
+        username = username.strip()
+        if not username:
+            raise InvalidRequest("the user name is empty; give a name such as alice")
+        with self._db.session() as s:
+            if s.scalar(select(User).where(User.username == username)):
+                raise InvalidRequest(f"user {username!r} already exists; pick another name")
+            user = User(id=str(uuid.uuid4()), username=username)
+            s.add(user)
+        return user.id, self.create_key(username, name="default")
+
+    def _user_by_name(self, username: str) -> User:
+        with self._db.session() as s:
+            user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        return user
+
+    def delete_user(self, username: str) -> str:
+        """Remove the user's rows (cascading to keys, generations, images) and every file, for good."""
+        user = self._user_by_name(username)
+        with self._db.session() as s:
+            s.delete(s.get(User, user.id))
+        self._files.delete_prefix(user_files_prefix(user.id))
+        return user.id
+
+    def create_key(
+        self, username: str, name: str = "", webhook_url: str | None = None, webhook_key: str | None = None
+    ) -> NewKey:
+        user = self._user_by_name(username)
+        secret = str(uuid.uuid4())  # Leonardo's keys are UUIDs; scripts that check the shape keep working
+        with self._db.session() as s:
+            count = s.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user.id)) or 0
+            if count >= self._max_keys:
+                raise LimitExceeded(
+                    f"user {username!r} already has {count} API keys, the most allowed is {self._max_keys}; "
+                    "revoke one first (sfumato keys list / sfumato keys revoke KEY_ID)"
+                )
+            row = ApiKey(
+                id=str(uuid.uuid4()),
+                user_id=user.id,
+                name=name,
+                key_hash=hash_key(secret),
+                key_hint=secret[:4] + "…" + secret[-4:],
+                webhook_url=webhook_url,
+                webhook_key=webhook_key,
+            )
+            s.add(row)
+        return NewKey(_info(row), secret)
+
+    def list_keys(self, username: str) -> list[KeyInfo]:
+        user = self._user_by_name(username)
+        with self._db.session() as s:
+            rows = s.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at))
+            return [_info(r) for r in rows]
+
+    def revoke_key(self, key_id: str) -> None:
+        with self._db.session() as s:
+            row = s.get(ApiKey, key_id)
+            if row is None:
+                raise NotFound(f"no API key with id {key_id!r}; `sfumato keys list --user NAME` shows the ids")
+            s.delete(row)
+
+    def authenticate(self, secret: str | None) -> Principal:
+        if not secret:
+            raise Unauthorized("Authentication hook unauthorized this request")
+        digest = hash_key(secret.strip())
+        with self._db.session() as s:
+            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+            # compare_digest keeps the check constant-time even though the lookup is by hash.
+            if row is None or not hmac.compare_digest(row.key_hash, digest):
+                raise Unauthorized("Authentication hook unauthorized this request")
+            now = datetime.now(UTC)
+            last = row.last_used_at
+            if last is None or now - last.replace(tzinfo=last.tzinfo or UTC) > _LAST_USED_RESOLUTION:
+                row.last_used_at = now
+            user = row.user
+            return Principal(user.id, user.username, row.id, user.api_concurrency_slots)
+
+    def get_user(self, user_id: str) -> User:
+        with self._db.session() as s:
+            user = s.get(User, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        return user

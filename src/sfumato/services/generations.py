@@ -1,0 +1,226 @@
+"""Image generations: validate, record PENDING, hand to the dispatcher; read, list and delete."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from sfumato.jobs.dispatch import Dispatcher, JobKind
+from sfumato.services.catalog import SD_VERSIONS, Catalog
+from sfumato.services.errors import Busy, InvalidRequest, LimitExceeded, NotFound
+from sfumato.services.styles import STYLE_TEMPLATES, apply_style
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore, generation_files_prefix
+from sfumato.store.models import GeneratedImage, Generation
+
+log = logging.getLogger(__name__)
+
+SCHEDULERS = ("KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO")
+MAX_PROMPT = 1500
+MAX_SEED = 9_999_999_998
+DEFAULT_STEPS = 15
+DEFAULT_GUIDANCE = 7.0
+MAX_PENDING_PER_USER = 200
+
+
+@dataclass
+class GenerationParams:
+    """A generation request in our own names (the API maps Leonardo's wire keys onto these)."""
+
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    model_id: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_images: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
+    scheduler: str | None = None
+    preset_style: str | None = None
+    sd_version: str | None = None
+    public: bool | None = None
+    tiling: bool | None = None
+    init_image_id: str | None = None
+    init_generation_image_id: str | None = None
+    init_strength: float | None = None
+    image_prompts: list[str] | None = None
+    # Accepted and recorded, but no model here acts on them (alchemy, photoReal, promptMagic, ...).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageView:
+    id: str
+    file_key: str
+    token: str
+    nsfw: bool
+    like_count: int
+
+
+@dataclass(frozen=True)
+class GenerationView:
+    row: Generation
+    images: list[ImageView]
+
+
+def _check_range(name: str, value: float, low: float, high: float, hint: str) -> None:
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be between {low:g} and {high:g}, got {value:g}; {hint}", field=name)
+
+
+def validate_size(width: int, height: int, num_images: int) -> None:
+    for name, value in (("width", width), ("height", height)):
+        if not 32 <= value <= 1536 or value % 8:
+            raise InvalidRequest(
+                f"invalid dimensions: {name} must be a multiple of 8 between 32 and 1536, got {value}",
+                field=name,
+            )
+    if not 1 <= num_images <= 8:
+        raise InvalidRequest(f"num_images must be between 1 and 8, got {num_images}", field="num_images")
+    if num_images > 4 and (width > 768 or height > 768):
+        raise LimitExceeded(
+            f"Too many images: num_images is at most 4 when width or height is above 768 "
+            f"(got {num_images} at {width}x{height}); ask for 4 or fewer, or for 768x768 or smaller",
+            field="num_images",
+        )
+
+
+def _view(row: Generation) -> GenerationView:
+    # Images exist only once the job is COMPLETE: a PENDING generation never shows a half-filled list.
+    images = row.images if row.status == "COMPLETE" else []
+    return GenerationView(row, [ImageView(i.id, i.file_key, i.token, i.nsfw, i.like_count) for i in images])
+
+
+class Generations:
+    def __init__(self, db: Database, files: FileStore, catalog: Catalog, dispatcher: Dispatcher) -> None:
+        self._db = db
+        self._files = files
+        self._catalog = catalog
+        self._dispatcher = dispatcher
+
+    def create(self, user_id: str, api_key_id: str | None, p: GenerationParams) -> str:
+        prompt = (p.prompt or "").strip()
+        if not prompt:
+            raise InvalidRequest(
+                'expecting a value for non-nullable variable: "prompt"; send a text prompt', field="prompt"
+            )
+        if len(prompt) > MAX_PROMPT:
+            raise InvalidRequest("Invalid prompt, maximum length of 1500 characters exceeded.", field="prompt")
+        if p.init_image_id or p.init_generation_image_id or p.image_prompts:
+            name = "init_image_id" if p.init_image_id else (
+                "init_generation_image_id" if p.init_generation_image_id else "imagePrompts")  # fmt: skip
+            raise InvalidRequest(
+                f"{name}: image inputs (image-to-image, image prompts) are not available on this server yet; "
+                "send a text-only generation",
+                field=name,
+            )
+        model = self._catalog.resolve_for_generation(p.model_id)
+        width = p.width if p.width is not None else model.default_width
+        height = p.height if p.height is not None else model.default_height
+        num_images = p.num_images if p.num_images is not None else 4
+        validate_size(width, height, num_images)
+        steps = p.num_inference_steps or model.recommended_steps or DEFAULT_STEPS
+        _check_range("num_inference_steps", steps, 10, 60, "send an integer from 10 to 60 (default 15)")
+        guidance = p.guidance_scale if p.guidance_scale is not None else (
+            model.recommended_guidance or DEFAULT_GUIDANCE)  # fmt: skip
+        _check_range("guidance_scale", guidance, 1, 20, "send a number from 1 to 20 (7 is recommended)")
+        seed = p.seed if p.seed is not None else secrets.randbelow(2**31)
+        _check_range("seed", seed, 0, MAX_SEED, f"send an integer from 0 to {MAX_SEED}")
+        if p.scheduler is not None and p.scheduler not in SCHEDULERS:
+            raise InvalidRequest(
+                f"scheduler {p.scheduler!r} is unknown; send one of {', '.join(SCHEDULERS)}",
+                field="scheduler",
+            )
+        style = p.preset_style or "DYNAMIC"
+        if style not in STYLE_TEMPLATES:
+            raise InvalidRequest(
+                f"presetStyle {style!r} is unknown; send one of {', '.join(STYLE_TEMPLATES)}",
+                field="presetStyle",
+            )
+        if p.sd_version is not None and p.sd_version not in SD_VERSIONS:
+            raise InvalidRequest(
+                f"sd_version {p.sd_version!r} is unknown; send one of {', '.join(SD_VERSIONS)} or leave it out",
+                field="sd_version",
+            )
+        with self._db.session() as s:
+            pending = s.scalar(
+                select(func.count()).select_from(Generation)
+                .where(Generation.user_id == user_id, Generation.status == "PENDING")
+            ) or 0  # fmt: skip
+            if pending >= MAX_PENDING_PER_USER:
+                raise Busy(
+                    f"you have {pending} generations pending, the most allowed is {MAX_PENDING_PER_USER}; "
+                    "wait for some to finish"
+                )
+            row = Generation(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                api_key_id=api_key_id,
+                status="PENDING",
+                model_id=model.id,
+                model_path=str(model.path),
+                prompt=prompt,
+                engine_prompt=apply_style(prompt, style, model.prompt_styles),
+                engine_scheduler=p.scheduler,
+                negative_prompt=p.negative_prompt or None,
+                width=width,
+                height=height,
+                num_images=num_images,
+                num_inference_steps=steps,
+                guidance_scale=float(guidance),
+                seed=seed,
+                scheduler=p.scheduler or model.default_scheduler,
+                preset_style=style,
+                sd_version=model.sd_version,
+                public=bool(p.public),
+                tiling=bool(p.tiling),
+                init_strength=p.init_strength,
+                extras=p.extras,
+            )
+            s.add(row)
+        self._dispatcher.submit(JobKind.GENERATION, row.id)
+        return row.id
+
+    def _owned(self, user_id: str, generation_id: str) -> Generation:
+        with self._db.session() as s:
+            row = s.get(Generation, generation_id)
+            if row is not None and row.user_id == user_id:
+                row.images  # noqa: B018 — load while the session is open
+                return row
+            image = s.get(GeneratedImage, generation_id)
+            if image is not None and image.user_id == user_id:
+                raise InvalidRequest(
+                    f"{generation_id} is a generated image id, not a generation id; call "
+                    f"GET /generations/{image.generation_id} for the generation it belongs to, and use the "
+                    "image id for variations, motion or init_generation_image_id",
+                    field="id",
+                )
+        raise NotFound(f"generation {generation_id} not found")
+
+    def get(self, user_id: str, generation_id: str) -> GenerationView:
+        return _view(self._owned(user_id, generation_id))
+
+    def list_for_user(self, user_id: str, offset: int = 0, limit: int = 10) -> list[GenerationView]:
+        if offset < 0 or limit < 0:
+            raise InvalidRequest("offset and limit must be 0 or more", field="offset" if offset < 0 else "limit")
+        limit = min(limit, 1000)
+        with self._db.session() as s:
+            rows = s.scalars(
+                select(Generation).where(Generation.user_id == user_id)
+                .order_by(Generation.created_at.desc(), Generation.id.desc()).offset(offset).limit(limit)
+            ).all()  # fmt: skip
+            for row in rows:
+                row.images  # noqa: B018
+            return [_view(r) for r in rows]
+
+    def delete(self, user_id: str, generation_id: str) -> None:
+        row = self._owned(user_id, generation_id)
+        with self._db.session() as s:
+            s.delete(s.get(Generation, row.id))
+        self._files.delete_prefix(generation_files_prefix(user_id, row.id))

@@ -1,0 +1,1 @@
+"""Storage of record: the database (SQLAlchemy + Alembic) and image files."""

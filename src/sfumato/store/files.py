@@ -1,0 +1,82 @@
+"""Object storage for images. The local-disk store is the embedded default; an S3 store can implement
+the same small interface later. Keys look like `users/{user_id}/generations/{generation_id}/{image_id}.png`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+
+def user_files_prefix(user_id: str) -> str:
+    return f"users/{user_id}/"
+
+
+def generation_files_prefix(user_id: str, generation_id: str) -> str:
+    return f"{user_files_prefix(user_id)}generations/{generation_id}/"
+
+
+def image_file_key(user_id: str, generation_id: str, image_id: str) -> str:
+    return f"{generation_files_prefix(user_id, generation_id)}{image_id}.png"
+
+
+class FileStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def local_path(self, key: str) -> Path | None: ...
+    def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+    def count(self, prefix: str = "") -> int: ...
+
+
+class LocalFileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        # Keys are built by us, but a key must never escape the root whatever it contains.
+        if self.root not in path.parents:
+            raise ValueError(f"file key escapes the store: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write atomically: a reader sees the whole old file or the whole new one, never half of it."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path.is_file() else None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        path = self._path(prefix.rstrip("/"))
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+    def count(self, prefix: str = "") -> int:
+        base = self._path(prefix) if prefix else self.root
+        if not base.exists():
+            return 0
+        return sum(1 for p in base.rglob("*") if p.is_file())

@@ -1,0 +1,114 @@
+"""Database tables. Ids are strings (UUID text) so a malformed id in a URL is just 'not found' on every
+backend, never a type error from PostgreSQL's uuid column."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    api_concurrency_slots: Mapped[int] = mapped_column(Integer, default=10)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    # sha256 of the secret: the secret itself is shown once and never stored.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hint: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="keys")
+
+
+class RegisteredModel(Base):
+    """A model an operator registered with `sfumato models add` (catalog JSON entries are not rows)."""
+
+    __tablename__ = "registered_models"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    model_id: Mapped[str] = mapped_column(String(36))
+    # What the job needs, fixed at creation so the worker needs no catalog: the folder, the prompt after
+    # the style template, and the scheduler to force (None: the model's own).
+    model_path: Mapped[str] = mapped_column(Text)
+    engine_prompt: Mapped[str] = mapped_column(Text)
+    engine_scheduler: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    negative_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    num_images: Mapped[int] = mapped_column(Integer)
+    num_inference_steps: Mapped[int] = mapped_column(Integer)
+    guidance_scale: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)  # Leonardo allows seeds up to 9999999998
+    scheduler: Mapped[str] = mapped_column(String(40))
+    preset_style: Mapped[str] = mapped_column(String(40))
+    sd_version: Mapped[str] = mapped_column(String(40))
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    tiling: Mapped[bool] = mapped_column(Boolean, default=False)
+    init_strength: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Accepted fields that change nothing here (alchemy, photoReal, promptMagic, ...), kept for the record.
+    extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    images: Mapped[list[GeneratedImage]] = relationship(
+        back_populates="generation", cascade="all, delete-orphan", order_by="GeneratedImage.index"
+    )
+
+
+class GeneratedImage(Base):
+    __tablename__ = "generated_images"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    # Relative to the file store's root; the URL carries `token` so it needs no auth header.
+    file_key: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(String(64))
+    nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
+    like_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    generation: Mapped[Generation] = relationship(back_populates="images")

@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny diffusers models built in code (no download) and a real server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Small native buckets: the engine renders here and resizes, so a 1024x768 request stays fast on a CPU.
+TINY_BUCKETS = [[64, 64], [64, 48], [48, 64]]
+
+
+@pytest.fixture(scope="session")
+def tiny_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A catalog folder with a tiny SD 1.5 and a tiny SDXL pipeline, built once per session."""
+    from sfumato.engine.tiny import build_tiny_sd15, build_tiny_sdxl
+
+    root = tmp_path_factory.mktemp("models")
+    sd15 = build_tiny_sd15(root / "tiny-sd15", seed=0, buckets=TINY_BUCKETS)
+    sdxl = build_tiny_sdxl(root / "tiny-sdxl", seed=0, buckets=TINY_BUCKETS)
+    catalog = root / "catalog"
+    catalog.mkdir()
+    (catalog / "tiny.json").write_text(json.dumps([
+        {"id": TINY_MODEL_ID, "name": "Tiny SD 1.5", "description": "tiny random SD 1.5", "path": str(sd15),
+         "recommended_steps": 10},
+        {"id": TINY_XL_MODEL_ID, "name": "Tiny SDXL", "description": "tiny random SDXL", "path": str(sdxl),
+         "recommended_steps": 10},
+    ]))  # fmt: skip
+    return catalog
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server (uvicorn, SQLite, in-process worker) shared by the API tests."""
+    data = tmp_path_factory.mktemp("data")
+    server = LiveServer(server_env(data, tiny_catalog), free_port(), data / "server.log")
+    server.start()
+    yield server
+    server.stop()
