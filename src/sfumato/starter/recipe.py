@@ -1,0 +1,173 @@
+"""The Starter recipe: world batches, the time plan, and the resumable stage-by-stage run behind
+`sfumato starter train`.
+
+Output folder layout (DIR): plan.json (the frozen plan: a rerun resumes it), tokenizer/, vae.pt and
+unet.pt (checkpoints), snapshots/step-N/ (EMA pipelines for evaluating while training goes on), model/
+(the final pipeline folder, what gets shipped).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import CLIPTokenizer
+
+from .model import Components, StarterConfig, build_text_encoder, build_unet, build_vae, save_pipeline
+from .tokenizer import build_tokenizer, save_tokenizer
+from .train import UNetTrainConfig, VAETrainConfig, ema_components, set_latent_scale, train_unet, train_vae
+from .world import caption, render, sample_scene
+
+# Nominal seconds per step on the 2-core reference CPU; they turn --minutes into a fixed step plan, so the
+# same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
+# Measured with one intra-op thread: on a 2-core machine shared with other jobs, two threads stall on
+# each other (OpenMP barriers; 5-10x slower under load), one thread is ~1.7x slower but steady.
+VAE_SHARE = 0.10
+UNET_STEP_S = 1.0
+VAE_STEP_S = 0.56
+
+
+def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def _bucket(cfg: StarterConfig, rng: random.Random) -> tuple[int, int]:
+    return rng.choices(cfg.buckets, weights=cfg.bucket_probs)[0]
+
+
+def world_vae_batch(cfg: StarterConfig, seed: int, bs: int, full_bs: int, crop: int):
+    def fn(step: int, full: bool) -> torch.Tensor:
+        rng = random.Random(f"{seed}-vae-{step}")
+        w, h = _bucket(cfg, rng)
+        if full:
+            return to_tensor([render(sample_scene(rng, "train"), w, h, rng) for _ in range(full_bs)])
+        out = []
+        for _ in range(bs):
+            img = render(sample_scene(rng, "train"), w, h, rng)
+            # crops aligned to 8 px keep the encoder's stride grid the same as on whole frames
+            x = rng.randrange(0, (w - crop) // 8 + 1) * 8
+            y = rng.randrange(0, (h - crop) // 8 + 1) * 8
+            out.append(img[y : y + crop, x : x + crop])
+        return to_tensor(out)
+
+    return fn
+
+
+def world_unet_batch(cfg: StarterConfig, seed: int, bs: int):
+    def fn(step: int) -> tuple[torch.Tensor, list[str]]:
+        rng = random.Random(f"{seed}-unet-{step}")
+        w, h = _bucket(cfg, rng)
+        scenes = [sample_scene(rng, "train") for _ in range(bs)]
+        return to_tensor([render(s, w, h, rng) for s in scenes]), [caption(s, rng) for s in scenes]
+
+    return fn
+
+
+def make_plan(minutes: float, seed: int, tiny: bool = False) -> dict:
+    cfg = StarterConfig.tiny() if tiny else StarterConfig()
+    vae_steps = max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
+    unet_steps = max(2, int(minutes * 60 * (1 - VAE_SHARE) / UNET_STEP_S))
+    vae = VAETrainConfig(steps=vae_steps, seed=seed)
+    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=48)
+    if tiny:
+        vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
+        unet.batch_size, unet.warmup = 8, 2
+        vae.checkpoint_every = unet.checkpoint_every = 2
+    return {"seed": seed, "minutes": minutes, "config": cfg.to_json(), "vae": asdict(vae), "unet": asdict(unet)}
+
+
+class _Bar:
+    """One tqdm bar per stage, with the latest loss in the postfix."""
+
+    def __init__(self, desc: str, enabled: bool) -> None:
+        self.desc, self.enabled, self.bar = desc, enabled, None
+
+    def __call__(self, step: int, total: int, metrics: dict) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=step - 1, desc=self.desc, mininterval=2.0)
+        self.bar.update(1)
+        self.bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items()}, refresh=False)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+
+
+def run(
+    out: Path,
+    minutes: float = 60.0,
+    seed: int = 0,
+    device: str = "cpu",
+    tiny: bool = False,
+    snapshot_every: int = 500,
+    stop_after_s: float | None = None,
+    progress: bool = True,
+) -> Path | None:
+    """Train (or resume) the Starter model into `out`; returns out/model when finished, None when stopped
+    by stop_after_s (rerun to continue)."""
+    out.mkdir(parents=True, exist_ok=True)
+    plan_path = out / "plan.json"
+    if plan_path.exists():
+        plan = json.loads(plan_path.read_text())  # resume: the frozen plan wins over the arguments
+    else:
+        plan = make_plan(minutes, seed, tiny)
+        plan_path.write_text(json.dumps(plan, indent=2))
+    seed = plan["seed"]
+    cfg = StarterConfig.from_json(plan["config"])
+    vcfg, ucfg = VAETrainConfig(**plan["vae"]), UNetTrainConfig(**plan["unet"])
+    deadline = time.time() + stop_after_s if stop_after_s else None
+    torch.manual_seed(seed)
+    random.seed(seed)
+    t0 = time.time()
+
+    if (out / "tokenizer" / "tokenizer.json").exists():
+        tok = CLIPTokenizer.from_pretrained(str(out / "tokenizer"))  # resume: the exact same vocabulary
+    else:
+        tok = build_tokenizer(seed)
+        save_tokenizer(tok, out / "tokenizer")
+    # build all modules from the seed in a fixed order: identical initial weights on every (re)start
+    c = Components(tok, build_text_encoder(cfg, tok), build_vae(cfg), build_unet(cfg), cfg)
+    c.unet.to(device)
+    c.text_encoder.to(device)
+    c.vae.to(device)
+
+    vae_done = out / "vae_done.pt"
+    if vae_done.exists():
+        st = torch.load(vae_done, map_location="cpu", weights_only=False)
+        c.vae.load_state_dict(st["vae"])
+        c.vae.register_to_config(scaling_factor=st["scale"])
+    else:
+        vbatch = world_vae_batch(cfg, seed, vcfg.batch_size, vcfg.full_batch_size, vcfg.crop)
+        bar = _Bar("vae", progress)
+        finished = train_vae(c, lambda s, f: vbatch(s, f).to(device), vcfg, out / "vae.pt", bar, deadline)
+        bar.close()
+        if not finished:
+            return None
+        probe = world_unet_batch(cfg, seed + 1, 256)(0)[0].to(device)
+        scale = set_latent_scale(c, probe)
+        torch.save({"vae": c.vae.state_dict(), "scale": scale}, vae_done)
+    c.vae.eval()
+
+    def snapshot(step: int) -> None:
+        if snapshot_every and step % snapshot_every == 0 and step < ucfg.steps:
+            save_pipeline(ema_components(c, out / "unet.pt"), out / "snapshots" / f"step-{step}")
+
+    ubatch = world_unet_batch(cfg, seed, ucfg.batch_size)
+    bar = _Bar("unet", progress)
+    finished = train_unet(c, ubatch, ucfg, out / "unet.pt", bar, deadline, snapshot)
+    bar.close()
+    if not finished:
+        return None
+    final = ema_components(c, out / "unet.pt")
+    save_pipeline(final, out / "model")
+    log = {"finished_at": time.time(), "last_session_s": time.time() - t0}
+    (out / "done.json").write_text(json.dumps(log))
+    return out / "model"

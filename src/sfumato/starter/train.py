@@ -1,0 +1,261 @@
+"""Training loops: the VAE stage and a generic, resumable UNet (+ text encoder) stage.
+
+Determinism: every batch, every noise tensor and every timestep is a pure function of (seed, step), and a
+checkpoint holds models, optimiser, EMA and the step; so an interrupted run resumed from its checkpoint ends
+with the same weights as an uninterrupted one. `train_unet` knows nothing about the procedural world: it
+takes a `batch_fn(step) -> (images in [-1, 1], captions)`, so fine-tuning on a user's data reuses it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .model import Components, train_scheduler
+
+BatchFn = Callable[[int], tuple[torch.Tensor, list[str]]]
+Progress = Callable[[int, int, dict], None]  # (step, total, metrics)
+
+
+@dataclass
+class UNetTrainConfig:
+    steps: int
+    batch_size: int = 64
+    lr: float = 5e-4
+    text_lr: float = 5e-4
+    warmup: int = 150
+    min_lr_frac: float = 0.1
+    weight_decay: float = 0.01
+    ema_decay: float = 0.999
+    cond_dropout: float = 0.1  # empty caption, for classifier-free guidance
+    snr_gamma: float = 5.0
+    train_text_encoder: bool = True
+    checkpoint_every: int = 100
+    seed: int = 0
+    grad_clip: float = 1.0
+
+
+@dataclass
+class VAETrainConfig:
+    steps: int
+    batch_size: int = 32
+    full_batch_size: int = 16
+    crop: int = 32
+    full_frac: float = 0.3  # last part on whole images (GroupNorm statistics of real frames)
+    lr: float = 1e-3
+    kl_weight: float = 1e-6
+    checkpoint_every: int = 100
+    seed: int = 0
+
+
+def lr_at(step: int, total: int, warmup: int, min_frac: float) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    p = (step - warmup) / max(1, total - warmup)
+    return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    # write then rename: a kill during the save never leaves a truncated checkpoint
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> dict | None:
+    return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+
+
+class EMA:
+    """Exponential moving average of parameters, with the usual warm-up of the decay."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], decay: float) -> None:
+        self.shadow = [p.detach().clone() for p in params]
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, params: Iterable[torch.nn.Parameter], step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for s, p in zip(self.shadow, params, strict=True):
+            s.lerp_(p.detach(), 1 - d)
+
+    @torch.no_grad()
+    def copy_to(self, params: Iterable[torch.nn.Parameter]) -> None:
+        for s, p in zip(self.shadow, params, strict=True):
+            p.copy_(s)
+
+
+# --- VAE ------------------------------------------------------------------------------------------------
+
+
+def train_vae(
+    c: Components,
+    batch_fn: Callable[[int, bool], torch.Tensor],
+    cfg: VAETrainConfig,
+    ckpt: Path,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+) -> bool:
+    """Train the autoencoder; batch_fn(step, full) gives images in [-1, 1] (crops unless full).
+    Returns True when all steps are done (False when stopped at the deadline, checkpoint saved)."""
+    vae = c.vae
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=0.0)
+    state, start = _load(ckpt), 0
+    if state:
+        vae.load_state_dict(state["vae"])
+        opt.load_state_dict(state["opt"])
+        start = state["step"]
+    vae.train()
+    full_from = int(cfg.steps * (1 - cfg.full_frac))
+    for step in range(start, cfg.steps):
+        if deadline and time.time() > deadline:
+            _atomic_save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt)
+            return False
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * lr_at(step, cfg.steps, 50, 0.05)
+        x = batch_fn(step, step >= full_from)
+        gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
+        post = vae.encode(x).latent_dist
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
+        rec = vae.decode(z).sample
+        mse = F.mse_loss(rec, x)
+        loss = mse + F.l1_loss(rec, x) + cfg.kl_weight * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if progress:
+            progress(step + 1, cfg.steps, {"mse": float(mse)})
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            _atomic_save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step + 1}, ckpt)
+    vae.eval()
+    return True
+
+
+@torch.no_grad()
+def set_latent_scale(c: Components, images: torch.Tensor) -> float:
+    """SD convention: latents * scaling_factor has unit variance."""
+    z = c.vae.encode(images).latent_dist.mean
+    scale = float(1.0 / z.std())
+    c.vae.register_to_config(scaling_factor=scale)
+    return scale
+
+
+# --- UNet (+ text encoder) ------------------------------------------------------------------------------
+
+
+def encode_text(c: Components, captions: list[str]) -> torch.Tensor:
+    ids = c.tokenizer(
+        captions, padding="max_length", max_length=c.tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids
+    return c.text_encoder(ids.to(c.text_encoder.device))[0]
+
+
+def train_unet(
+    c: Components,
+    batch_fn: BatchFn,
+    cfg: UNetTrainConfig,
+    ckpt: Path,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
+) -> bool:
+    """v-prediction denoising loss with min-SNR weighting on a frozen VAE's latents. The parameters with
+    requires_grad (UNet, and the text encoder if enabled) are trained, so LoRA adapters injected beforehand
+    train the same way. Returns True when finished, False when stopped at the deadline."""
+    sched = train_scheduler()
+    device = next(c.unet.parameters()).device
+    alphas = sched.alphas_cumprod.to(device)
+    snr_all = alphas / (1 - alphas).clamp(min=1e-8)
+    unet_ps = [p for p in c.unet.parameters() if p.requires_grad]
+    text_ps = [p for p in c.text_encoder.parameters() if p.requires_grad] if cfg.train_text_encoder else []
+    groups = [{"params": unet_ps, "lr": cfg.lr, "base": cfg.lr}]
+    if text_ps:
+        groups.append({"params": text_ps, "lr": cfg.text_lr, "base": cfg.text_lr})
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    params = unet_ps + text_ps
+    ema = EMA(params, cfg.ema_decay)
+    state, start = _load(ckpt), 0
+    if state:
+        c.unet.load_state_dict(state["unet"])
+        c.text_encoder.load_state_dict(state["text_encoder"])
+        opt.load_state_dict(state["opt"])
+        ema.shadow = state["ema"]
+        start = state["step"]
+
+    def save(step: int) -> None:
+        _atomic_save(
+            {
+                "unet": c.unet.state_dict(),
+                "text_encoder": c.text_encoder.state_dict(),
+                "opt": opt.state_dict(),
+                "ema": ema.shadow,
+                "step": step,
+            },
+            ckpt,
+        )
+
+    c.vae.eval().requires_grad_(False)
+    c.unet.train()
+    c.text_encoder.train(cfg.train_text_encoder)
+    scale = c.vae.config.scaling_factor
+    for step in range(start, cfg.steps):
+        if deadline and time.time() > deadline:
+            save(step)
+            return False
+        f = lr_at(step, cfg.steps, cfg.warmup, cfg.min_lr_frac)
+        for g in opt.param_groups:
+            g["lr"] = g["base"] * f
+        images, captions = batch_fn(step)
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        drop = torch.rand(len(captions), generator=gen) < cfg.cond_dropout
+        captions = ["" if d else t for d, t in zip(drop.tolist(), captions, strict=True)]
+        with torch.no_grad():
+            lat = c.vae.encode(images.to(device)).latent_dist.mean * scale
+        noise = torch.randn(lat.shape, generator=gen).to(device)
+        t = torch.randint(0, sched.config.num_train_timesteps, (lat.shape[0],), generator=gen).to(device)
+        noisy = sched.add_noise(lat, noise, t)
+        target = sched.get_velocity(lat, noise, t)
+        with torch.set_grad_enabled(cfg.train_text_encoder):
+            cond = encode_text(c, captions)
+        pred = c.unet(noisy, t, cond).sample
+        snr = snr_all[t]
+        # min-SNR weighting for v-prediction, +1 so the zero-SNR endpoint keeps weight 1 (spike's choice)
+        w = (snr + 1).clamp(max=cfg.snr_gamma) / (snr + 1)
+        loss = (w * F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        ema.update(params, step)
+        if progress:
+            progress(step + 1, cfg.steps, {"loss": float(loss)})
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            save(step + 1)
+            if on_checkpoint:
+                on_checkpoint(step + 1)
+    return True
+
+
+def ema_components(c: Components, ckpt: Path, train_text_encoder: bool = True) -> Components:
+    """A copy of the components with the EMA weights from a UNet checkpoint (what gets shipped)."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    out = copy.deepcopy(c)
+    out.unet.load_state_dict(state["unet"])
+    out.text_encoder.load_state_dict(state["text_encoder"])
+    params = [p for p in out.unet.parameters() if p.requires_grad]
+    if train_text_encoder:
+        params += [p for p in out.text_encoder.parameters() if p.requires_grad]
+    with torch.no_grad():
+        for s, p in zip(state["ema"], params, strict=True):
+            p.copy_(s)
+    out.unet.eval()
+    out.text_encoder.eval()
+    return out

@@ -1,0 +1,19 @@
+from typer.testing import CliRunner
+
+from sfumato.starter.cli import starter_app
+
+
+def test_cli_train_resumes_and_eval_prints_a_table(tmp_path, tiny_run):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), "--minutes", "0.05", "--tiny", "--snapshot-every", "0"]
+    first = runner.invoke(starter_app, [*args, "--stop-after", "0.001"])
+    assert first.exit_code == 3, first.output  # stopped: checkpoint written, rerun resumes
+    done = runner.invoke(starter_app, args)
+    assert done.exit_code == 0, done.output
+    assert (out / "model" / "model_index.json").exists()
+
+    res = runner.invoke(starter_app, ["eval", "--model", str(tiny_run), "--n", "4", "--steps", "2"])
+    assert res.exit_code == 0, res.output
+    for word in ("background", "colour", "shape", "position", "two objects"):
+        assert word in res.output
