@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sfumato.jobs.dispatch import Dispatcher, InProcessDispatcher, JobKind
 from sfumato.jobs.runner import GenerationEngine, JobRunner
+from sfumato.jobs.webhook_delivery import RetryPolicy, WebhookDeliveryWorker
+from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
+from sfumato.services.webhooks import Webhooks, catalog_model_lookup
 from sfumato.settings import Settings
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, LocalFileStore
@@ -27,13 +30,17 @@ class Container:
     generations: Generations
     runner: JobRunner
     dispatcher: Dispatcher
+    webhooks: Webhooks
+    webhook_worker: WebhookDeliveryWorker
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def start(self) -> None:
         self.dispatcher.start()
+        self.webhook_worker.start()
 
     def stop(self) -> None:
         self.dispatcher.stop()
+        self.webhook_worker.stop()
         self.db.dispose()
 
 
@@ -55,6 +62,19 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
     runner = JobRunner(db, files, engine or _LazyEngine(settings), max_attempts=settings.max_job_attempts)
     dispatcher = InProcessDispatcher({JobKind.GENERATION: runner.run_generation}, runner.pending_jobs)
+    window = timedelta(seconds=settings.webhook_retry_window_seconds)
+    webhooks = Webhooks(db, settings.resolved_public_url, catalog_model_lookup(catalog), window)
+    # The outbox row is written in the transaction that finishes the job (see services/webhooks.py).
+    runner.finish_hooks.append(webhooks.on_generation_finished)
+    webhook_worker = WebhookDeliveryWorker(
+        db,
+        RetryPolicy(settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds, window),
+        DestinationGuard(settings.webhook_allow_private, settings.webhook_allowed_hosts),
+        timeout_seconds=settings.webhook_timeout_seconds,
+        poll_seconds=settings.webhook_poll_seconds,
+        concurrency=settings.webhook_concurrency,
+    )
+    webhooks.notify = webhook_worker.wake
     return Container(
         settings=settings,
         db=db,
@@ -64,6 +84,8 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
         generations=Generations(db, files, catalog, dispatcher),
         runner=runner,
         dispatcher=dispatcher,
+        webhooks=webhooks,
+        webhook_worker=webhook_worker,
     )
 
 

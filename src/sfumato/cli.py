@@ -49,6 +49,8 @@ def serve(
     from sfumato.api.app import create_app
 
     settings = Settings()
+    # The flags win over the environment everywhere, also in absolute URLs built outside a request.
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     application = create_app(build(settings))
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level.lower())  # fmt: skip
@@ -81,16 +83,24 @@ def users_delete(name: str, as_json: JsonFlag = False) -> None:
 def keys_create(
     user: Annotated[str, typer.Option("--user", help="The user's name.")],
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    webhook_url: Annotated[
+        str | None, typer.Option("--webhook-url", help="http(s) URL POSTed to when a job finishes.")
+    ] = None,
+    webhook_key: Annotated[
+        str | None, typer.Option("--webhook-key", help="Sent as `authorization: Bearer KEY` with each webhook.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a production API key (shown once)."""
+    """Create a production API key (shown once); with --webhook-url, also its webhook signing secret."""
     try:
-        key = _container().accounts.create_key(user, name=name)
+        key = _container().accounts.create_key(user, name=name, webhook_url=webhook_url, webhook_key=webhook_key)
     except SfumatoError as exc:
         _fail(exc)
         return
-    _emit(as_json, {"key_id": key.info.id, "api_key": key.secret},
-          f"key id: {key.info.id}\nAPI key (shown once): {key.secret}")  # fmt: skip
+    text = f"key id: {key.info.id}\nAPI key (shown once): {key.secret}"
+    if key.signing_secret:
+        text += f"\nwebhook signing secret (shown once): {key.signing_secret}"
+    _emit(as_json, {"key_id": key.info.id, "api_key": key.secret, "signing_secret": key.signing_secret}, text)
 
 
 @keys_app.command("list")
@@ -151,6 +161,16 @@ def db_upgrade() -> None:
     """Apply the database migrations (the server also does this when it starts)."""
     build(Settings())
     typer.echo("database is at the latest schema")
+
+
+def _mount_webhooks_app() -> None:
+    # Imported here: the sub-app module imports this one for its helpers.
+    from sfumato.webhooks_cli import webhooks_app
+
+    app.add_typer(webhooks_app, name="webhooks")
+
+
+_mount_webhooks_app()
 
 
 def _mount_optional_apps() -> None:

@@ -36,12 +36,40 @@ class Settings(BaseSettings):
     max_keys_per_user: int = Field(default=10, description="Production API keys a user may hold.")
     max_job_attempts: int = Field(default=3, description="Attempts before a job that crashes is FAILED.")
     log_level: str = Field(default="INFO", description="Python logging level.")
+    # Webhooks (docs/webhooks.md): delivery is retried from a database outbox, so none is lost on restart.
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs that resolve to loopback, private, link-local or metadata addresses.",
+    )
+    webhook_allow_hosts: str = Field(
+        default="", description="Comma list of webhook host names or IPs allowed even when they are private."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, description="Time limit of one webhook attempt.")
+    webhook_retry_base_seconds: float = Field(default=1.0, description="Delay before the first webhook retry.")
+    webhook_retry_cap_seconds: float = Field(default=600.0, description="Longest delay between webhook retries.")
+    webhook_retry_window_seconds: float = Field(
+        default=86400.0, description="How long after creation a webhook delivery is retried before it fails."
+    )
+    webhook_poll_seconds: float = Field(default=1.0, description="How often the delivery worker looks for work.")
+    webhook_concurrency: int = Field(default=4, description="Webhook deliveries sent at the same time.")
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'sfumato.db').resolve()}"
+
+    @property
+    def webhook_allowed_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip())
+
+    @property
+    def resolved_public_url(self) -> str:
+        """Base of absolute URLs built outside a request (webhook bodies): public_url, else host and port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     @property
     def files_dir(self) -> Path:

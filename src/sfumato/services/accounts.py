@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound, Unauthorized
+from sfumato.services.webhooks import new_signing_secret, validate_webhook_url
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, user_files_prefix
 from sfumato.store.models import ApiKey, User
@@ -47,6 +48,8 @@ class KeyInfo:
 class NewKey:
     info: KeyInfo
     secret: str
+    # Standard Webhooks secret (whsec_...) that signs this key's webhooks; None when it has no webhook URL.
+    signing_secret: str | None = None
 
 
 def _info(row: ApiKey) -> KeyInfo:
@@ -88,6 +91,16 @@ class Accounts:
     def create_key(
         self, username: str, name: str = "", webhook_url: str | None = None, webhook_key: str | None = None
     ) -> NewKey:
+        """A production key; with a webhook URL, also a signing secret (both shown only once)."""
+        signing_secret = None
+        if webhook_url is not None and webhook_url.strip():
+            webhook_url = validate_webhook_url(webhook_url)
+            signing_secret = new_signing_secret()
+        elif webhook_key:
+            raise InvalidRequest(
+                "webhook_key is sent with each webhook, so it needs webhook_url too; send both or neither",
+                field="webhook_url",
+            )
         user = self._user_by_name(username)
         secret = str(uuid.uuid4())  # Leonardo's keys are UUIDs; scripts that check the shape keep working
         with self._db.session() as s:
@@ -103,11 +116,12 @@ class Accounts:
                 name=name,
                 key_hash=hash_key(secret),
                 key_hint=secret[:4] + "…" + secret[-4:],
-                webhook_url=webhook_url,
-                webhook_key=webhook_key,
+                webhook_url=webhook_url or None,
+                webhook_key=webhook_key or None,
+                signing_secret=signing_secret,
             )
             s.add(row)
-        return NewKey(_info(row), secret)
+        return NewKey(_info(row), secret, signing_secret)
 
     def list_keys(self, username: str) -> list[KeyInfo]:
         user = self._user_by_name(username)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -42,6 +42,8 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     webhook_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Standard Webhooks secret (whsec_...): kept because every delivery is signed with it; shown once.
+    signing_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     user: Mapped[User] = relationship(back_populates="keys")
 
@@ -112,3 +114,51 @@ class GeneratedImage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     generation: Mapped[Generation] = relationship(back_populates="images")
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: one row per event, written in the transaction that finishes the job, so a
+    notification exists exactly when the result does. Its id is the `webhook-id` on every attempt.
+    Destination and secrets are copied from the key, so revoking the key later loses no notification."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(36), index=True)  # the generation (or job) it is about
+    url: Mapped[str] = mapped_column(Text)
+    auth_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    signing_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The exact JSON body, fixed at creation: every attempt sends the same bytes.
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    # Attempts since the delivery was (re)queued: drives the backoff.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a pending row is due. A claim pushes it forward by a lease, so a sender that dies mid-attempt
+    # leaves a row that becomes due again by itself.
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set by each claim; only the holder of the current lease may record the outcome.
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: what came back and how long it took (a short excerpt, never the whole body)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | failed
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # error or response excerpt, <= 500 chars

@@ -1,0 +1,181 @@
+"""Webhook bodies, one builder per event type, in Leonardo's callback shape (leonardo-api.md section 6).
+
+Leonardo sends the raw database row (camelCase, Hasura style), not the REST shape: `images` rather than
+`generated_images`, `seed` and `apiDollarCost` as strings, `timestamp` in epoch milliseconds. Keeping those
+quirks is the point: receivers written for Leonardo parse these bodies unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sfumato.store.models import ApiKey, Generation
+
+EVENT_GENERATION_COMPLETE = "image_generation.complete"
+# Not documented by Leonardo (it sends nothing for failures); same body with status FAILED and no images.
+EVENT_GENERATION_FAILED = "image_generation.failed"
+# Leonardo's event for finished variations (upscale, unzoom, no-background); the variations job uses it.
+EVENT_POST_PROCESSING_COMPLETE = "post_processing.complete"
+EVENT_POST_PROCESSING_FAILED = "post_processing.failed"
+API_VERSION = "v1"
+
+
+def wire_time(value: datetime | None) -> str | None:
+    """`2023-11-09T00:42:22.707Z`, as Leonardo writes row timestamps."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def epoch_ms(value: datetime) -> int:
+    return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp() * 1000)
+
+
+def image_url(base_url: str, image_id: str, token: str) -> str:
+    # Same URL as the API's image_url (api/routes/generations.py); services may not import the api floor.
+    return f"{base_url.rstrip('/')}/cdn/{token}/{image_id}.png"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the builders need of a catalog model (the catalog's ModelEntry has more)."""
+
+    id: str
+    name: str
+    description: str
+    sd_version: str
+    width: int | None = None
+    height: int | None = None
+
+
+def envelope(event_type: str, object_name: str, data_object: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The frame every event shares; `data.object` is the event's own record."""
+    return {
+        "type": event_type,
+        "object": object_name,
+        "timestamp": epoch_ms(now),
+        "api_version": API_VERSION,
+        "data": {"object": data_object},
+    }
+
+
+def api_key_record(key: ApiKey) -> dict[str, Any]:
+    """The key the job was made with. `key` is only the hint: the secret is never stored, so never sent.
+    `webhookCallbackApiKey` is included because some receivers check it in the body instead of the header."""
+    return {
+        "id": key.id,
+        "createdAt": wire_time(key.created_at),
+        "userId": key.user_id,
+        "key": key.key_hint,
+        "lastUsed": wire_time(key.last_used_at),
+        "name": key.name,
+        "type": "PRODUCTION",
+        "webhookCallbackUrl": key.webhook_url,
+        "webhookCallbackApiKey": key.webhook_key,
+    }
+
+
+def model_record(model: ModelInfo | None, model_id: str, user_id: str) -> dict[str, Any]:
+    name = model.name if model else None
+    return {
+        "id": model_id, "createdAt": None, "updatedAt": None, "name": name,
+        "description": model.description if model else None, "public": True, "userId": None,
+        "flagged": False, "nsfw": False, "official": True, "status": "COMPLETE", "classPrompt": None,
+        "coreModel": "SD", "initDatasetId": None, "instancePrompt": None,
+        "sdVersion": model.sd_version if model else None, "trainingEpoch": None, "trainingSteps": None,
+        "tokenCost": 0, "batchSize": None, "learningRate": None, "type": None,
+        "modelHeight": model.height if model else None, "modelWidth": model.width if model else None,
+        "leonardoInstancePrompt": None, "trainingStrength": None, "featured": False, "featuredImageId": None,
+        "featuredPosition": None, "api": True, "favouriteCount": 0, "imageCount": 0,
+        "enhancedModeration": False, "apiDollarCost": "0", "apiKeyId": None, "modelLRN": None,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: str
+    token: str
+    nsfw: bool
+    like_count: int
+    created_at: datetime | None
+
+
+def generation_event(
+    row: Generation,
+    images: list[ImageRecord],
+    key: ApiKey,
+    model: ModelInfo | None,
+    base_url: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """`image_generation.complete` (status COMPLETE) or `image_generation.failed` (status FAILED)."""
+    extras = row.extras or {}
+    complete = row.status == "COMPLETE"
+    image_items = [
+        {
+            "id": i.id, "createdAt": wire_time(i.created_at), "updatedAt": wire_time(i.created_at),
+            "userId": row.user_id, "url": image_url(base_url, i.id, i.token), "generationId": row.id,
+            "nobgId": None, "nsfw": i.nsfw, "likeCount": i.like_count, "trendingScore": 0, "public": row.public,
+        }
+        for i in (images if complete else [])
+    ]  # fmt: skip
+    obj: dict[str, Any] = {
+        "id": row.id, "createdAt": wire_time(row.created_at), "updatedAt": wire_time(row.updated_at or now),
+        "userId": row.user_id, "public": row.public, "flagged": False, "nsfw": False, "status": row.status,
+        "coreModel": "SD", "guidanceScale": row.guidance_scale, "imageHeight": row.height,
+        "imageWidth": row.width, "inferenceSteps": row.num_inference_steps, "initGeneratedImageId": None,
+        "initImageId": None, "initStrength": row.init_strength, "initType": None, "initUpscaledImageId": None,
+        "modelId": row.model_id, "negativePrompt": row.negative_prompt or "", "prompt": row.prompt,
+        "quantity": row.num_images, "sdVersion": row.sd_version, "tiling": row.tiling,
+        "imageAspectRatio": None, "tokenCost": 0, "negativeStylePrompt": "", "seed": str(row.seed),
+        "scheduler": row.scheduler, "presetStyle": row.preset_style,
+        "promptMagic": bool(extras.get("promptMagic", False)), "canvasInitImageId": None,
+        "canvasMaskImageId": None, "canvasRequest": bool(extras.get("canvasRequest", False)), "api": True,
+        "poseImage2Image": False, "imagePromptStrength": None, "category": None, "poseImage2ImageType": None,
+        "highContrast": bool(extras.get("highContrast", False)), "apiDollarCost": "0",
+        "poseImage2ImageWeight": None, "alchemy": extras.get("alchemy"),
+        "contrastRatio": extras.get("contrastRatio"), "highResolution": extras.get("highResolution"),
+        "expandedDomain": extras.get("expandedDomain"), "promptMagicVersion": extras.get("promptMagicVersion"),
+        "unzoom": extras.get("unzoom"), "unzoomAmount": extras.get("unzoomAmount"), "apiKeyId": row.api_key_id,
+        "photoReal": bool(extras.get("photoReal", False)),
+        "promptMagicStrength": extras.get("promptMagicStrength"),
+        "photoRealStrength": extras.get("photoRealStrength"), "imageToImage": False, "controlnetsUsed": False,
+        # Ours, not Leonardo's: why a FAILED generation failed (null when COMPLETE).
+        "failureReason": row.failure_reason,
+        "model": model_record(model, row.model_id, row.user_id),
+        "images": image_items,
+        "apiKey": api_key_record(key),
+    }  # fmt: skip
+    event_type = EVENT_GENERATION_COMPLETE if complete else EVENT_GENERATION_FAILED
+    return envelope(event_type, "generation", obj, now)
+
+
+@dataclass(frozen=True)
+class VariationRecord:
+    """A finished post-processing job (upscale, unzoom, no-background), in our own names."""
+
+    id: str
+    status: str  # COMPLETE | FAILED
+    transform_type: str  # UPSCALE | UNZOOM | NOBG | ...
+    generated_image_id: str
+    created_at: datetime
+    updated_at: datetime
+    image_id: str | None = None
+    token: str | None = None
+    transparent: bool = False
+
+
+def post_processing_event(v: VariationRecord, key: ApiKey, base_url: str, now: datetime) -> dict[str, Any]:
+    """`post_processing.complete` / `.failed`: the shape third-party Leonardo clients parse."""
+    url = image_url(base_url, v.image_id, v.token) if v.status == "COMPLETE" and v.image_id and v.token else None
+    obj = {
+        "id": v.id, "createdAt": wire_time(v.created_at), "updatedAt": wire_time(v.updated_at),
+        "status": v.status, "url": url, "transparent": v.transparent, "generatedImageId": v.generated_image_id,
+        "transformType": v.transform_type, "api": True, "tokenCost": 0, "apiDollarCost": "0",
+        "apiKey": api_key_record(key),
+    }  # fmt: skip
+    event_type = EVENT_POST_PROCESSING_COMPLETE if v.status == "COMPLETE" else EVENT_POST_PROCESSING_FAILED
+    return envelope(event_type, "generated_image_variation_generic", obj, now)
