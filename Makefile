@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The official TypeScript SDK, for the tests that drive the server with node (versions locked).
+TS_STAMP := tests/ts/node_modules/.installed
+$(TS_STAMP): tests/ts/package.json tests/ts/package-lock.json
+	cd tests/ts && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TS_STAMP)
+
+install: $(STAMP) $(TS_STAMP)
 
 run: $(STAMP)
 	$(BIN)/sfumato serve --host $(SFUMATO_HOST) --port $(SFUMATO_PORT)
@@ -26,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-test: $(STAMP) lint
+test: $(STAMP) $(TS_STAMP) lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
