@@ -29,8 +29,8 @@ run: $(STAMP)
 	$(BIN)/sfumato serve --host $(SFUMATO_HOST) --port $(SFUMATO_PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 test: $(STAMP) $(TS_STAMP) lint
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,143 @@
+"""Server benchmark, side by side with plain diffusers on the same model and settings.
+
+(a) End to end: POST /generations with the SDK's defaults (4 images, 1024x768) → COMPLETE → every image
+    downloaded, through a real server process; next to plain diffusers in this process running the same
+    pipeline, steps, guidance and seed, resizing to 1024x768 and encoding PNGs. Prints the ratio, and whether
+    the server meets the 10 s budget that polling scripts allow.
+(b) Memory: the server process's resident set after its first model load vs after 50 generations that
+    switch among three models.
+
+    python bench/bench_server.py            # the starter model when present, else a tiny model built in code
+    python bench/bench_server.py --runs 5 --switches 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+import torch  # noqa: E402
+from diffusers import AutoPipelineForText2Image  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from sfumato.engine.tiny import build_tiny_sd15  # noqa: E402
+from sfumato.settings import STARTER_MODEL_ID  # noqa: E402
+from tests.support import LiveServer, free_port, server_env  # noqa: E402
+
+STARTER = ROOT / "models" / "starter"
+PROMPT = "a red circle on the left on a blue background"
+SDK_DEFAULTS = {"modelId": "b24e16ff-06e3-43eb-8d33-4416c2d75876", "width": 1024, "height": 768, "num_images": 4,
+                "alchemy": True, "presetStyle": "DYNAMIC"}  # fmt: skip
+
+
+def make_models(tmp: Path) -> tuple[Path, list[dict], str]:
+    """Three models for switching; the first is the benchmarked one (the starter when it exists)."""
+    catalog = tmp / "catalog"
+    catalog.mkdir()
+    entries = []
+    for n in range(3):
+        folder = build_tiny_sd15(tmp / f"tiny{n}", seed=n, buckets=[[64, 64], [64, 48], [48, 64]],
+                                 block_channels=(32, 64) if n else (64, 128))  # fmt: skip
+        entries.append({"id": f"00000000-0000-4000-8000-00000000000{n}", "name": f"Tiny {n}", "description": "",
+                        "path": str(folder), "recommended_steps": 20})  # fmt: skip
+    main_id = entries[0]["id"]
+    if (STARTER / "model_index.json").is_file():
+        main_id = STARTER_MODEL_ID
+        entries[0] = {"id": STARTER_MODEL_ID, "name": "Sfumato Starter", "description": "", "path": str(STARTER),
+                      "prompt_styles": False}  # fmt: skip
+    (catalog / "bench.json").write_text(json.dumps(entries))
+    return catalog, entries, main_id
+
+
+def server_run(client: httpx.Client, body: dict) -> float:
+    started = time.perf_counter()
+    gid = client.post("/generations", json=body).json()["sdGenerationJob"]["generationId"]
+    while True:
+        gen = client.get(f"/generations/{gid}").json()["generations_by_pk"]
+        if gen["status"] != "PENDING":
+            break
+        time.sleep(0.05)
+    assert gen["status"] == "COMPLETE", gen
+    for image in gen["generated_images"]:
+        httpx.get(image["url"]).raise_for_status()
+    return time.perf_counter() - started
+
+
+def plain_diffusers_run(folder: Path, steps: int, guidance: float, seed: int, size: tuple[int, int]) -> float:
+    """What a user would write by hand: load once (not timed), then call, resize, encode PNGs."""
+    pipe = plain_diffusers_run.cache.get(folder)  # type: ignore[attr-defined]
+    if pipe is None:
+        pipe = AutoPipelineForText2Image.from_pretrained(folder, local_files_only=True, torch_dtype=torch.float32)
+        plain_diffusers_run.cache[folder] = pipe  # type: ignore[attr-defined]
+    meta = json.loads((folder / "sfumato_model.json").read_text()) if (folder / "sfumato_model.json").exists() else {}
+    buckets = meta.get("buckets") or [list(size)]
+    w, h = min(buckets, key=lambda b: abs(b[0] / b[1] - size[0] / size[1]))
+    started = time.perf_counter()
+    generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(4)]
+    images = pipe(PROMPT, num_inference_steps=steps, guidance_scale=guidance, width=w, height=h,
+                  num_images_per_prompt=4, generator=generators).images  # fmt: skip
+    for image in images:
+        image.resize(size, Image.Resampling.LANCZOS).save(io.BytesIO(), format="PNG", compress_level=1)
+    return time.perf_counter() - started
+
+
+plain_diffusers_run.cache = {}  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--switches", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        catalog, entries, main_id = make_models(tmp)
+        server = LiveServer(server_env(tmp / "data", catalog, default_model_id=main_id), free_port(), tmp / "log")
+        server.start()
+        try:
+            client = server.client("bench")
+            body = {"prompt": PROMPT, **SDK_DEFAULTS, "seed": 7}
+            server_run(client, body)  # warm-up: first load of torch and the model
+            gen_info = client.get(f"/models/{main_id}").json()
+            folder = Path(entries[0]["path"])
+            last = client.get(f"/generations/user/{server.user('bench')['user_id']}?limit=1").json()["generations"][0]
+            steps, guidance = last["inferenceSteps"], last["guidanceScale"]
+            server_times = [server_run(client, body) for _ in range(args.runs)]
+            plain_diffusers_run(folder, steps, guidance, 7, (1024, 768))  # warm-up
+            plain_times = [plain_diffusers_run(folder, steps, guidance, 7, (1024, 768)) for _ in range(args.runs)]
+            server_median, plain_median = statistics.median(server_times), statistics.median(plain_times)
+            process = psutil.Process(server.process.pid)  # type: ignore[union-attr]
+            rss_first = process.memory_info().rss / 2**20
+            small = {"prompt": PROMPT, "num_images": 1, "width": 256, "height": 256}
+            for n in range(args.switches):
+                server_run(client, {**small, "modelId": entries[n % 3]["id"]})
+            rss_after = process.memory_info().rss / 2**20
+        finally:
+            server.stop()
+    name = gen_info["custom_models_by_pk"]["name"]
+    print(f"model: {name} ({main_id}); request: SDK defaults, 4 images 1024x768, {steps} steps, guidance {guidance}")
+    print(f"{'':34}{'sfumato server':>16}{'plain diffusers':>17}{'ratio':>8}")
+    print(f"{'end-to-end, median of ' + str(args.runs) + ' (s)':34}{server_median:>16.2f}{plain_median:>17.2f}"
+          f"{server_median / plain_median:>8.2f}")  # fmt: skip
+    print(f"10 s budget for POST -> COMPLETE: {'met' if max(server_times) <= 10 else 'MISSED'} "
+          f"(worst {max(server_times):.2f} s)")  # fmt: skip
+    print(f"{'server RSS (MiB)':34}{'after 1st load':>16}{'after ' + str(args.switches) + ' switches':>17}{'ratio':>8}")
+    print(f"{'':34}{rss_first:>16.0f}{rss_after:>17.0f}{rss_after / rss_first:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
