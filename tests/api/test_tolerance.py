@@ -190,3 +190,15 @@ def test_models_by_id_for_platform_and_well_known_ids(client: httpx.Client) -> N
 
 def test_path_prefix_is_the_documented_one(live_server: LiveServer) -> None:
     assert API == "/api/rest/v1"
+
+
+def test_deleting_a_user_kills_their_keys_and_image_urls(live_server: LiveServer) -> None:
+    from tests.support import cli_json
+
+    client = live_server.client("leaver")
+    gid = create(client, {"prompt": "x", **SMALL})
+    url = wait_for_generation(client, gid)["generated_images"][0]["url"]
+    assert httpx.get(url).status_code == 200
+    cli_json(live_server.env, "users", "delete", "leaver")
+    assert httpx.get(url).status_code == 404
+    assert client.get("/me").status_code == 401
