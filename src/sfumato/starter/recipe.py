@@ -28,9 +28,9 @@ from .world import caption, render, sample_scene
 # same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
 # Measured with one intra-op thread: on a 2-core machine shared with other jobs, two threads stall on
 # each other (OpenMP barriers; 5-10x slower under load), one thread is ~1.7x slower but steady.
-VAE_SHARE = 0.10
+VAE_SHARE = 0.15
 UNET_STEP_S = 1.0
-VAE_STEP_S = 0.56
+VAE_STEP_S = 0.52
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
