@@ -131,12 +131,12 @@ class WebhookDeliveryWorker:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def start(self) -> None:
         self._stopping.clear()
-        self._client = httpx.Client(follow_redirects=False, timeout=self._timeout, trust_env=False)
         self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="sfumato-webhook")
         self._thread = threading.Thread(target=self._loop, name="sfumato-webhooks", daemon=True)
         self._thread.start()
@@ -149,8 +149,10 @@ class WebhookDeliveryWorker:
         if self._pool:
             # Attempts in flight finish (bounded by the timeout); rows not yet sent stay pending.
             self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._client:
-            self._client.close()
+        with self._client_lock:
+            if self._client:
+                self._client.close()
+                self._client = None
 
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll."""
@@ -271,12 +273,12 @@ class WebhookDeliveryWorker:
             headers["webhook-signature"] = sign(row.signing_secret, row.id, timestamp, body)
         if row.auth_key:
             headers["authorization"] = f"Bearer {row.auth_key}"
-        assert self._client is not None, "start() the worker first"
+        client = self._http()
         try:
-            request = self._client.build_request(
+            request = client.build_request(
                 "POST", target.url, content=body, headers=headers, extensions=target.extensions
             )
-            response = self._client.send(request, stream=True)
+            response = client.send(request, stream=True)
         except httpx.TimeoutException:
             return result("retry", None, f"timed out after {self._timeout:g} s ({target.address})")
         except httpx.HTTPError as exc:
@@ -289,6 +291,13 @@ class WebhookDeliveryWorker:
         if 300 <= response.status_code < 400:
             excerpt = f"redirect to {response.headers.get('location', '?')} not followed; give the final URL"
         return result(outcome, response.status_code, excerpt)
+
+    def _http(self) -> httpx.Client:
+        # trust_env=False: a proxy from the environment would connect somewhere other than the checked address.
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(follow_redirects=False, timeout=self._timeout, trust_env=False)
+            return self._client
 
     def record(self, row: Claimed, res: AttemptResult) -> str:
         """Store the attempt and move the row on; returns the row's new status ('' if the lease was lost)."""
