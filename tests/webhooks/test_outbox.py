@@ -4,7 +4,9 @@ database and a real receiver on loopback, without the API server."""
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -240,3 +242,46 @@ def test_postgres_claims_with_skip_locked_never_hand_a_row_to_two_hosts(pg_db: D
     assert sum(1 for ids in claimed if ids) >= 2, "the hosts should have shared the work"
     for w in workers:
         w._db.dispose()
+
+
+def test_two_workers_deliver_a_burst_exactly_once_to_a_flaky_receiver(db: Database, receiver: Receiver) -> None:
+    rng, lock = random.Random(5), threading.Lock()
+
+    def flaky(_id: str, _seen: int) -> int:
+        with lock:
+            return 500 if rng.random() < 0.5 else 200
+
+    receiver.responder = flaky
+    webhooks = Webhooks(db, "http://img.test")
+    count = 300
+    generations = [seed(db, receiver.url)[1] for _ in range(count)]
+    for i in range(0, count, 10):  # ten finishes per transaction
+        with db.session() as s:
+            for gen in generations[i : i + 10]:
+                row = s.get(Generation, gen.id)
+                assert row is not None
+                row.status = "COMPLETE"
+                webhooks.on_generation_finished(s, row)
+    policy = RetryPolicy(base_seconds=0.02, cap_seconds=0.2)
+    # Two senders on their own connections to one SQLite file: the guarded claim keeps them apart.
+    workers = [
+        WebhookDeliveryWorker(
+            Database(str(db.engine.url)), policy, DestinationGuard(allow_private=True), poll_seconds=0.05, concurrency=6
+        )
+        for _ in range(2)
+    ]
+    started = time.monotonic()
+    for w in workers:
+        w.start()
+    try:
+        receiver.wait_for(lambda r: len(r.accepted) >= count, timeout=120, what=f"{count} deliveries")
+        time.sleep(0.5)
+    finally:
+        for w in workers:
+            w.stop()
+    assert len(receiver.accepted) == count and set(receiver.accepted.values()) == {1}
+    assert sum(1 for r in receiver.received if r.status == 500) > count / 3  # it really was flaky
+    with db.session() as s:
+        statuses = s.scalars(select(WebhookDelivery.status)).all()
+    assert statuses.count("delivered") == count
+    print(f"\nburst: {count} deliveries, {len(receiver.received)} POSTs in {time.monotonic() - started:.1f}s")
