@@ -8,6 +8,18 @@ from pathlib import Path
 
 from PIL import Image
 
+# Leonardo's `SdGenerationSchedulers` values, all accepted by the engine (see engine/schedulers.py for the
+# diffusers scheduler each maps to). Kept here, free of torch, so the API can validate without importing it.
+SCHEDULER_NAMES: tuple[str, ...] = (
+    "KLMS",
+    "EULER_ANCESTRAL_DISCRETE",
+    "EULER_DISCRETE",
+    "DDIM",
+    "DPM_SOLVER",
+    "PNDM",
+    "LEONARDO",
+)
+
 # Called as progress(step, total_steps) while a pipeline denoises.
 ProgressCallback = Callable[[int, int], None]
 

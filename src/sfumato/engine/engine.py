@@ -1,0 +1,202 @@
+"""The engine: plain request in, RGB images out. Knows nothing of users, HTTP or the database."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import DiffusionPipeline
+from PIL import Image
+
+from sfumato.engine.pipelines import LoadedPipeline, PipelineCache
+from sfumato.engine.schedulers import build_scheduler, normalize_scheduler_name
+from sfumato.engine.types import GenerateRequest, GenerateResult, ProgressCallback
+
+_SEED_MASK = (1 << 64) - 1  # torch seeds are unsigned 64-bit
+_SIZE_MULTIPLE = 8  # every SD-family pipeline refuses sizes that are not multiples of 8
+_threads_lock = threading.Lock()
+_threads_set = False
+
+
+def _set_torch_threads(num_threads: int | None) -> None:
+    """Set torch's CPU threads: `num_threads` when given, else (once per process) every core this process
+    may run on. set_num_threads is process-global, so the default never overrides an earlier choice.
+    On a CPU shared with other busy processes, fewer threads can be much faster (OpenMP threads wait on
+    each other), hence the explicit setting."""
+    global _threads_set
+    with _threads_lock:
+        if num_threads is None:
+            if _threads_set:
+                return
+            try:
+                num_threads = len(os.sched_getaffinity(0))
+            except AttributeError:  # not Linux
+                num_threads = os.cpu_count() or 1
+        torch.set_num_threads(max(1, num_threads))
+        _threads_set = True
+
+
+def choose_bucket(buckets: list[tuple[int, int]], width: int, height: int) -> tuple[int, int]:
+    """The bucket whose aspect ratio is closest to width/height (compared in log space, so 2:1 and 1:2 are
+    equally far from 1:1); ties go to the larger area."""
+    target = math.log(width / height)
+    return min(buckets, key=lambda b: (abs(math.log(b[0] / b[1]) - target), -b[0] * b[1]))
+
+
+def render_size(loaded: LoadedPipeline, width: int, height: int) -> tuple[int, int]:
+    """Where the pipeline renders before the final resize to width x height."""
+    if loaded.buckets:
+        return choose_bucket(loaded.buckets, width, height)
+
+    def round8(n: int) -> int:
+        return max(_SIZE_MULTIPLE, round(n / _SIZE_MULTIPLE) * _SIZE_MULTIPLE)
+
+    return round8(width), round8(height)
+
+
+@contextlib.contextmanager
+def swapped_scheduler(pipe: DiffusionPipeline, scheduler: Any) -> Iterator[None]:
+    """Put a per-call scheduler on the cached pipeline and always put the model's own back."""
+    original = pipe.scheduler
+    pipe.scheduler = scheduler
+    try:
+        yield
+    finally:
+        pipe.scheduler = original
+
+
+@contextlib.contextmanager
+def seamless_tiling(pipe: DiffusionPipeline, enabled: bool) -> Iterator[None]:
+    """Circular padding on every Conv2d of the denoiser and the VAE for this call, so the image wraps
+    around left/right and top/bottom; the original padding modes come back afterwards. (Text encoders
+    have no convolutions; a transformer denoiser's patch-embedding conv has no padding, so there only the
+    VAE wraps.)"""
+    if not enabled:
+        yield
+        return
+    patched: list[tuple[torch.nn.Conv2d, str]] = []
+    for name, component in pipe.components.items():
+        if not isinstance(component, torch.nn.Module) or name.startswith("text_encoder"):
+            continue
+        for module in component.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                patched.append((module, module.padding_mode))
+                # Conv2d pads with F.pad(mode=padding_mode) itself whenever padding_mode is not "zeros".
+                module.padding_mode = "circular"
+    try:
+        yield
+    finally:
+        for module, mode in patched:
+            module.padding_mode = mode
+
+
+class Engine:
+    """Text-to-image on diffusers pipelines from local folders, cached under a memory budget.
+
+    `generate` runs one request at a time (a lock): a pipeline's modules, its scheduler slot and the tiling
+    patch are shared mutable state, and on a CPU two concurrent generations are no faster than two in a row.
+    """
+
+    def __init__(self, memory_budget_bytes: int, device: str = "cpu", num_threads: int | None = None) -> None:
+        """`num_threads`: torch's CPU threads for the process (default: all the cores this process may
+        use, set by the first Engine unless someone chose already)."""
+        self.device = device
+        self.cache = PipelineCache(memory_budget_bytes, device=device)
+        self._lock = threading.Lock()
+        if device == "cpu":
+            _set_torch_threads(num_threads)
+
+    def preload(self, path: Path | str) -> None:
+        """Load a model now (e.g. the default one at start-up) so the first request does not pay for it."""
+        self.cache.get(path)
+
+    def loaded_models(self) -> list[Path]:
+        """Folders of the loaded models, least recently used first."""
+        return self.cache.loaded_paths()
+
+    def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None) -> GenerateResult:
+        """Render `request.num_images` images in one batched pipeline call.
+
+        Image i is seeded with `seed + i`, so a seed reproduces its pixels and image 0 of a batch matches a
+        single-image call. `progress(step, total)` is called after each denoising step; an exception raised
+        by it aborts the generation (the caller's way to cancel).
+        """
+        _validate(request)
+        scheduler_name = normalize_scheduler_name(request.scheduler) if request.scheduler else None
+        with self._lock:
+            loaded = self.cache.get(request.model_path)
+            pipe = loaded.pipe
+            width, height = render_size(loaded, request.width, request.height)
+            kwargs = self._call_kwargs(pipe, request, width, height, progress)
+            scheduler = build_scheduler(scheduler_name, loaded.scheduler)
+            with (
+                swapped_scheduler(pipe, scheduler),
+                seamless_tiling(pipe, request.tiling),
+                torch.inference_mode(),
+            ):
+                output = pipe(**kwargs)
+        images = [_finish(image, request.width, request.height) for image in output.images]
+        return GenerateResult(images=images, rendered_width=width, rendered_height=height)
+
+    def _call_kwargs(
+        self,
+        pipe: DiffusionPipeline,
+        request: GenerateRequest,
+        width: int,
+        height: int,
+        progress: ProgressCallback | None,
+    ) -> dict[str, Any]:
+        # One CPU generator per image: image i's starting noise depends on seed + i only, not on batch size.
+        generators = [
+            torch.Generator("cpu").manual_seed((request.seed + i) & _SEED_MASK) for i in range(request.num_images)
+        ]
+        kwargs: dict[str, Any] = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or None,
+            "width": width,
+            "height": height,
+            "num_inference_steps": request.num_inference_steps,
+            "guidance_scale": request.guidance_scale,
+            "num_images_per_prompt": request.num_images,
+            "generator": generators,
+            "output_type": "pil",
+        }
+        if progress is not None:
+            kwargs["callback_on_step_end"] = _step_callback(progress, request.num_inference_steps)
+        # Families differ (Flux has no negative_prompt): pass only what this pipeline's __call__ takes.
+        accepted = inspect.signature(pipe.__call__).parameters
+        return {k: v for k, v in kwargs.items() if k in accepted and v is not None}
+
+
+def _step_callback(progress: ProgressCallback, steps: int) -> Any:
+    def on_step_end(pipe: DiffusionPipeline, step: int, timestep: Any, tensors: dict[str, Any]) -> dict:
+        # num_timesteps can differ from the steps asked for (e.g. img2img strength); prefer the pipeline's.
+        total = getattr(pipe, "num_timesteps", None) or steps
+        progress(step + 1, int(total))
+        return tensors
+
+    return on_step_end
+
+
+def _validate(request: GenerateRequest) -> None:
+    if request.num_images < 1:
+        raise ValueError(f"num_images must be at least 1, got {request.num_images}")
+    if request.width < 1 or request.height < 1:
+        raise ValueError(f"width and height must be positive, got {request.width}x{request.height}")
+    if request.num_inference_steps < 1:
+        raise ValueError(f"num_inference_steps must be at least 1, got {request.num_inference_steps}")
+
+
+def _finish(image: Image.Image, width: int, height: int) -> Image.Image:
+    """RGB at exactly the requested size (Lanczos when the render size differs)."""
+    image = image.convert("RGB")
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    return image

@@ -1,0 +1,225 @@
+"""Loading diffusers text-to-image folders from local disk, and an LRU cache of them under a memory budget.
+
+One loading path for every pipeline family (SD 1.x/2.x, SDXL, SD3, Flux...): `AutoPipelineForText2Image`
+reads `model_index.json` and picks the pipeline class, so adding a family never touches this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from diffusers import AutoPipelineForText2Image, DiffusionPipeline
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+from sfumato.engine.types import ModelNotFoundError
+
+MODEL_INDEX = "model_index.json"
+# Optional per-model settings an operator (or our training) writes next to model_index.json.
+SFUMATO_MODEL_FILE = "sfumato_model.json"
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+# Catching these (not Exception) keeps real faults such as MemoryError or KeyboardInterrupt visible.
+_LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError, RuntimeError)
+
+
+@dataclass
+class LoadedPipeline:
+    """A pipeline held by the cache. `scheduler` is the model's own scheduler as loaded: the engine builds a
+    fresh scheduler from it for every call and never mutates it, so no request leaks into the next."""
+
+    path: Path
+    pipe: DiffusionPipeline
+    nbytes: int
+    scheduler: SchedulerMixin
+    buckets: list[tuple[int, int]] = field(default_factory=list)
+
+
+def resolve_model_path(path: Path | str) -> Path:
+    """The cache key: the absolute, symlink-free folder path."""
+    return Path(path).expanduser().resolve()
+
+
+def pipeline_nbytes(pipe: DiffusionPipeline) -> int:
+    """Bytes of parameters and buffers of the pipeline's torch modules (tied tensors counted once)."""
+    seen: set[int] = set()
+    total = 0
+    for component in pipe.components.values():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        for tensor in (*component.parameters(), *component.buffers()):
+            key = tensor.data_ptr()
+            if key in seen:
+                continue
+            seen.add(key)
+            total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def estimate_folder_nbytes(folder: Path) -> int:
+    """Weight bytes on disk of the components model_index.json lists: a cheap guess of a model's size
+    *before* loading it, so that we can evict first and not hold the old models and the new one at the
+    peak. Only what the default load reads is counted: not a stray single-file checkpoint at the top, not
+    variant files (`*.fp16.safetensors`), and `.bin` only where a component has no `.safetensors`."""
+    try:
+        index = json.loads((folder / MODEL_INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    total = 0
+    for name, spec in index.items():
+        component = folder / name
+        if name.startswith("_") or not isinstance(spec, list) or None in spec or not component.is_dir():
+            continue
+        files = [f for f in component.iterdir() if f.suffix in _WEIGHT_SUFFIXES and f.name.count(".") == 1]
+        safetensors = [f for f in files if f.suffix == ".safetensors"]
+        total += sum(f.stat().st_size for f in (safetensors or files))
+    return total
+
+
+def read_buckets(folder: Path) -> list[tuple[int, int]]:
+    """`sfumato_model.json` → `[(w, h), ...]`; no file means no buckets (render at the requested size)."""
+    settings_file = folder / SFUMATO_MODEL_FILE
+    if not settings_file.is_file():
+        return []
+    try:
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+        buckets = [(int(w), int(h)) for w, h in settings.get("buckets", [])]
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise ModelNotFoundError(
+            f'{settings_file} is unreadable: expected JSON like {{"buckets": [[1024, 1024], [1152, 896]]}} ({exc})'
+        ) from exc
+    if any(w <= 0 or h <= 0 for w, h in buckets):
+        raise ModelNotFoundError(f"{settings_file}: bucket sizes must be positive, got {buckets}")
+    return buckets
+
+
+def check_model_folder(folder: Path) -> None:
+    """Raise ModelNotFoundError, naming the path and what we expect, unless `folder` looks like a pipeline."""
+    expected = f"a diffusers pipeline folder containing {MODEL_INDEX} (as written by save_pretrained)"
+    if not folder.is_dir():
+        raise ModelNotFoundError(f"Model folder {folder} does not exist; expected {expected}")
+    index = folder / MODEL_INDEX
+    if not index.is_file():
+        raise ModelNotFoundError(f"Model folder {folder} has no {MODEL_INDEX}; expected {expected}")
+    try:
+        json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"{index} is unreadable ({exc}); expected {expected}") from exc
+
+
+def load_pipeline(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> DiffusionPipeline:
+    """Load one text-to-image pipeline from local disk; never touches the network."""
+    check_model_folder(folder)
+    try:
+        pipe = AutoPipelineForText2Image.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    except _LOAD_ERRORS as exc:
+        raise ModelNotFoundError(f"Could not load a diffusers text-to-image pipeline from {folder}: {exc}") from exc
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)  # a server logs, it does not draw progress bars
+    return pipe
+
+
+def release_memory() -> None:
+    """Make dropped pipelines' memory actually go back: collect cycles, then hand freed heap to the OS
+    (glibc keeps freed arenas otherwise, and RSS creeps up with every model switch)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    _malloc_trim()
+
+
+def _malloc_trim() -> None:
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return
+    try:
+        libc = ctypes.CDLL(libc_name)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return
+
+
+class PipelineCache:
+    """LRU of loaded pipelines keyed by resolved folder path, bounded by a memory budget in bytes.
+
+    A load that would exceed the budget first evicts least-recently-used pipelines; a single model larger
+    than the budget still loads, alone. Thread-safe: one lock guards the table *and* loading, so two threads
+    asking for the same uncached model load it once and the budget check never races with a load.
+    """
+
+    def __init__(self, memory_budget_bytes: int, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        if memory_budget_bytes <= 0:
+            raise ValueError(f"memory_budget_bytes must be positive, got {memory_budget_bytes}")
+        self.memory_budget_bytes = memory_budget_bytes
+        self.device = device
+        self.dtype = dtype
+        self._entries: OrderedDict[Path, LoadedPipeline] = OrderedDict()  # LRU first, MRU last
+        self._lock = threading.Lock()
+
+    def get(self, path: Path | str) -> LoadedPipeline:
+        """The pipeline for `path`, loading it on a miss; either way it becomes the most recently used."""
+        key = resolve_model_path(path)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+            check_model_folder(key)
+            buckets = read_buckets(key)
+            # Evict on the on-disk estimate first, to keep the peak low; then again on the true size.
+            self._evict_for(estimate_folder_nbytes(key))
+            pipe = load_pipeline(key, self.device, self.dtype)
+            entry = LoadedPipeline(
+                path=key, pipe=pipe, nbytes=pipeline_nbytes(pipe), scheduler=pipe.scheduler, buckets=buckets
+            )
+            self._evict_for(entry.nbytes)
+            self._entries[key] = entry
+            return entry
+
+    def evict(self, path: Path | str) -> bool:
+        """Drop one model; True if it was loaded."""
+        with self._lock:
+            entry = self._entries.pop(resolve_model_path(path), None)
+        if entry is None:
+            return False
+        del entry
+        release_memory()
+        return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+        release_memory()
+
+    def loaded_paths(self) -> list[Path]:
+        """Loaded model folders, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(entry.nbytes for entry in self._entries.values())
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, (str, Path)):
+            return False
+        with self._lock:
+            return resolve_model_path(path) in self._entries
+
+    def _evict_for(self, incoming_nbytes: int) -> None:
+        """Evict LRU entries until `incoming_nbytes` fits beside the rest (caller holds the lock)."""
+        evicted = False
+        used = sum(entry.nbytes for entry in self._entries.values())
+        while self._entries and used + incoming_nbytes > self.memory_budget_bytes:
+            _, entry = self._entries.popitem(last=False)
+            used -= entry.nbytes
+            del entry
+            evicted = True
+        if evicted:
+            release_memory()
