@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from sfumato.engine.types import SCHEDULER_NAMES
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog
 from sfumato.services.errors import Busy, InvalidRequest, LimitExceeded, NotFound
@@ -20,7 +21,7 @@ from sfumato.store.models import GeneratedImage, Generation
 
 log = logging.getLogger(__name__)
 
-SCHEDULERS = ("KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO")
+SCHEDULERS = SCHEDULER_NAMES
 MAX_PROMPT = 1500
 MAX_SEED = 9_999_999_998
 DEFAULT_STEPS = 15
