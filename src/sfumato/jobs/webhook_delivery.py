@@ -179,13 +179,17 @@ class WebhookDeliveryWorker:
             free = 1
         claimed: list[Claimed] = []
         try:
-            claimed = self.claim(free)
+            if not self._stopping.is_set():
+                claimed = self.claim(free)
         finally:
             for _ in range(free - len(claimed)):
                 self._slots.release()
         assert self._pool is not None
         for row in claimed:
-            self._pool.submit(self._run_one, row)
+            try:
+                self._pool.submit(self._run_one, row)
+            except RuntimeError:  # stopping: the row's lease runs out and it is sent after the restart
+                self._slots.release()
         return len(claimed)
 
     def _run_one(self, row: Claimed) -> None:
