@@ -29,7 +29,7 @@ class StarterConfig:
     # aspect-ratio buckets (w, h); every side is a multiple of 16 so latents divide by the UNet's 4x
     buckets: list[tuple[int, int]] = field(default_factory=lambda: [(64, 64), (64, 48), (48, 64)])
     bucket_probs: list[float] = field(default_factory=lambda: [0.5, 0.25, 0.25])
-    vae_channels: tuple[int, ...] = (32, 64, 96)  # three blocks: 4x downsampling
+    vae_channels: tuple[int, ...] = (64, 64, 64)  # three blocks: 4x; wide at full res (learns edges fast)
     latent_channels: int = 8  # 8, not 4: a 4x4x3 patch of sharp edges needs the room
     text_hidden: int = 128
     text_layers: int = 3

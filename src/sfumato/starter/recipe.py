@@ -28,9 +28,9 @@ from .world import caption, render, sample_scene
 # same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
 # Measured with one intra-op thread: on a 2-core machine shared with other jobs, two threads stall on
 # each other (OpenMP barriers; 5-10x slower under load), one thread is ~1.7x slower but steady.
-VAE_SHARE = 0.15
-UNET_STEP_S = 1.0
-VAE_STEP_S = 0.52
+VAE_SHARE = 0.20
+UNET_STEP_S = 0.72
+VAE_STEP_S = 0.60
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -74,7 +74,7 @@ def make_plan(minutes: float, seed: int, tiny: bool = False) -> dict:
     vae_steps = max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
     unet_steps = max(2, int(minutes * 60 * (1 - VAE_SHARE) / UNET_STEP_S))
     vae = VAETrainConfig(steps=vae_steps, seed=seed)
-    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=48)
+    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=32)
     if tiny:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
         unet.batch_size, unet.warmup = 8, 2
