@@ -21,7 +21,15 @@ from transformers import CLIPTokenizer
 
 from .model import Components, StarterConfig, build_text_encoder, build_unet, build_vae, save_pipeline
 from .tokenizer import build_tokenizer, save_tokenizer
-from .train import UNetTrainConfig, VAETrainConfig, ema_components, set_latent_scale, train_unet, train_vae
+from .train import (
+    UNetTrainConfig,
+    VAETrainConfig,
+    ema_components,
+    refine_decoder,
+    set_latent_scale,
+    train_unet,
+    train_vae,
+)
 from .world import caption, render, sample_scene
 
 # Nominal seconds per step on the 2-core reference CPU; they turn --minutes into a fixed step plan, so the
@@ -31,6 +39,9 @@ from .world import caption, render, sample_scene
 VAE_SHARE = 0.20
 UNET_STEP_S = 0.72
 VAE_STEP_S = 0.60
+# Decoder refinement (encoder frozen) after the UNet: extra nominal time on top of --minutes.
+DEC_SHARE = 0.15
+DEC_STEP_S = 0.75
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -69,6 +80,19 @@ def world_unet_batch(cfg: StarterConfig, seed: int, bs: int):
     return fn
 
 
+def world_full_batch(cfg: StarterConfig, seed: int, bs: int):
+    def fn(step: int) -> torch.Tensor:
+        rng = random.Random(f"{seed}-dec-{step}")
+        w, h = _bucket(cfg, rng)
+        return to_tensor([render(sample_scene(rng, "train"), w, h, rng) for _ in range(bs)])
+
+    return fn
+
+
+def decoder_steps(minutes: float, tiny: bool = False) -> int:
+    return 2 if tiny else max(2, int(minutes * 60 * DEC_SHARE / DEC_STEP_S))
+
+
 def make_plan(minutes: float, seed: int, tiny: bool = False) -> dict:
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
     vae_steps = max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
@@ -79,7 +103,29 @@ def make_plan(minutes: float, seed: int, tiny: bool = False) -> dict:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
         unet.batch_size, unet.warmup = 8, 2
         vae.checkpoint_every = unet.checkpoint_every = 2
-    return {"seed": seed, "minutes": minutes, "config": cfg.to_json(), "vae": asdict(vae), "unet": asdict(unet)}
+    return {
+        "seed": seed,
+        "minutes": minutes,
+        "config": cfg.to_json(),
+        "vae": asdict(vae),
+        "unet": asdict(unet),
+        "decoder_steps": decoder_steps(minutes, tiny),
+    }
+
+
+def cfg_is_tiny(plan: dict) -> bool:
+    return plan["config"]["width"] < 64
+
+
+def decoder_stage(c: Components, out: Path, plan: dict, device: str, progress: bool, deadline: float | None) -> bool:
+    """Refine the decoder on whole frames (encoder frozen). It depends only on the VAE stage's weights
+    and the seed, never on the UNet, so it gives the same weights whenever it runs."""
+    steps = plan["decoder_steps"]
+    dbatch = world_full_batch(c.cfg, plan["seed"], plan["vae"]["full_batch_size"])
+    bar = _Bar("decoder", progress)
+    ok = refine_decoder(c, lambda s: dbatch(s).to(device), steps, out / "decoder.pt", progress=bar, deadline=deadline)
+    bar.close()
+    return ok
 
 
 class _Bar:
@@ -120,6 +166,8 @@ def run(
     else:
         plan = make_plan(minutes, seed, tiny)
         plan_path.write_text(json.dumps(plan, indent=2))
+    # plans written before the decoder stage existed get it with the same formula
+    plan.setdefault("decoder_steps", decoder_steps(plan["minutes"], cfg_is_tiny(plan)))
     seed = plan["seed"]
     cfg = StarterConfig.from_json(plan["config"])
     vcfg, ucfg = VAETrainConfig(**plan["vae"]), UNetTrainConfig(**plan["unet"])
@@ -165,6 +213,8 @@ def run(
     finished = train_unet(c, ubatch, ucfg, out / "unet.pt", bar, deadline, snapshot)
     bar.close()
     if not finished:
+        return None
+    if not decoder_stage(c, out, plan, device, progress, deadline):
         return None
     final = ema_components(c, out / "unet.pt")
     save_pipeline(final, out / "model")

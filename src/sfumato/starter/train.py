@@ -132,7 +132,7 @@ def train_vae(
         loss.backward()
         opt.step()
         if progress:
-            progress(step + 1, cfg.steps, {"mse": float(mse)})
+            progress(step + 1, cfg.steps, {"mse": float(mse.detach())})
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _atomic_save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step + 1}, ckpt)
     vae.eval()
@@ -259,3 +259,52 @@ def ema_components(c: Components, ckpt: Path, train_text_encoder: bool = True) -
     out.unet.eval()
     out.text_encoder.eval()
     return out
+
+
+# --- decoder refinement ---------------------------------------------------------------------------------
+
+
+def refine_decoder(
+    c: Components,
+    batch_fn: Callable[[int], torch.Tensor],
+    steps: int,
+    ckpt: Path,
+    lr: float = 3e-4,
+    checkpoint_every: int = 100,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+) -> bool:
+    """Train only the VAE decoder on whole frames. The encoder is frozen, so the latents (and everything
+    the UNet learned on them) stay valid: this sharpens edges after the UNet stage at no risk to it."""
+    dec = list(c.vae.decoder.parameters()) + list(c.vae.post_quant_conv.parameters())
+    c.vae.requires_grad_(False)
+    for p in dec:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(dec, lr=lr, weight_decay=0.0)
+    state, start = _load(ckpt), 0
+    if state:
+        c.vae.load_state_dict(state["vae"])
+        opt.load_state_dict(state["opt"])
+        start = state["step"]
+    c.vae.train()
+    for step in range(start, steps):
+        if deadline and time.time() > deadline:
+            _atomic_save({"vae": c.vae.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt)
+            return False
+        for g in opt.param_groups:
+            g["lr"] = lr * lr_at(step, steps, 20, 0.05)
+        x = batch_fn(step)
+        with torch.no_grad():
+            z = c.vae.encode(x).latent_dist.mean
+        rec = c.vae.decode(z).sample
+        mse = F.mse_loss(rec, x)
+        loss = mse + F.l1_loss(rec, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if progress:
+            progress(step + 1, steps, {"mse": float(mse)})
+        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+            _atomic_save({"vae": c.vae.state_dict(), "opt": opt.state_dict(), "step": step + 1}, ckpt)
+    c.vae.eval().requires_grad_(False)
+    return True
