@@ -9,11 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 from sfumato.jobs.dispatch import Dispatcher, InProcessDispatcher, JobKind
 from sfumato.jobs.runner import GenerationEngine, JobRunner
+from sfumato.jobs.variation_runner import VariationRunner
 from sfumato.jobs.webhook_delivery import RetryPolicy, WebhookDeliveryWorker
 from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
+from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
+from sfumato.services.variations import Variations
 from sfumato.services.webhooks import Webhooks, catalog_model_lookup
 from sfumato.settings import Settings
 from sfumato.store.database import Database
@@ -32,6 +35,8 @@ class Container:
     dispatcher: Dispatcher
     webhooks: Webhooks
     webhook_worker: WebhookDeliveryWorker
+    init_images: InitImages
+    variations: Variations
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def start(self) -> None:
@@ -48,7 +53,11 @@ def build_engine(settings: Settings) -> GenerationEngine:
     # Imported here so CLI commands that never generate don't pay for importing torch and diffusers.
     from sfumato.engine.engine import Engine
 
-    return Engine(memory_budget_bytes=settings.memory_budget_mb * 1024 * 1024, device=settings.device)
+    return Engine(
+        memory_budget_bytes=settings.memory_budget_mb * 1024 * 1024,
+        device=settings.device,
+        addons_dir=settings.data_dir / "addons",  # optional upscaler / background-removal models
+    )
 
 
 def build(settings: Settings | None = None, engine: GenerationEngine | None = None) -> Container:
@@ -60,12 +69,18 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     db.upgrade()
     files = LocalFileStore(settings.files_dir)
     catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
-    runner = JobRunner(db, files, engine or _LazyEngine(settings), max_attempts=settings.max_job_attempts)
-    dispatcher = InProcessDispatcher({JobKind.GENERATION: runner.run_generation}, runner.pending_jobs)
+    engine = engine or _LazyEngine(settings)
+    runner = JobRunner(db, files, engine, max_attempts=settings.max_job_attempts)
+    variation_runner = VariationRunner(db, files, engine, max_attempts=settings.max_job_attempts)  # type: ignore[arg-type]
+    dispatcher = InProcessDispatcher(
+        {JobKind.GENERATION: runner.run_generation, JobKind.VARIATION: variation_runner.run_variation},
+        lambda: runner.pending_jobs() + variation_runner.pending_jobs(),
+    )
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
     webhooks = Webhooks(db, settings.resolved_public_url, catalog_model_lookup(catalog), window)
     # The outbox row is written in the transaction that finishes the job (see services/webhooks.py).
     runner.finish_hooks.append(webhooks.on_generation_finished)
+    variation_runner.finish_hooks.append(webhooks.on_variation_finished)
     webhook_worker = WebhookDeliveryWorker(
         db,
         RetryPolicy(settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds, window),
@@ -86,6 +101,10 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
         dispatcher=dispatcher,
         webhooks=webhooks,
         webhook_worker=webhook_worker,
+        init_images=InitImages(
+            db, files, UploadPolicy(load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret"))
+        ),
+        variations=Variations(db, dispatcher),
     )
 
 
@@ -96,7 +115,8 @@ class _LazyEngine:
         self._settings = settings
         self._engine: GenerationEngine | None = None
 
-    def generate(self, request, progress=None):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        # generate, inpaint, unzoom, upscale, remove_background...: whatever the real engine offers.
         if self._engine is None:
             self._engine = build_engine(self._settings)
-        return self._engine.generate(request, progress)
+        return getattr(self._engine, name)

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     )
     webhook_poll_seconds: float = Field(default=1.0, description="How often the delivery worker looks for work.")
     webhook_concurrency: int = Field(default=4, description="Webhook deliveries sent at the same time.")
+    # Init image uploads (docs/images.md): presigned forms are signed with this secret.
+    upload_secret: str | None = Field(
+        default=None,
+        description="Secret that signs presigned init-image upload forms; default: generated once into the data dir.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from sfumato import __version__
 from sfumato.api.errors import install_error_handlers
-from sfumato.api.routes import accounts, files, generations
+from sfumato.api.routes import accounts, files, generations, init_images, variations
 from sfumato.api.tolerance import TolerantRequests
 from sfumato.bootstrap import Container
 
@@ -36,6 +36,10 @@ def create_app(container: Container, start_worker: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(generations.router, prefix=API_PREFIX)
+    app.include_router(init_images.router, prefix=API_PREFIX)
+    app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(files.router)
+    app.include_router(init_images.files_router)
+    app.include_router(variations.files_router)
     app.add_middleware(TolerantRequests)
     return app

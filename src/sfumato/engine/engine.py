@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import math
 import os
@@ -15,9 +16,22 @@ import torch
 from diffusers import DiffusionPipeline
 from PIL import Image
 
+from sfumato.engine.img2img import (
+    METHOD_ADAIN,
+    METHOD_IP_ADAPTER,
+    adain_step_callback,
+    colour_match,
+    derived_pipe,
+    ip_adapter,
+    ip_adapter_weights,
+    keep_centre,
+    reference_latent_stats,
+    unzoom_canvas,
+)
 from sfumato.engine.pipelines import LoadedPipeline, PipelineCache
+from sfumato.engine.postprocess import add_detail, enlarge, remove_background, upscale_size
 from sfumato.engine.schedulers import build_scheduler, normalize_scheduler_name
-from sfumato.engine.types import GenerateRequest, GenerateResult, ProgressCallback
+from sfumato.engine.types import GenerateRequest, GenerateResult, InpaintRequest, ProgressCallback
 
 _SEED_MASK = (1 << 64) - 1  # torch seeds are unsigned 64-bit
 _SIZE_MULTIPLE = 8  # every SD-family pipeline refuses sizes that are not multiples of 8
@@ -104,10 +118,18 @@ class Engine:
     patch are shared mutable state, and on a CPU two concurrent generations are no faster than two in a row.
     """
 
-    def __init__(self, memory_budget_bytes: int, device: str = "cpu", num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        memory_budget_bytes: int,
+        device: str = "cpu",
+        num_threads: int | None = None,
+        addons_dir: Path | None = None,
+    ) -> None:
         """`num_threads`: torch's CPU threads for the process (default: all the cores this process may
-        use, set by the first Engine unless someone chose already)."""
+        use, set by the first Engine unless someone chose already). `addons_dir`: where an operator puts
+        optional models (upscaler/, nobg/; see engine/postprocess.py)."""
         self.device = device
+        self.addons_dir = addons_dir
         self.cache = PipelineCache(memory_budget_bytes, device=device)
         self._lock = threading.Lock()
         if device == "cpu":
@@ -130,20 +152,89 @@ class Engine:
         """
         _validate(request)
         scheduler_name = normalize_scheduler_name(request.scheduler) if request.scheduler else None
+        method: str | None = None
         with self._lock:
             loaded = self.cache.get(request.model_path)
-            pipe = loaded.pipe
+            pipe = derived_pipe(loaded.pipe, "img2img") if request.init_image is not None else loaded.pipe
             width, height = render_size(loaded, request.width, request.height)
             kwargs = self._call_kwargs(pipe, request, width, height, progress)
+            if request.init_image is not None:
+                kwargs["image"] = request.init_image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+                kwargs["strength"] = request.strength
+                # diffusers runs int(steps * strength) steps and refuses 0: ask for enough to run one.
+                kwargs["num_inference_steps"] = max(request.num_inference_steps, math.ceil(1 / request.strength))
+            extra: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            if request.image_prompts:
+                weights = ip_adapter_weights(loaded.path)
+                if weights is not None:
+                    extra, method = ip_adapter(pipe, weights, request.image_prompt_weight), METHOD_IP_ADAPTER
+                    kwargs["ip_adapter_image"] = [list(request.image_prompts)]
+                else:
+                    stats = reference_latent_stats(pipe, request.image_prompts, width, height)
+                    then = kwargs.get("callback_on_step_end")
+                    kwargs["callback_on_step_end"] = adain_step_callback(stats, request.image_prompt_weight, then)
+                    method = METHOD_ADAIN
             scheduler = build_scheduler(scheduler_name, loaded.scheduler)
             with (
                 swapped_scheduler(pipe, scheduler),
                 seamless_tiling(pipe, request.tiling),
+                extra,
                 torch.inference_mode(),
             ):
                 output = pipe(**kwargs)
         images = [_finish(image, request.width, request.height) for image in output.images]
-        return GenerateResult(images=images, rendered_width=width, rendered_height=height)
+        if method == METHOD_ADAIN:
+            images = [colour_match(i, request.image_prompts, request.image_prompt_weight) for i in images]
+        return GenerateResult(images=images, rendered_width=width, rendered_height=height, image_prompt_method=method)
+
+    def inpaint(self, request: InpaintRequest) -> Image.Image:
+        """Repaint the white part of `request.mask` with the model's inpainting pipeline (a 4-channel
+        text-to-image UNet works too: diffusers then blends the kept area back at every step)."""
+        with self._lock:
+            loaded = self.cache.get(request.model_path)
+            pipe = derived_pipe(loaded.pipe, "inpaint")
+            width, height = render_size(loaded, *request.image.size)
+            kwargs: dict[str, Any] = {
+                "prompt": request.prompt,
+                "negative_prompt": request.negative_prompt or None,
+                "image": request.image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS),
+                "mask_image": request.mask.convert("L").resize((width, height), Image.Resampling.BILINEAR),
+                "width": width,
+                "height": height,
+                "strength": 1.0,
+                "num_inference_steps": request.num_inference_steps,
+                "guidance_scale": request.guidance_scale,
+                "generator": torch.Generator("cpu").manual_seed(request.seed & _SEED_MASK),
+                "output_type": "pil",
+            }
+            accepted = inspect.signature(pipe.__call__).parameters
+            kwargs = {k: v for k, v in kwargs.items() if k in accepted and v is not None}
+            with swapped_scheduler(pipe, build_scheduler(None, loaded.scheduler)), torch.inference_mode():
+                output = pipe(**kwargs)
+        return _finish(output.images[0], *request.image.size)
+
+    def unzoom(self, request: InpaintRequest) -> Image.Image:
+        """Zoom out: the picture at 2/3 size in the middle of a same-size canvas, the border painted by the
+        model, the middle kept pixel for pixel (`request.image` is the picture; its mask is ignored)."""
+        canvas, mask, box = unzoom_canvas(request.image)
+        painted = self.inpaint(dataclasses.replace(request, image=canvas, mask=mask))
+        return keep_centre(painted, canvas, box)
+
+    def upscale(
+        self, model_path: Path, image: Image.Image, prompt: str, seed: int, steps: int = 20, strength: float = 0.3
+    ) -> tuple[Image.Image, str]:
+        """Twice the size (long side at most 2048): enlarged, refined by the model at low `strength`, and
+        only the refinement's fine detail kept (engine/postprocess.py). Returns (image, method)."""
+        size = upscale_size(*image.size)
+        big, how = enlarge(image, size, self.addons_dir)
+        request = GenerateRequest(model_path=model_path, prompt=prompt, width=size[0], height=size[1],
+                                  num_inference_steps=steps, seed=seed, init_image=big, strength=strength)  # fmt: skip
+        refined = self.generate(request).images[0]
+        return add_detail(big, refined), f"{how}+diffusion-detail"
+
+    def remove_background(self, image: Image.Image) -> tuple[Image.Image, str]:
+        """RGBA with a transparent background, and the method used (no pipeline involved)."""
+        return remove_background(image, self.addons_dir)
 
     def _call_kwargs(
         self,
@@ -192,6 +283,8 @@ def _validate(request: GenerateRequest) -> None:
         raise ValueError(f"width and height must be positive, got {request.width}x{request.height}")
     if request.num_inference_steps < 1:
         raise ValueError(f"num_inference_steps must be at least 1, got {request.num_inference_steps}")
+    if request.init_image is not None and not 0 < request.strength <= 1:
+        raise ValueError(f"strength must be in (0, 1] for image-to-image, got {request.strength}")
 
 
 def _finish(image: Image.Image, width: int, height: int) -> Image.Image:

@@ -45,6 +45,26 @@ class GenerateRequest:
     # A Leonardo `SdGenerationSchedulers` value (EULER_DISCRETE, DPM_SOLVER, ...); None keeps the model's own.
     scheduler: str | None = None
     tiling: bool = False
+    # Image-to-image: the picture to start from and diffusers' `strength` (0 keeps it, 1 ignores it).
+    init_image: Image.Image | None = None
+    strength: float = 1.0
+    # Image prompts: pictures whose look the output should take on, and how strongly (0..1).
+    image_prompts: tuple[Image.Image, ...] = ()
+    image_prompt_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class InpaintRequest:
+    """Repaint where `mask` is white (L mode, same size as `image`), keep where it is black."""
+
+    model_path: Path
+    prompt: str
+    image: Image.Image
+    mask: Image.Image
+    negative_prompt: str | None = None
+    num_inference_steps: int = 20
+    guidance_scale: float = 7.0
+    seed: int = 0
 
 
 @dataclass
@@ -53,3 +73,5 @@ class GenerateResult:
     # The size the pipeline actually rendered at before any resize (for the record and the benchmarks).
     rendered_width: int = 0
     rendered_height: int = 0
+    # How image prompts were applied ("ip-adapter", "latent-adain+colour-match"); None without image prompts.
+    image_prompt_method: str | None = None

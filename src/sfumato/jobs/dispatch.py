@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 class JobKind(StrEnum):
     GENERATION = "generation"
+    VARIATION = "variation"  # upscale / unzoom / no-background of a generated image (jobs/variation_runner.py)
 
 
 JobHandler = Callable[[str], None]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,34 @@ class GenerationEngine(Protocol):
     """What the runner needs of the engine (the real one is sfumato.engine.engine.Engine)."""
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None) -> GenerateResult: ...
+
+    def remove_background(self, image: Image.Image) -> tuple[Image.Image, str]: ...
+
+
+class InputMissing(Exception):
+    """An input image of the job (init image, image prompt) was deleted before the job ran."""
+
+
+def open_stored(data: bytes) -> Image.Image:
+    """An image this server stored itself (checked when it was uploaded or generated), as RGB."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image.convert("RGB")
+
+
+def load_inputs(files: FileStore, extras: dict) -> tuple[Image.Image | None, tuple[Image.Image, ...]]:
+    """The init image and image prompts the service recorded (as file keys, in `extras["inputFiles"]`)."""
+    keys = extras.get("inputFiles") or {}
+
+    def load(key: str) -> Image.Image:
+        try:
+            return open_stored(files.get(key))
+        except FileNotFoundError:
+            raise InputMissing("an input image (init image or image prompt) was deleted before the job ran; "
+                               "upload or generate it again") from None  # fmt: skip
+
+    init = load(keys["init"]) if keys.get("init") else None
+    return init, tuple(load(k) for k in keys.get("prompts", []))
 
 
 class JobRunner:
@@ -81,6 +110,8 @@ class JobRunner:
         started = time.perf_counter()
         written: list[str] = []
         try:
+            extras = dict(row.extras or {})
+            init_image, prompts = load_inputs(self._files, extras)
             result = self._engine.generate(
                 GenerateRequest(
                     model_path=Path(row.model_path),
@@ -94,10 +125,23 @@ class JobRunner:
                     seed=row.seed,
                     scheduler=row.engine_scheduler,
                     tiling=row.tiling,
+                    init_image=init_image,
+                    # Leonardo's init_strength is how much of the input to keep; diffusers' strength is how
+                    # much to change: 1 - init_strength (rounded, so 1 - 0.9 runs one step, not zero).
+                    strength=round(1.0 - (row.init_strength or 0.5), 4) if init_image is not None else 1.0,
+                    image_prompts=prompts,
+                    image_prompt_weight=float(extras.get("imagePromptWeight") or 0.5),
                 )
             )
+            outputs = result.images
+            if result.image_prompt_method:
+                extras["imagePromptMethod"] = result.image_prompt_method
+            if extras.get("transparency") == "foreground_only":
+                removed = [self._engine.remove_background(image) for image in outputs]
+                outputs = [image for image, _ in removed]
+                extras["transparencyMethod"] = removed[0][1] if removed else None
             images: list[GeneratedImage] = []
-            for index, image in enumerate(result.images):
+            for index, image in enumerate(outputs):
                 image_id = str(uuid.uuid4())
                 key = image_file_key(row.user_id, row.id, image_id)
                 buf = io.BytesIO()
@@ -120,6 +164,7 @@ class JobRunner:
                 if current is None:  # deleted while it ran: leave nothing behind
                     raise _Deleted()
                 s.add_all(images)
+                current.extras = extras  # a new dict, so the JSON column is written
                 self._finish(s, current, "COMPLETE")
             log.info("generation %s COMPLETE in %.2fs", row.id, time.perf_counter() - started)
         except _Deleted:
@@ -127,7 +172,8 @@ class JobRunner:
         except Exception as exc:
             for key in written:
                 self._files.delete(key)
-            reason = str(exc) if isinstance(exc, ModelNotFoundError) else f"{type(exc).__name__}: {exc}"
+            plain = isinstance(exc, (ModelNotFoundError, InputMissing))
+            reason = str(exc) if plain else f"{type(exc).__name__}: {exc}"
             log.exception("generation %s FAILED", row.id)
             with self._db.session() as s:
                 current = s.get(Generation, row.id)

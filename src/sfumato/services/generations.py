@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from sfumato.engine.types import SCHEDULER_NAMES
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog
 from sfumato.services.errors import Busy, InvalidRequest, LimitExceeded, NotFound
+from sfumato.services.image_inputs import resolve_image
 from sfumato.services.styles import STYLE_TEMPLATES, apply_style
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix
@@ -27,6 +29,7 @@ MAX_SEED = 9_999_999_998
 DEFAULT_STEPS = 15
 DEFAULT_GUIDANCE = 7.0
 MAX_PENDING_PER_USER = 200
+MAX_IMAGE_PROMPTS = 4
 
 
 @dataclass
@@ -51,6 +54,8 @@ class GenerationParams:
     init_generation_image_id: str | None = None
     init_strength: float | None = None
     image_prompts: list[str] | None = None
+    image_prompt_weight: float | None = None
+    transparency: str | None = None  # "foreground_only" or "disabled"
     # Accepted and recorded, but no model here acts on them (alchemy, photoReal, promptMagic, ...).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +97,45 @@ def validate_size(width: int, height: int, num_images: int) -> None:
         )
 
 
+def image_inputs(s: Session, user_id: str, p: GenerationParams) -> dict[str, Any]:
+    """Check init image / image prompt ids and return what the generation records about them (in `extras`):
+    the ids under Leonardo's names, and the file keys the job will read (`inputFiles`)."""
+    out: dict[str, Any] = {}
+    files: dict[str, Any] = {}
+    if p.init_image_id and p.init_generation_image_id:
+        raise InvalidRequest("send either init_image_id (an uploaded init image) or init_generation_image_id "
+                             "(a generated image), not both", field="init_image_id")  # fmt: skip
+    if p.init_image_id:
+        ref = resolve_image(s, user_id, p.init_image_id, "init_image_id", accept=("init_image",))
+        out["initImageId"], files["init"] = ref.id, ref.file_key
+    elif p.init_generation_image_id:
+        ref = resolve_image(s, user_id, p.init_generation_image_id, "init_generation_image_id",
+                            accept=("generated_image", "variation"))  # fmt: skip
+        out["initGeneratedImageId"], files["init"] = ref.id, ref.file_key
+    if "init" in files:
+        strength = p.init_strength if p.init_strength is not None else 0.5
+        _check_range("init_strength", strength, 0.1, 0.9,
+                     "send a number from 0.1 to 0.9: higher keeps more of the init image (default 0.5)")  # fmt: skip
+        out["_initStrength"] = float(strength)
+    elif p.init_strength is not None:
+        out["initStrengthIgnored"] = p.init_strength  # no init image: Leonardo ignores it too
+    if p.image_prompts:
+        if len(p.image_prompts) > MAX_IMAGE_PROMPTS:
+            raise InvalidRequest(f"imagePrompts takes at most {MAX_IMAGE_PROMPTS} image ids, got "
+                                 f"{len(p.image_prompts)}", field="imagePrompts")  # fmt: skip
+        refs = [resolve_image(s, user_id, i, "imagePrompts", accept=("init_image", "generated_image", "variation"))
+                for i in p.image_prompts]  # fmt: skip
+        out["imagePrompts"], files["prompts"] = [r.id for r in refs], [r.file_key for r in refs]
+        weight = p.image_prompt_weight if p.image_prompt_weight is not None else 0.5
+        _check_range("imagePromptWeight", weight, 0, 1, "send a number from 0 to 1 (default 0.5)")
+        out["imagePromptWeight"] = float(weight)
+    if p.transparency:
+        out["transparency"] = p.transparency
+    if files:
+        out["inputFiles"] = files
+    return out
+
+
 def _view(row: Generation) -> GenerationView:
     # Images exist only once the job is COMPLETE: a PENDING generation never shows a half-filled list.
     images = row.images if row.status == "COMPLETE" else []
@@ -113,14 +157,6 @@ class Generations:
             )
         if len(prompt) > MAX_PROMPT:
             raise InvalidRequest("Invalid prompt, maximum length of 1500 characters exceeded.", field="prompt")
-        if p.init_image_id or p.init_generation_image_id or p.image_prompts:
-            name = "init_image_id" if p.init_image_id else (
-                "init_generation_image_id" if p.init_generation_image_id else "imagePrompts")  # fmt: skip
-            raise InvalidRequest(
-                f"{name}: image inputs (image-to-image, image prompts) are not available on this server yet; "
-                "send a text-only generation",
-                field=name,
-            )
         model = self._catalog.resolve_for_generation(p.model_id)
         width = p.width if p.width is not None else model.default_width
         height = p.height if p.height is not None else model.default_height
@@ -149,7 +185,11 @@ class Generations:
                 f"sd_version {p.sd_version!r} is unknown; send one of {', '.join(SD_VERSIONS)} or leave it out",
                 field="sd_version",
             )
+        if p.transparency not in (None, "disabled", "foreground_only"):
+            raise InvalidRequest(f"transparency {p.transparency!r} is unknown; send foreground_only or disabled",
+                                 field="transparency")  # fmt: skip
         with self._db.session() as s:
+            extras = {**p.extras, **image_inputs(s, user_id, p)}
             pending = s.scalar(
                 select(func.count()).select_from(Generation)
                 .where(Generation.user_id == user_id, Generation.status == "PENDING")
@@ -181,8 +221,8 @@ class Generations:
                 sd_version=model.sd_version,
                 public=bool(p.public),
                 tiling=bool(p.tiling),
-                init_strength=p.init_strength,
-                extras=p.extras,
+                init_strength=extras.pop("_initStrength", None),
+                extras=extras,
             )
             s.add(row)
         self._dispatcher.submit(JobKind.GENERATION, row.id)

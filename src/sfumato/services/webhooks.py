@@ -23,8 +23,15 @@ from sqlalchemy.orm import Session
 
 from sfumato.services.catalog import Catalog
 from sfumato.services.errors import InvalidRequest, NotFound
-from sfumato.services.webhook_payloads import ImageRecord, ModelInfo, generation_event
+from sfumato.services.webhook_payloads import (
+    ImageRecord,
+    ModelInfo,
+    VariationRecord,
+    generation_event,
+    post_processing_event,
+)
 from sfumato.store.database import Database
+from sfumato.store.media import ImageVariation
 from sfumato.store.models import ApiKey, GeneratedImage, Generation, WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -165,6 +172,24 @@ class Webhooks:
             )
             images = [ImageRecord(i.id, i.token, i.nsfw, i.like_count, i.created_at) for i in found]
         payload = generation_event(row, images, key, self._model(row.model_id), self._public_url, datetime.now(UTC))
+        self.enqueue(s, key, payload["type"], row.id, payload)
+
+    def on_variation_finished(self, s: Session, row: ImageVariation) -> None:
+        """VariationRunner finish hook: `post_processing.complete` (or `.failed`), same outbox, same rules."""
+        key = s.get(ApiKey, row.api_key_id) if row.api_key_id else None
+        if key is None or not key.webhook_url:
+            return
+        now = datetime.now(UTC)
+        record = VariationRecord(
+            id=row.id, status=row.status, transform_type=row.transform_type,
+            generated_image_id=row.generated_image_id, created_at=row.created_at, updated_at=now,
+            image_id=row.id if row.file_key else None, token=row.token, transparent=row.transparent,
+        )  # fmt: skip
+        payload = post_processing_event(record, key, self._public_url, now)
+        if payload["data"]["object"]["url"]:
+            # Variation files are served under /cdn/variations/ (api/routes/variations.py), not /cdn/.
+            base = self._public_url.rstrip("/")
+            payload["data"]["object"]["url"] = f"{base}/cdn/variations/{row.token}/{row.id}.png"
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def _model(self, model_id: str) -> ModelInfo | None:

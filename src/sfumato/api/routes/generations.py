@@ -18,9 +18,11 @@ from sfumato.api.schemas.generations import (
     GetGenerationResponse,
     ListGenerationsResponse,
     SdGenerationJob,
+    VariationGeneric,
 )
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import GenerationView
+from sfumato.services.variations import VariationView
 
 router = APIRouter(tags=["Image"])
 
@@ -29,8 +31,20 @@ def image_url(base: str, image_id: str, token: str) -> str:
     return f"{base}/cdn/{token}/{image_id}.png"
 
 
-def generation_out(view: GenerationView, base: str) -> GenerationOut:
+def variation_url(base: str, variation_id: str, token: str) -> str:
+    return f"{base}/cdn/variations/{token}/{variation_id}.png"
+
+
+def variation_generic(v: VariationView, base: str) -> VariationGeneric:
+    url = variation_url(base, v.id, v.token) if v.has_file else None
+    return VariationGeneric(id=v.id, status=v.status, transformType=v.transform_type, url=url)
+
+
+def generation_out(
+    view: GenerationView, base: str, variations: dict[str, list[VariationView]] | None = None
+) -> GenerationOut:
     row = view.row
+    variations = variations or {}
     extras = row.extras or {}
     return GenerationOut(
         id=row.id,
@@ -53,7 +67,13 @@ def generation_out(view: GenerationView, base: str) -> GenerationOut:
         photoReal=bool(extras.get("photoReal", False)),
         promptMagic=bool(extras.get("promptMagic", False)),
         generated_images=[
-            GeneratedImageOut(id=i.id, url=image_url(base, i.id, i.token), nsfw=i.nsfw, likeCount=i.like_count)
+            GeneratedImageOut(
+                id=i.id,
+                url=image_url(base, i.id, i.token),
+                nsfw=i.nsfw,
+                likeCount=i.like_count,
+                generated_image_variation_generics=[variation_generic(v, base) for v in variations.get(i.id, [])],
+            )
             for i in view.images
         ],
         failureReason=row.failure_reason,
@@ -85,14 +105,16 @@ def list_generations(
         raise NotFound(f"user {userId} not found; GET /me shows your user id")
     base = public_base_url(request, c)
     views = c.generations.list_for_user(who.user_id, offset=offset, limit=limit)
-    return ListGenerationsResponse(generations=[generation_out(v, base) for v in views])
+    variations = c.variations.for_images(i.id for v in views for i in v.images)
+    return ListGenerationsResponse(generations=[generation_out(v, base, variations) for v in views])
 
 
 @router.get("/generations/{id}", response_model=GetGenerationResponse, response_model_exclude_none=True,
             operation_id="getGenerationById")  # fmt: skip
 def get_generation(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetGenerationResponse:  # noqa: A002
     view = c.generations.get(who.user_id, id)
-    return GetGenerationResponse(generations_by_pk=generation_out(view, public_base_url(request, c)))
+    variations = c.variations.for_images(i.id for i in view.images)
+    return GetGenerationResponse(generations_by_pk=generation_out(view, public_base_url(request, c), variations))
 
 
 @router.delete("/generations/{id}", response_model=DeleteGenerationResponse, operation_id="deleteGenerationById")

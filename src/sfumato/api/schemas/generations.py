@@ -15,8 +15,7 @@ NO_OP_FIELDS = (
     "promptMagicVersion", "contrastRatio", "contrast", "expandedDomain", "fantasyAvatar", "highContrast",
     "highResolution", "enhancePrompt", "enhancePromptInstruction", "ultra", "upscaleRatio", "weighting",
     "controlNet", "controlNetType", "controlnets", "elements", "userElements", "canvasInitId", "canvasMaskId",
-    "canvasRequest", "canvasRequestType", "unzoom", "unzoomAmount", "imagePromptWeight", "transparency",
-    "isInitImage",
+    "canvasRequest", "canvasRequestType", "unzoom", "unzoomAmount", "isInitImage",
 )  # fmt: skip
 
 
@@ -107,6 +106,8 @@ class CreateGenerationBody(TolerantBody):
             init_generation_image_id=self.init_generation_image_id,
             init_strength=self.init_strength,
             image_prompts=[i for i in self.imagePrompts or [] if i] or None,
+            image_prompt_weight=self.imagePromptWeight,
+            transparency=self.transparency,
             extras=extras,
         )
 
@@ -125,7 +126,7 @@ class VariationGeneric(WireModel):
     id: str
     status: str
     transformType: str
-    url: str | None = None
+    url: str | None = None  # omitted until COMPLETE (routes drop None values)
 
 
 class GeneratedImageOut(WireModel):

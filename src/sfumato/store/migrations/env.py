@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from sfumato.store import media  # noqa: F401 — registers the init image and variation tables
 from sfumato.store.models import Base
 
 engine = context.config.attributes["engine"]

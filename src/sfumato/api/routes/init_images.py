@@ -1,0 +1,114 @@
+"""/init-image (reserve, read, delete), the S3-compatible receiver the presigned form is posted to, and
+the init image files. The receiver needs no auth header (an Authorization header is ignored): the signed
+policy in the form is the authorisation, as with S3."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile
+
+from sfumato.api.deps import ContainerDep, PrincipalDep, public_base_url
+from sfumato.api.errors import error_response
+from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.generations import DeletedId
+from sfumato.api.schemas.media import (
+    DeleteInitImageResponse,
+    GetInitImageResponse,
+    InitImageOut,
+    UploadInitImage,
+    UploadInitImageBody,
+    UploadInitImageResponse,
+)
+from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.services.imaging import MAX_UPLOAD_BYTES
+from sfumato.services.uploads import InitImageView, UploadRefused
+
+router = APIRouter(tags=["Init Images"])
+files_router = APIRouter(include_in_schema=False)
+UPLOAD_PATH = "/uploads"
+_FORM_OVERHEAD = 64 * 1024  # the policy fields around the file in a multipart body
+
+
+def init_image_url(base: str, v: InitImageView) -> str:
+    return f"{base}/cdn/init/{v.token}/{v.id}.{v.extension}"
+
+
+def refuse_multipart(request: Request) -> None:
+    """Runs before the body is validated: a file posted here gets the two steps explained."""
+    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+        raise InvalidRequest(
+            'POST /init-image takes JSON {"extension": "png"} (png, jpg, jpeg or webp), not the file. Uploading '
+            "takes two steps: 1) POST /init-image with the extension; the answer's uploadInitImage has `url` and "
+            "`fields` (a JSON string); 2) POST a multipart form to that `url` with every entry of the parsed "
+            "`fields` plus the file as `file`, without an Authorization header (answer: 204). Then use "
+            "uploadInitImage.id as init_image_id or in imagePrompts",
+            field="extension",
+        )
+
+
+@router.post("/init-image", response_model=UploadInitImageResponse, operation_id="uploadInitImage",
+             dependencies=[Depends(refuse_multipart)])  # fmt: skip
+def upload_init_image(
+    request: Request, c: ContainerDep, who: PrincipalDep, body: Annotated[UploadInitImageBody | None, Body()] = None
+) -> UploadInitImageResponse:
+    body = body or UploadInitImageBody()
+    body.log_unknown_keys("POST /init-image")
+    r = c.init_images.reserve(who.user_id, body.extension)
+    url = public_base_url(request, c) + UPLOAD_PATH
+    return UploadInitImageResponse(uploadInitImage=UploadInitImage(id=r.id, url=url, fields=json.dumps(r.fields),
+                                                                   key=r.key))  # fmt: skip
+
+
+@router.get("/init-image/{id}", response_model=GetInitImageResponse, operation_id="getInitImageById")
+def get_init_image(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetInitImageResponse:  # noqa: A002
+    v = c.init_images.get(who.user_id, id)
+    out = InitImageOut(id=v.id, url=init_image_url(public_base_url(request, c), v), createdAt=timestamp(v.created_at))
+    return GetInitImageResponse(init_images_by_pk=out)
+
+
+@router.delete("/init-image/{id}", response_model=DeleteInitImageResponse, operation_id="deleteInitImageById")
+def delete_init_image(id: str, c: ContainerDep, who: PrincipalDep) -> DeleteInitImageResponse:  # noqa: A002
+    c.init_images.delete(who.user_id, id)
+    return DeleteInitImageResponse(delete_init_images_by_pk=DeletedId(id=id))
+
+
+@files_router.post(UPLOAD_PATH, status_code=204)
+async def receive_upload(request: Request, c: ContainerDep) -> Response:
+    """The presigned POST target: fields + `file` in multipart/form-data, 204 on success, JSON 4xx else."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > MAX_UPLOAD_BYTES + _FORM_OVERHEAD:  # refuse before reading a byte of it
+        message = f"EntityTooLarge: the upload is {declared} bytes, the most is {MAX_UPLOAD_BYTES}; send less"
+        return error_response(400, message, "bad-request", "$.file")
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return error_response(400, "send multipart/form-data: every entry of `fields` from POST /init-image, "
+                                   "then the file as `file`", "bad-request", "$")  # fmt: skip
+    try:
+        form = await request.form(max_part_size=MAX_UPLOAD_BYTES + _FORM_OVERHEAD)
+    except Exception as exc:  # malformed multipart: a client error, never a 500
+        return error_response(400, f"the multipart body could not be read ({exc})", "bad-request", "$")
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    upload = next((v for k, v in form.multi_items() if k.lower() == "file"), None)
+    if upload is None:
+        await form.close()
+        return error_response(400, "the form has no `file` part; add the image bytes as `file` after the fields",
+                              "bad-request", "$.file")  # fmt: skip
+    data = await upload.read() if isinstance(upload, UploadFile) else upload.encode("latin-1", "replace")
+    await form.close()
+    try:
+        c.init_images.receive(fields, data)
+    except UploadRefused as exc:
+        return error_response(exc.status, exc.message, exc.code, "$.file")
+    return Response(status_code=204)
+
+
+@files_router.get("/cdn/init/{token}/{filename}")
+def init_image_file(token: str, filename: str, c: ContainerDep) -> FileResponse:
+    found = c.init_images.file_for(token, filename)
+    path = c.files.local_path(found[0]) if found else None
+    if found is None or path is None:
+        raise NotFound("no such image")
+    return FileResponse(path, media_type=found[1], headers={"Cache-Control": "public, max-age=31536000"})

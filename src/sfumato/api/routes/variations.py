@@ -1,0 +1,70 @@
+"""/variations: upscale, unzoom and no-background jobs of a generated image, and reading them; their files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import FileResponse
+
+from sfumato.api.deps import ContainerDep, PrincipalDep, public_base_url
+from sfumato.api.routes.generations import variation_url
+from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.media import (
+    GetVariationResponse,
+    NobgResponse,
+    UnzoomResponse,
+    UpscaleResponse,
+    VariationBody,
+    VariationGenericOut,
+    VariationJob,
+)
+from sfumato.services.errors import NotFound
+
+router = APIRouter(tags=["Variation"])
+files_router = APIRouter(include_in_schema=False)
+BodyDep = Annotated[VariationBody | None, Body()]
+
+
+def _create(c: ContainerDep, who: PrincipalDep, transform: str, body: VariationBody | None) -> VariationJob:
+    body = body or VariationBody()
+    body.log_unknown_keys(f"POST /variations/{transform}")
+    return VariationJob(id=c.variations.create(who.user_id, who.api_key_id, transform, body.id, body.isVariation))
+
+
+@router.post("/variations/upscale", response_model=UpscaleResponse, operation_id="createVariationUpscale")
+def create_upscale(c: ContainerDep, who: PrincipalDep, body: BodyDep = None) -> UpscaleResponse:
+    return UpscaleResponse(sdUpscaleJob=_create(c, who, "upscale", body))
+
+
+@router.post("/variations/unzoom", response_model=UnzoomResponse, operation_id="createVariationUnzoom")
+def create_unzoom(c: ContainerDep, who: PrincipalDep, body: BodyDep = None) -> UnzoomResponse:
+    return UnzoomResponse(sdUnzoomJob=_create(c, who, "unzoom", body))
+
+
+@router.post("/variations/nobg", response_model=NobgResponse, operation_id="createVariationNoBG")
+def create_nobg(c: ContainerDep, who: PrincipalDep, body: BodyDep = None) -> NobgResponse:
+    return NobgResponse(sdNobgJob=_create(c, who, "nobg", body))
+
+
+@router.get("/variations/{id}", response_model=GetVariationResponse, response_model_exclude_none=True,
+            operation_id="getVariationById")  # fmt: skip
+def get_variation(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetVariationResponse:  # noqa: A002
+    base = public_base_url(request, c)
+    items = [
+        VariationGenericOut(
+            id=v.id, createdAt=timestamp(v.created_at), status=v.status, transformType=v.transform_type,
+            url=variation_url(base, v.id, v.token) if v.has_file else None, failureReason=v.failure_reason,
+        )
+        for v in c.variations.get(who.user_id, id)
+    ]  # fmt: skip
+    return GetVariationResponse(generated_image_variation_generic=items)
+
+
+@files_router.get("/cdn/variations/{token}/{filename}")
+def variation_file(token: str, filename: str, c: ContainerDep) -> FileResponse:
+    key = c.variations.file_for(token, filename)
+    path = c.files.local_path(key) if key else None
+    if path is None:
+        raise NotFound("no such image")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=31536000"})

@@ -1,0 +1,76 @@
+"""Wire shapes of init images (presigned uploads) and variations (leonardo-api.md 3.1 b/e, 3.2.2, 3.2.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
+from sfumato.api.schemas.generations import DeletedId
+
+
+class UploadInitImageBody(TolerantBody):
+    extension: Any = Field(default=None, description="png, jpg, jpeg or webp (the extension only, any case)")
+
+
+class UploadInitImage(WireModel):
+    id: str
+    url: str = Field(description="where to POST the multipart form (no Authorization header needed)")
+    fields: str = Field(description="JSON-encoded STRING of the form fields to send with the file")
+    key: str
+
+
+class UploadInitImageResponse(WireModel):
+    uploadInitImage: UploadInitImage
+
+
+class InitImageOut(WireModel):
+    id: str
+    url: str
+    createdAt: str
+
+
+class GetInitImageResponse(WireModel):
+    init_images_by_pk: InitImageOut | None
+
+
+class DeleteInitImageResponse(WireModel):
+    delete_init_images_by_pk: DeletedId
+
+
+class VariationBody(TolerantBody):
+    id: str | None = Field(default=None, description="a generated image id (generated_images[].id)")
+    isVariation: bool | None = Field(default=None, description="true when `id` is a variation id")
+
+
+class VariationJob(WireModel):
+    id: str
+    apiCreditCost: int = 0
+    cost: Cost = Cost()
+
+
+class UpscaleResponse(WireModel):
+    sdUpscaleJob: VariationJob
+
+
+class UnzoomResponse(WireModel):
+    sdUnzoomJob: VariationJob
+
+
+class NobgResponse(WireModel):
+    sdNobgJob: VariationJob
+
+
+class VariationGenericOut(WireModel):
+    id: str
+    createdAt: str
+    status: str
+    transformType: str
+    url: str | None = None
+    # Not in Leonardo's schema (the SDKs ignore unknown keys): why a FAILED variation failed.
+    failureReason: str | None = None
+
+
+class GetVariationResponse(WireModel):
+    generated_image_variation_generic: list[VariationGenericOut]

@@ -1,0 +1,90 @@
+"""Which image an id names, and the errors that teach when it names the wrong kind of thing.
+
+Leonardo's FAQ lists the usual mistakes: a generation id where an image id belongs, an uploaded init image
+id in `init_generation_image_id` (or the reverse). Each id is looked up among this user's things only: an id
+of another user is simply unknown (404), never confirmed to exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.store.media import ImageVariation, InitImage
+from sfumato.store.models import GeneratedImage, Generation
+
+IdKind = Literal["init_image", "generated_image", "variation", "generation", "unknown"]
+ImageKind = Literal["init_image", "generated_image", "variation"]
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    kind: ImageKind
+    id: str
+    file_key: str
+
+
+def classify_id(s: Session, user_id: str, some_id: str) -> IdKind:
+    for kind, table in (("init_image", InitImage), ("generated_image", GeneratedImage),
+                        ("variation", ImageVariation), ("generation", Generation)):  # fmt: skip
+        row = s.get(table, some_id)
+        if row is not None and row.user_id == user_id:
+            return kind  # type: ignore[return-value]
+    return "unknown"
+
+
+def _generation_hint(s: Session, generation_id: str) -> str:
+    row = s.get(Generation, generation_id)
+    ids = [i.id for i in row.images] if row is not None and row.status == "COMPLETE" else []
+    if ids:
+        return f"pass one of its generated_images[].id instead, e.g. {ids[0]}"
+    return "pass one of its generated_images[].id once it is COMPLETE (GET /generations/{id})"
+
+
+def resolve_image(s: Session, user_id: str, some_id: str, field: str, accept: tuple[ImageKind, ...]) -> ImageRef:
+    """The image `some_id` names, if it is one of the kinds `accept`s; else a 400 that says what to pass."""
+    kind = classify_id(s, user_id, some_id)
+    if kind == "unknown":
+        raise NotFound(f"{field}: no image {some_id} found for this user", field=field)
+    if kind == "generation":
+        raise InvalidRequest(f"{field}: {some_id} is a generation id, not an image id; "
+                             f"{_generation_hint(s, some_id)}", field=field)  # fmt: skip
+    if kind not in accept:
+        raise InvalidRequest(f"{field}: {_wrong_kind(kind, some_id, field)}", field=field)
+    if kind == "init_image":
+        init = s.get(InitImage, some_id)
+        assert init is not None
+        if init.status != "UPLOADED":
+            raise InvalidRequest(
+                f"{field}: init image {some_id} has no file yet; POST the file to the `url` returned by "
+                "POST /init-image, with every entry of `fields`, before using the id", field=field
+            )  # fmt: skip
+        return ImageRef("init_image", some_id, init.file_key)
+    if kind == "variation":
+        var = s.get(ImageVariation, some_id)
+        assert var is not None
+        if var.status != "COMPLETE" or not var.file_key:
+            raise InvalidRequest(f"{field}: variation {some_id} is {var.status}; wait until GET /variations/"
+                                 f"{some_id} shows COMPLETE", field=field)  # fmt: skip
+        return ImageRef("variation", some_id, var.file_key)
+    image = s.get(GeneratedImage, some_id)
+    assert image is not None
+    return ImageRef("generated_image", some_id, image.file_key)
+
+
+def _wrong_kind(kind: IdKind, some_id: str, field: str) -> str:
+    if kind == "init_image":
+        if field == "init_generation_image_id":
+            return f"{some_id} is an uploaded init image id; pass it as init_image_id instead"
+        return (
+            f"{some_id} is an uploaded init image id; variations work on generated images (as on "
+            'Leonardo: "couldn\'t access image"): generate from it with init_image_id, then vary that image'
+        )
+    if kind == "generated_image" and field == "init_image_id":
+        return f"{some_id} is a generated image id; pass it as init_generation_image_id instead"
+    if kind == "variation" and field == "init_image_id":
+        return f"{some_id} is a variation id; pass it as init_generation_image_id instead"
+    return f"{some_id} cannot be used here"

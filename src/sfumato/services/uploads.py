@@ -1,0 +1,211 @@
+"""Init images uploaded the way Leonardo does it: an S3 "POST object" presigned form, emulated.
+
+`reserve` records an id and returns `fields`: a base64 JSON policy (expiry, exact key, exact Content-Type,
+content-length-range) and its HMAC-SHA256 signature under a server secret. The client POSTs those fields and
+the file to our receiver (api/routes/init_images.py), with no auth: the signature is the authorisation, as on
+S3. `receive` checks everything before writing a byte, so a refused upload stores nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.services.image_inputs import classify_id
+from sfumato.services.imaging import EXTENSIONS, MAX_UPLOAD_BYTES, decode_image, normalize_extension
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore, user_files_prefix
+from sfumato.store.media import InitImage
+
+POLICY_TTL = timedelta(minutes=2)  # Leonardo's presigned targets expire after 2 minutes
+ALGORITHM = "SFUMATO-HMAC-SHA256"
+
+
+class UploadRefused(InvalidRequest):
+    """A presigned upload the receiver refuses; `status` is what S3 would answer (400 or 403)."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "bad-request") -> None:
+        super().__init__(message, field="file")
+        self.status = status
+        self.code = code
+
+
+def load_or_create_secret(configured: str | None, path: Path) -> bytes:
+    """The configured secret, else one generated once and kept in the data dir (so restarts, and forms
+    handed out before a restart, keep working)."""
+    if configured:
+        return configured.encode()
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip().encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value)
+    return value.encode()
+
+
+def init_image_key(user_id: str, image_id: str, extension: str) -> str:
+    return f"{user_files_prefix(user_id)}initImages/{image_id}.{extension}"
+
+
+class UploadPolicy:
+    def __init__(self, secret: bytes, ttl: timedelta = POLICY_TTL, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+        self._secret = secret
+        self.ttl = ttl
+        self.max_bytes = max_bytes
+
+    def _sign(self, policy_b64: str) -> str:
+        return hmac.new(self._secret, policy_b64.encode(), hashlib.sha256).hexdigest()
+
+    def fields(self, key: str, content_type: str, now: datetime) -> dict[str, str]:
+        policy = {
+            "expiration": (now + self.ttl).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "conditions": [{"key": key}, {"Content-Type": content_type}, ["content-length-range", 1, self.max_bytes]],
+        }
+        encoded = base64.b64encode(json.dumps(policy, separators=(",", ":")).encode()).decode()
+        return {
+            "Content-Type": content_type,
+            "key": key,
+            "X-Amz-Algorithm": ALGORITHM,
+            "X-Amz-Date": now.strftime("%Y%m%dT%H%M%SZ"),
+            "Policy": encoded,
+            "X-Amz-Signature": self._sign(encoded),
+        }
+
+    def verify(self, form: Mapping[str, str], size: int, now: datetime) -> str:
+        """The key the form may write, or UploadRefused. Field names are case-insensitive, as on S3."""
+        fields = {k.lower(): v for k, v in form.items()}
+        resend = "send every entry of `fields` from POST /init-image unchanged, plus the file as `file`"
+        policy_b64, signature = fields.get("policy"), fields.get("x-amz-signature")
+        if not policy_b64 or not signature:
+            raise UploadRefused(f"the form has no Policy or X-Amz-Signature field; {resend}", 400)
+        if not hmac.compare_digest(self._sign(policy_b64), signature.strip().lower()):
+            raise UploadRefused(
+                f"SignatureDoesNotMatch: the Policy or its signature was changed; {resend}", 403, "access-denied"
+            )
+        policy = json.loads(base64.b64decode(policy_b64))
+        expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if now > expires:
+            raise UploadRefused(
+                f"the upload policy expired at {policy['expiration']} (presigned uploads last "
+                f"{int(self.ttl.total_seconds())} seconds); call POST /init-image again and upload at once",
+                403, "access-denied",
+            )  # fmt: skip
+        low, high = 1, self.max_bytes
+        for condition in policy["conditions"]:
+            if isinstance(condition, dict):
+                ((name, wanted),) = condition.items()
+                if fields.get(name.lower()) != wanted:
+                    raise UploadRefused(
+                        f"Policy condition failed: field {name} must be {wanted!r}; {resend}", 403, "access-denied"
+                    )
+            elif condition[0] == "content-length-range":
+                low, high = int(condition[1]), int(condition[2])
+        if size < low:
+            raise UploadRefused("EntityTooSmall: the file is empty; send the image bytes as the `file` part")
+        if size > high:
+            raise UploadRefused(
+                f"EntityTooLarge: the file is {size} bytes, the most accepted is {high} bytes; send a smaller image"
+            )
+        return policy["conditions"][0]["key"]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    key: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class InitImageView:
+    id: str
+    extension: str
+    token: str
+    status: str
+    created_at: datetime
+
+
+class InitImages:
+    def __init__(self, db: Database, files: FileStore, policy: UploadPolicy) -> None:
+        self._db = db
+        self._files = files
+        self.policy = policy
+
+    def reserve(self, user_id: str, extension: object) -> Reservation:
+        ext = normalize_extension(extension)
+        image_id = str(uuid.uuid4())
+        key = init_image_key(user_id, image_id, ext)
+        now = datetime.now(UTC)
+        with self._db.session() as s:
+            s.add(InitImage(id=image_id, user_id=user_id, extension=ext, file_key=key,
+                            token=secrets.token_urlsafe(24), status="RESERVED", created_at=now))  # fmt: skip
+        return Reservation(image_id, key, self.policy.fields(key, EXTENSIONS[ext][1], now))
+
+    def receive(self, form: Mapping[str, str], data: bytes) -> str:
+        """Check the signed form, then the bytes, then write; returns the init image id."""
+        key = self.policy.verify(form, len(data), datetime.now(UTC))
+        with self._db.session() as s:
+            row = s.query(InitImage).filter_by(file_key=key).one_or_none()
+            if row is None:
+                raise UploadRefused("NoSuchUpload: this upload was deleted; call POST /init-image again", 404,
+                                    "not-found")  # fmt: skip
+            if row.status != "RESERVED":
+                raise UploadRefused("this init image was already uploaded; call POST /init-image for another one")
+            decoded = decode_image(data, row.extension)
+            self._files.put(key, decoded.data)
+            try:
+                row.status, row.width, row.height = "UPLOADED", decoded.width, decoded.height
+                row.uploaded_at = datetime.now(UTC)
+                s.flush()
+            except BaseException:
+                self._files.delete(key)
+                raise
+            return row.id
+
+    def _owned(self, s, user_id: str, image_id: str) -> InitImage:  # type: ignore[no-untyped-def]
+        row = s.get(InitImage, image_id)
+        if row is not None and row.user_id == user_id:
+            return row
+        kind = classify_id(s, user_id, image_id)
+        if kind == "generated_image":
+            raise InvalidRequest(f"{image_id} is a generated image id, not an uploaded init image id; "
+                                 "GET /generations/{generationId} shows generated images", field="id")  # fmt: skip
+        if kind == "generation":
+            raise InvalidRequest(f"{image_id} is a generation id, not an init image id; "
+                                 "use GET /generations/{id} for generations", field="id")  # fmt: skip
+        raise NotFound(f"init image {image_id} not found")
+
+    def get(self, user_id: str, image_id: str) -> InitImageView:
+        with self._db.session() as s:
+            r = self._owned(s, user_id, image_id)
+            return InitImageView(r.id, r.extension, r.token, r.status, r.created_at)
+
+    def delete(self, user_id: str, image_id: str) -> None:
+        with self._db.session() as s:
+            row = self._owned(s, user_id, image_id)
+            key = row.file_key
+            s.delete(row)
+        self._files.delete(key)
+
+    def file_for(self, token: str, filename: str) -> tuple[str, str] | None:
+        """(file key, media type) of an uploaded init image behind a CDN URL, or None."""
+        image_id, _, ext = filename.rpartition(".")
+        with self._db.session() as s:
+            row = s.get(InitImage, image_id)
+            if row is None or row.status != "UPLOADED" or ext != row.extension:
+                return None
+            if not hmac.compare_digest(row.token, token):
+                return None
+            return row.file_key, EXTENSIONS[row.extension][1]

@@ -1,0 +1,121 @@
+"""Variations of generated images (upscale, unzoom, no-background): validate the source, record a PENDING
+row, hand it to the dispatcher; read them by id or by the images they belong to."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from sfumato.jobs.dispatch import Dispatcher, JobKind
+from sfumato.services.errors import Busy, InvalidRequest, NotFound
+from sfumato.services.image_inputs import classify_id, resolve_image
+from sfumato.store.database import Database
+from sfumato.store.media import ImageVariation
+from sfumato.store.models import GeneratedImage
+
+# Leonardo's endpoint name -> its VariationType value.
+TRANSFORMS: dict[str, str] = {"upscale": "UPSCALE", "unzoom": "UNZOOM", "nobg": "NOBG"}
+MAX_PENDING_PER_USER = 100  # Leonardo's documented default for pending upscales
+
+
+@dataclass(frozen=True)
+class VariationView:
+    id: str
+    generated_image_id: str
+    created_at: datetime
+    status: str
+    transform_type: str
+    token: str
+    has_file: bool
+    failure_reason: str | None
+    method: str | None
+
+
+def _view(r: ImageVariation) -> VariationView:
+    return VariationView(r.id, r.generated_image_id, r.created_at, r.status, r.transform_type, r.token,
+                         r.status == "COMPLETE" and bool(r.file_key), r.failure_reason, r.method)  # fmt: skip
+
+
+class Variations:
+    def __init__(self, db: Database, dispatcher: Dispatcher) -> None:
+        self._db = db
+        self._dispatcher = dispatcher
+
+    def create(self, user_id: str, api_key_id: str | None, transform: str, source_id: str | None,
+               is_variation: bool | None = None) -> str:  # fmt: skip
+        """`source_id`: a generated image id, or (with or without isVariation: we can tell) a variation id."""
+        kind = TRANSFORMS[transform]
+        source_id = (source_id or "").strip()
+        if not source_id:
+            raise InvalidRequest('send {"id": "<generated image id>"}: the id of one of generated_images[] '
+                                 "from GET /generations/{id} (or of a variation, with isVariation: true)",
+                                 field="id")  # fmt: skip
+        with self._db.session() as s:
+            ref = resolve_image(s, user_id, source_id, "id", accept=("generated_image", "variation"))
+            if ref.kind == "variation":
+                source = s.get(ImageVariation, ref.id)
+                assert source is not None
+                generation_id, image_id, source_variation = source.generation_id, source.generated_image_id, ref.id
+            else:
+                image = s.get(GeneratedImage, ref.id)
+                assert image is not None
+                generation_id, image_id, source_variation = image.generation_id, image.id, None
+            pending = s.scalar(
+                select(func.count()).select_from(ImageVariation)
+                .where(ImageVariation.user_id == user_id, ImageVariation.status == "PENDING")
+            ) or 0  # fmt: skip
+            if pending >= MAX_PENDING_PER_USER:
+                raise Busy(f"you have {pending} variations pending, the most allowed is {MAX_PENDING_PER_USER}; "
+                           "wait for some to finish")  # fmt: skip
+            row = ImageVariation(
+                id=str(uuid.uuid4()), user_id=user_id, api_key_id=api_key_id, generation_id=generation_id,
+                generated_image_id=image_id, source_variation_id=source_variation, transform_type=kind,
+                status="PENDING", attempts=0, token=secrets.token_urlsafe(24), transparent=False,
+            )  # fmt: skip
+            s.add(row)
+        self._dispatcher.submit(JobKind.VARIATION, row.id)
+        return row.id
+
+    def get(self, user_id: str, variation_id: str) -> list[VariationView]:
+        with self._db.session() as s:
+            row = s.get(ImageVariation, variation_id)
+            if row is not None and row.user_id == user_id:
+                return [_view(row)]
+            kind = classify_id(s, user_id, variation_id)
+        if kind in ("generated_image", "generation"):
+            raise InvalidRequest(
+                f"{variation_id} is a {kind.replace('_', ' ')} id; GET /variations/{{id}} takes the id returned "
+                "by POST /variations/upscale, /unzoom or /nobg (variations of an image are also listed under "
+                "generated_images[].generated_image_variation_generics of GET /generations/{id})", field="id"
+            )  # fmt: skip
+        raise NotFound(f"variation {variation_id} not found")
+
+    def for_images(self, image_ids: Iterable[str]) -> dict[str, list[VariationView]]:
+        """Variations by the generated image they belong to, oldest first (one query for a whole page)."""
+        ids = list(image_ids)
+        found: dict[str, list[VariationView]] = {}
+        if not ids:
+            return found
+        with self._db.session() as s:
+            rows = s.scalars(
+                select(ImageVariation).where(ImageVariation.generated_image_id.in_(ids))
+                .order_by(ImageVariation.created_at, ImageVariation.id)
+            )  # fmt: skip
+            for r in rows:
+                found.setdefault(r.generated_image_id, []).append(_view(r))
+        return found
+
+    def file_for(self, token: str, filename: str) -> str | None:
+        """The file key of a finished variation behind a CDN URL, or None."""
+        variation_id, _, ext = filename.rpartition(".")
+        with self._db.session() as s:
+            row = s.get(ImageVariation, variation_id)
+            if row is None or ext != "png" or row.status != "COMPLETE" or not row.file_key:
+                return None
+            return row.file_key if hmac.compare_digest(row.token, token) else None

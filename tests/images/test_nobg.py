@@ -1,0 +1,28 @@
+"""Background removal out of the box, on a picture like the starter model's (flat shape, solid background)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from PIL import Image
+
+from sfumato.engine.postprocess import METHOD_COLOUR_KEY, remove_background
+from sfumato.starter.world import COLORS, Obj, Scene, _jitter, object_geometry, render, shape_coverage, to_pil
+
+
+def test_starter_picture_background_is_transparent_subject_opaque() -> None:
+    scene = Scene("blue", (Obj("star", "yellow", "center", "large"),))
+    img = to_pil(render(scene, 128, 128, random.Random(1)))
+    # Starter outputs are decoded by a VAE: a little noise on top of the flat colours.
+    noisy = np.clip(np.asarray(img, np.float32) + np.random.default_rng(0).normal(0, 3, (128, 128, 3)), 0, 255)
+    out, method = remove_background(Image.fromarray(noisy.astype(np.uint8)), None)
+    assert out.mode == "RGBA" and method == METHOD_COLOUR_KEY
+    alpha = np.asarray(out)[..., 3]
+    rng = random.Random(1)  # replay render's draws: background colour, then the object's placement
+    _jitter(COLORS["blue"], rng)
+    cx, cy, d = object_geometry(scene.objects[0], 128, 128, rng)
+    coverage = shape_coverage("star", cx, cy, d, 128, 128)
+    assert (alpha[coverage == 0.0] == 0).mean() > 0.99
+    inside = coverage == 1.0
+    assert (alpha[inside] == 255).mean() > 0.98
