@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id
 from sfumato.services.imaging import EXTENSIONS, MAX_UPLOAD_BYTES, decode_image, normalize_extension
@@ -157,7 +160,7 @@ class InitImages:
         """Check the signed form, then the bytes, then write; returns the init image id."""
         key = self.policy.verify(form, len(data), datetime.now(UTC))
         with self._db.session() as s:
-            row = s.query(InitImage).filter_by(file_key=key).one_or_none()
+            row = s.scalars(select(InitImage).where(InitImage.file_key == key)).one_or_none()
             if row is None:
                 raise UploadRefused("NoSuchUpload: this upload was deleted; call POST /init-image again", 404,
                                     "not-found")  # fmt: skip
@@ -174,7 +177,7 @@ class InitImages:
                 raise
             return row.id
 
-    def _owned(self, s, user_id: str, image_id: str) -> InitImage:  # type: ignore[no-untyped-def]
+    def _owned(self, s: Session, user_id: str, image_id: str) -> InitImage:
         row = s.get(InitImage, image_id)
         if row is not None and row.user_id == user_id:
             return row
