@@ -30,6 +30,9 @@ def train(
     seed: Annotated[int, typer.Option(help="Same seed and minutes give the same weights.")] = 0,
     snapshot_every: Annotated[int, typer.Option(help="Export an EMA pipeline every N UNet steps (0: never).")] = 500,
     threads: Annotated[int, typer.Option(help="torch intra-op threads (1 is fastest on a busy 2-core CPU).")] = 1,
+    vae_steps: Annotated[int, typer.Option(help="Override the planned VAE steps (0: from --minutes).")] = 0,
+    unet_steps: Annotated[int, typer.Option(help="Override the planned UNet steps (0: from --minutes).")] = 0,
+    decoder_steps: Annotated[int, typer.Option(help="Override the decoder-refinement steps (0: from --minutes).")] = 0,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")
@@ -40,7 +43,8 @@ def train(
 
     _threads(threads)
     t0 = time.time()
-    model = run(out, minutes, seed, device, tiny, snapshot_every, stop_after or None)
+    steps = (vae_steps, unet_steps, decoder_steps)
+    model = run(out, minutes, seed, device, tiny, snapshot_every, stop_after or None, steps=steps)
     if model is None:
         typer.echo(f"stopped after {time.time() - t0:.0f} s; rerun the same command to resume")
         raise typer.Exit(3)

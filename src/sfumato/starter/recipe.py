@@ -39,7 +39,7 @@ from .world import caption, render, sample_scene
 VAE_SHARE = 0.20
 UNET_STEP_S = 0.72
 VAE_STEP_S = 0.60
-# Decoder refinement (encoder frozen) after the UNet: extra nominal time on top of --minutes.
+# Decoder refinement (encoder frozen): extra nominal time on top of --minutes.
 DEC_SHARE = 0.15
 DEC_STEP_S = 0.75
 
@@ -93,10 +93,18 @@ def decoder_steps(minutes: float, tiny: bool = False) -> int:
     return 2 if tiny else max(2, int(minutes * 60 * DEC_SHARE / DEC_STEP_S))
 
 
-def make_plan(minutes: float, seed: int, tiny: bool = False) -> dict:
+def make_plan(
+    minutes: float,
+    seed: int,
+    tiny: bool = False,
+    vae_steps: int = 0,
+    unet_steps: int = 0,
+    dec_steps: int = 0,
+) -> dict:
+    """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
-    vae_steps = max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
-    unet_steps = max(2, int(minutes * 60 * (1 - VAE_SHARE) / UNET_STEP_S))
+    vae_steps = vae_steps or max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
+    unet_steps = unet_steps or max(2, int(minutes * 60 * (1 - VAE_SHARE) / UNET_STEP_S))
     vae = VAETrainConfig(steps=vae_steps, seed=seed)
     unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=32)
     if tiny:
@@ -109,7 +117,7 @@ def make_plan(minutes: float, seed: int, tiny: bool = False) -> dict:
         "config": cfg.to_json(),
         "vae": asdict(vae),
         "unet": asdict(unet),
-        "decoder_steps": decoder_steps(minutes, tiny),
+        "decoder_steps": dec_steps or decoder_steps(minutes, tiny),
     }
 
 
@@ -118,8 +126,8 @@ def cfg_is_tiny(plan: dict) -> bool:
 
 
 def decoder_stage(c: Components, out: Path, plan: dict, device: str, progress: bool, deadline: float | None) -> bool:
-    """Refine the decoder on whole frames (encoder frozen). It depends only on the VAE stage's weights
-    and the seed, never on the UNet, so it gives the same weights whenever it runs."""
+    """Refine the decoder on whole frames (encoder frozen): the latents stay the same, so the UNet stage
+    does not depend on it."""
     steps = plan["decoder_steps"]
     dbatch = world_full_batch(c.cfg, plan["seed"], plan["vae"]["full_batch_size"])
     bar = _Bar("decoder", progress)
@@ -156,6 +164,7 @@ def run(
     snapshot_every: int = 500,
     stop_after_s: float | None = None,
     progress: bool = True,
+    steps: tuple[int, int, int] = (0, 0, 0),
 ) -> Path | None:
     """Train (or resume) the Starter model into `out`; returns out/model when finished, None when stopped
     by stop_after_s (rerun to continue)."""
@@ -164,7 +173,7 @@ def run(
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())  # resume: the frozen plan wins over the arguments
     else:
-        plan = make_plan(minutes, seed, tiny)
+        plan = make_plan(minutes, seed, tiny, *steps)
         plan_path.write_text(json.dumps(plan, indent=2))
     # plans written before the decoder stage existed get it with the same formula
     plan.setdefault("decoder_steps", decoder_steps(plan["minutes"], cfg_is_tiny(plan)))
@@ -203,6 +212,9 @@ def run(
         scale = set_latent_scale(c, probe)
         torch.save({"vae": c.vae.state_dict(), "scale": scale}, vae_done)
     c.vae.eval()
+    # decoder refinement before the UNet: it does not depend on it, and snapshots then show final pixels
+    if not decoder_stage(c, out, plan, device, progress, deadline):
+        return None
 
     def snapshot(step: int) -> None:
         if snapshot_every and step % snapshot_every == 0 and step < ucfg.steps:
@@ -213,8 +225,6 @@ def run(
     finished = train_unet(c, ubatch, ucfg, out / "unet.pt", bar, deadline, snapshot)
     bar.close()
     if not finished:
-        return None
-    if not decoder_stage(c, out, plan, device, progress, deadline):
         return None
     final = ema_components(c, out / "unet.pt")
     save_pipeline(final, out / "model")

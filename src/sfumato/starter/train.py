@@ -269,8 +269,8 @@ def refine_decoder(
     batch_fn: Callable[[int], torch.Tensor],
     steps: int,
     ckpt: Path,
-    lr: float = 3e-4,
-    checkpoint_every: int = 100,
+    lr: float = 4e-4,
+    checkpoint_every: int = 50,
     progress: Progress | None = None,
     deadline: float | None = None,
 ) -> bool:
