@@ -32,7 +32,9 @@ def train(
     threads: Annotated[int, typer.Option(help="torch intra-op threads (1 is fastest on a busy 2-core CPU).")] = 1,
     vae_steps: Annotated[int, typer.Option(help="Override the planned VAE steps (0: from --minutes).")] = 0,
     unet_steps: Annotated[int, typer.Option(help="Override the planned UNet steps (0: from --minutes).")] = 0,
-    decoder_steps: Annotated[int, typer.Option(help="Override the decoder-refinement steps (0: from --minutes).")] = 0,
+    decoder_steps: Annotated[
+        int, typer.Option(help="Decoder-refinement steps (-1: from --minutes, 0: skip the stage).")
+    ] = -1,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")

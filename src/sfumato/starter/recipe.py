@@ -99,7 +99,7 @@ def make_plan(
     tiny: bool = False,
     vae_steps: int = 0,
     unet_steps: int = 0,
-    dec_steps: int = 0,
+    dec_steps: int = -1,
 ) -> dict:
     """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
@@ -117,7 +117,7 @@ def make_plan(
         "config": cfg.to_json(),
         "vae": asdict(vae),
         "unet": asdict(unet),
-        "decoder_steps": dec_steps or decoder_steps(minutes, tiny),
+        "decoder_steps": dec_steps if dec_steps >= 0 else decoder_steps(minutes, tiny),
     }
 
 
@@ -129,6 +129,8 @@ def decoder_stage(c: Components, out: Path, plan: dict, device: str, progress: b
     """Refine the decoder on whole frames (encoder frozen): the latents stay the same, so the UNet stage
     does not depend on it."""
     steps = plan["decoder_steps"]
+    if steps <= 0:
+        return True
     dbatch = world_full_batch(c.cfg, plan["seed"], plan["vae"]["full_batch_size"])
     bar = _Bar("decoder", progress)
     ok = refine_decoder(c, lambda s: dbatch(s).to(device), steps, out / "decoder.pt", progress=bar, deadline=deadline)
@@ -164,7 +166,7 @@ def run(
     snapshot_every: int = 500,
     stop_after_s: float | None = None,
     progress: bool = True,
-    steps: tuple[int, int, int] = (0, 0, 0),
+    steps: tuple[int, int, int] = (0, 0, -1),
 ) -> Path | None:
     """Train (or resume) the Starter model into `out`; returns out/model when finished, None when stopped
     by stop_after_s (rerun to continue)."""
