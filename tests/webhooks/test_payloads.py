@@ -104,7 +104,7 @@ def test_post_processing_event_for_variations() -> None:
     body = post_processing_event(v, key(), "http://h:1", NOW)
     assert body["type"] == "post_processing.complete"
     obj = body["data"]["object"]
-    assert obj["url"] == "http://h:1/cdn/t9/img-9.png" and obj["transformType"] == "UPSCALE"
+    assert obj["url"] == "http://h:1/cdn/variations/t9/img-9.png" and obj["transformType"] == "UPSCALE"
     assert obj["generatedImageId"] == "img-1" and obj["apiKey"]["webhookCallbackApiKey"] == "cb-secret"
     failed = post_processing_event(VariationRecord("v", "FAILED", "UPSCALE", "i", NOW, NOW), key(), "x", NOW)
     assert failed["type"] == "post_processing.failed" and failed["data"]["object"]["url"] is None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sfumato.services.urls import image_url, variation_url
 from sfumato.store.models import ApiKey, Generation
 
 EVENT_GENERATION_COMPLETE = "image_generation.complete"
@@ -32,11 +33,6 @@ def wire_time(value: datetime | None) -> str | None:
 
 def epoch_ms(value: datetime) -> int:
     return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp() * 1000)
-
-
-def image_url(base_url: str, image_id: str, token: str) -> str:
-    # Same URL as the API's image_url (api/routes/generations.py); services may not import the api floor.
-    return f"{base_url.rstrip('/')}/cdn/{token}/{image_id}.png"
 
 
 @dataclass(frozen=True)
@@ -170,7 +166,7 @@ class VariationRecord:
 
 def post_processing_event(v: VariationRecord, key: ApiKey, base_url: str, now: datetime) -> dict[str, Any]:
     """`post_processing.complete` / `.failed`: the shape third-party Leonardo clients parse."""
-    url = image_url(base_url, v.image_id, v.token) if v.status == "COMPLETE" and v.image_id and v.token else None
+    url = variation_url(base_url, v.image_id, v.token) if v.status == "COMPLETE" and v.image_id and v.token else None
     obj = {
         "id": v.id, "createdAt": wire_time(v.created_at), "updatedAt": wire_time(v.updated_at),
         "status": v.status, "url": url, "transparent": v.transparent, "generatedImageId": v.generated_image_id,

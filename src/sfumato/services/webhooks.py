@@ -186,10 +186,6 @@ class Webhooks:
             image_id=row.id if row.file_key else None, token=row.token, transparent=row.transparent,
         )  # fmt: skip
         payload = post_processing_event(record, key, self._public_url, now)
-        if payload["data"]["object"]["url"]:
-            # Variation files are served under /cdn/variations/ (api/routes/variations.py), not /cdn/.
-            base = self._public_url.rstrip("/")
-            payload["data"]["object"]["url"] = f"{base}/cdn/variations/{row.token}/{row.id}.png"
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def _model(self, model_id: str) -> ModelInfo | None:

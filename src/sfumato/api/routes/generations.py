@@ -22,17 +22,10 @@ from sfumato.api.schemas.generations import (
 )
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import GenerationView
+from sfumato.services.urls import image_url, variation_url
 from sfumato.services.variations import VariationView
 
 router = APIRouter(tags=["Image"])
-
-
-def image_url(base: str, image_id: str, token: str) -> str:
-    return f"{base}/cdn/{token}/{image_id}.png"
-
-
-def variation_url(base: str, variation_id: str, token: str) -> str:
-    return f"{base}/cdn/variations/{token}/{variation_id}.png"
 
 
 def variation_generic(v: VariationView, base: str) -> VariationGeneric:

@@ -23,6 +23,7 @@ from sfumato.api.schemas.media import (
     UploadInitImageBody,
     UploadInitImageResponse,
 )
+from sfumato.services import urls
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.imaging import MAX_UPLOAD_BYTES
 from sfumato.services.uploads import InitImageView, UploadRefused
@@ -34,7 +35,7 @@ _FORM_OVERHEAD = 64 * 1024  # the policy fields around the file in a multipart b
 
 
 def init_image_url(base: str, v: InitImageView) -> str:
-    return f"{base}/cdn/init/{v.token}/{v.id}.{v.extension}"
+    return urls.init_image_url(base, v.id, v.token, v.extension)
 
 
 def refuse_multipart(request: Request) -> None:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import FileResponse
 
 from sfumato.api.deps import ContainerDep, PrincipalDep, public_base_url
-from sfumato.api.routes.generations import variation_url
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.media import (
     GetVariationResponse,
@@ -20,6 +19,7 @@ from sfumato.api.schemas.media import (
     VariationJob,
 )
 from sfumato.services.errors import NotFound
+from sfumato.services.urls import variation_url
 
 router = APIRouter(tags=["Variation"])
 files_router = APIRouter(include_in_schema=False)
