@@ -126,3 +126,27 @@ def test_other_urls_are_refused_naming_the_field_and_what_to_send(url: str) -> N
         validate_webhook_url(url)
     assert info.value.field == "webhook_url"
     assert "webhook_url" in info.value.message and "https://" in info.value.message
+
+
+def test_generation_event_names_the_init_image() -> None:
+    from datetime import UTC, datetime
+
+    from sfumato.services.webhook_payloads import generation_event
+    from sfumato.store.models import ApiKey, Generation
+
+    now = datetime.now(UTC)
+    row = Generation(
+        id="g1", user_id="u1", status="COMPLETE", model_id="m", model_path="/m", prompt="p", engine_prompt="p",
+        width=64, height=64, num_images=1, num_inference_steps=10, guidance_scale=7.0, seed=1, scheduler="DDIM",
+        preset_style="DYNAMIC", sd_version="v1_5", public=False, tiling=False, init_strength=0.6,
+        extras={"initImageId": "init-1"}, created_at=now, updated_at=now,
+    )  # fmt: skip
+    key = ApiKey(id="k", user_id="u1", name="", key_hash="h", key_hint="ab…cd", created_at=now)
+    body = generation_event(row, [], key, None, "http://h", now)["data"]["object"]
+    assert body["initImageId"] == "init-1" and body["initType"] == "UPLOADED" and body["imageToImage"] is True
+    row.extras = {"initGeneratedImageId": "img-2"}
+    body = generation_event(row, [], key, None, "http://h", now)["data"]["object"]
+    assert body["initGeneratedImageId"] == "img-2" and body["initType"] == "GENERATED"
+    row.extras = {}
+    body = generation_event(row, [], key, None, "http://h", now)["data"]["object"]
+    assert body["initType"] is None and body["imageToImage"] is False

@@ -109,6 +109,10 @@ def generation_event(
 ) -> dict[str, Any]:
     """`image_generation.complete` (status COMPLETE) or `image_generation.failed` (status FAILED)."""
     extras = row.extras or {}
+    # Leonardo names the init source: an uploaded init image or one of our generated images.
+    init_type = (
+        "UPLOADED" if extras.get("initImageId") else ("GENERATED" if extras.get("initGeneratedImageId") else None)
+    )
     complete = row.status == "COMPLETE"
     image_items = [
         {
@@ -122,8 +126,9 @@ def generation_event(
         "id": row.id, "createdAt": wire_time(row.created_at), "updatedAt": wire_time(row.updated_at or now),
         "userId": row.user_id, "public": row.public, "flagged": False, "nsfw": False, "status": row.status,
         "coreModel": "SD", "guidanceScale": row.guidance_scale, "imageHeight": row.height,
-        "imageWidth": row.width, "inferenceSteps": row.num_inference_steps, "initGeneratedImageId": None,
-        "initImageId": None, "initStrength": row.init_strength, "initType": None, "initUpscaledImageId": None,
+        "imageWidth": row.width, "inferenceSteps": row.num_inference_steps,
+        "initGeneratedImageId": extras.get("initGeneratedImageId"), "initImageId": extras.get("initImageId"),
+        "initStrength": row.init_strength, "initType": init_type, "initUpscaledImageId": None,
         "modelId": row.model_id, "negativePrompt": row.negative_prompt or "", "prompt": row.prompt,
         "quantity": row.num_images, "sdVersion": row.sd_version, "tiling": row.tiling,
         "imageAspectRatio": None, "tokenCost": 0, "negativeStylePrompt": "", "seed": str(row.seed),
@@ -138,7 +143,8 @@ def generation_event(
         "unzoom": extras.get("unzoom"), "unzoomAmount": extras.get("unzoomAmount"), "apiKeyId": row.api_key_id,
         "photoReal": bool(extras.get("photoReal", False)),
         "promptMagicStrength": extras.get("promptMagicStrength"),
-        "photoRealStrength": extras.get("photoRealStrength"), "imageToImage": False, "controlnetsUsed": False,
+        "photoRealStrength": extras.get("photoRealStrength"), "imageToImage": init_type is not None,
+        "controlnetsUsed": False,
         # Ours, not Leonardo's: why a FAILED generation failed (null when COMPLETE).
         "failureReason": row.failure_reason,
         "model": model_record(model, row.model_id, row.user_id),
