@@ -15,6 +15,7 @@ from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
+from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
 from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
 from sfumato.services.variations import Variations
 from sfumato.services.webhooks import Webhooks, catalog_model_lookup
@@ -38,6 +39,8 @@ class Container:
     init_images: InitImages
     variations: Variations
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    variation_runner: VariationRunner | None = None
+    rate_limiter: RateLimiter | None = None
 
     def start(self) -> None:
         self.dispatcher.start()
@@ -56,6 +59,7 @@ def build_engine(settings: Settings) -> GenerationEngine:
     return Engine(
         memory_budget_bytes=settings.memory_budget_mb * 1024 * 1024,
         device=settings.device,
+        num_threads=settings.torch_threads,
         addons_dir=settings.data_dir / "addons",  # optional upscaler / background-removal models
     )
 
@@ -65,17 +69,21 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, settings.db_pool_size, settings.db_max_overflow)
     db.upgrade()
-    files = LocalFileStore(settings.files_dir)
+    files = build_file_store(settings)
     catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
     engine = engine or _LazyEngine(settings)
     runner = JobRunner(db, files, engine, max_attempts=settings.max_job_attempts)
     variation_runner = VariationRunner(db, files, engine, max_attempts=settings.max_job_attempts)  # type: ignore[arg-type]
-    dispatcher = InProcessDispatcher(
-        {JobKind.GENERATION: runner.run_generation, JobKind.VARIATION: variation_runner.run_variation},
-        lambda: runner.pending_jobs() + variation_runner.pending_jobs(),
-    )
+    dispatcher: Dispatcher
+    if settings.broker_url:  # scale-out: Celery workers on other processes and machines
+        dispatcher = build_celery_dispatcher(settings, db, runner)
+    else:
+        dispatcher = InProcessDispatcher(
+            {JobKind.GENERATION: runner.run_generation, JobKind.VARIATION: variation_runner.run_variation},
+            lambda: runner.pending_jobs() + variation_runner.pending_jobs(),
+        )
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
     webhooks = Webhooks(db, settings.resolved_public_url, catalog_model_lookup(catalog), window)
     # The outbox row is written in the transaction that finishes the job (see services/webhooks.py).
@@ -90,13 +98,15 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
         concurrency=settings.webhook_concurrency,
     )
     webhooks.notify = webhook_worker.wake
+    generations = Generations(db, files, catalog, dispatcher)
+    generations.max_pending = settings.max_pending_per_user
     return Container(
         settings=settings,
         db=db,
         files=files,
         catalog=catalog,
         accounts=Accounts(db, files, settings.max_keys_per_user),
-        generations=Generations(db, files, catalog, dispatcher),
+        generations=generations,
         runner=runner,
         dispatcher=dispatcher,
         webhooks=webhooks,
@@ -105,7 +115,35 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
             db, files, UploadPolicy(load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret"))
         ),
         variations=Variations(db, dispatcher),
+        variation_runner=variation_runner,
+        rate_limiter=build_rate_limiter(settings),
     )
+
+
+# --- scale-out (docs/deployment.md) ---
+def build_file_store(settings: Settings) -> FileStore:
+    return LocalFileStore(settings.files_dir)  # the S3 store (store/s3.py) plugs in here
+
+
+def build_celery_dispatcher(settings: Settings, db: Database, runner: JobRunner) -> Dispatcher:
+    # Imported here: the embedded default never imports Celery.
+    from sfumato.jobs.celery_app import make_celery
+    from sfumato.jobs.celery_dispatch import CeleryDispatcher, model_of_job
+    from sfumato.jobs.reaper import Reaper
+
+    assert settings.broker_url
+    reaper = Reaper(db, runner, settings.unserved_model_timeout_seconds, settings.reaper_interval_seconds,
+                    settings.worker_dead_after_seconds)  # fmt: skip
+    app = make_celery(settings.broker_url, settings.visibility_timeout_seconds)
+    return CeleryDispatcher(app, model_of_job(db), [reaper])
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    counter = RedisCounter(settings.redis_url) if settings.redis_url else MemoryCounter()
+    return RateLimiter(counter, settings.rate_limit_per_minute, settings.rate_limit_jobs_per_minute)
+
+
+# --- end scale-out ---
 
 
 class _LazyEngine:

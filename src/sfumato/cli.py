@@ -173,6 +173,16 @@ def _mount_webhooks_app() -> None:
 _mount_webhooks_app()
 
 
+def _mount_scaleout_commands() -> None:
+    # worker, reaper, status, users set (docs/deployment.md).
+    from sfumato.worker_cli import register
+
+    register(app, users_app)
+
+
+_mount_scaleout_commands()
+
+
 def _mount_optional_apps() -> None:
     try:
         from sfumato.starter.cli import starter_app

@@ -58,6 +58,41 @@ class Settings(BaseSettings):
         description="Secret that signs presigned init-image upload forms; default: generated once into the data dir.",
     )
 
+    # --- Scale-out (docs/deployment.md): Celery workers, PostgreSQL pooling, limits. ---
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://... or amqp://...); set it to run jobs on `sfumato worker` processes.",
+    )
+    visibility_timeout_seconds: int = Field(
+        default=3600,
+        description="Redis broker: an unacknowledged job goes to another worker after this long (a killed worker).",
+    )
+    worker_heartbeat_seconds: float = Field(default=5.0, description="How often a worker writes its heartbeat row.")
+    worker_dead_after_seconds: float = Field(
+        default=30.0, description="A worker whose heartbeat is older than this is dead (status, reaper, job leases)."
+    )
+    unserved_model_timeout_seconds: float = Field(
+        default=300.0,
+        description="A PENDING job whose model no live worker has served for this long becomes FAILED.",
+    )
+    reaper_interval_seconds: float = Field(default=10.0, description="How often the reaper looks for stuck jobs.")
+    db_pool_size: int = Field(default=10, description="PostgreSQL connections kept open per process.")
+    db_max_overflow: int = Field(default=20, description="PostgreSQL connections allowed above the pool size.")
+    max_pending_per_user: int = Field(
+        default=200, description="Generations a user may have PENDING; more gets 429 (checked in the database)."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for request rate limits shared by API hosts; default: in-process counters."
+    )
+    rate_limit_per_minute: int = Field(default=2000, description="Requests per API key per minute (all endpoints).")
+    rate_limit_jobs_per_minute: int = Field(
+        default=100, description="POST /generations and variation requests per API key per minute."
+    )
+    torch_threads: int | None = Field(
+        default=None, description="Torch CPU threads per process; default: every core (set 1 per worker on a CPU host)."
+    )
+    # --- end scale-out ---
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from sfumato import __version__
 from sfumato.api.errors import install_error_handlers
+from sfumato.api.rate_limit import RateLimit
 from sfumato.api.routes import accounts, files, generations, init_images, variations
 from sfumato.api.tolerance import TolerantRequests
 from sfumato.bootstrap import Container
@@ -42,4 +43,6 @@ def create_app(container: Container, start_worker: bool = True) -> FastAPI:
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)
     app.add_middleware(TolerantRequests)
+    if container.rate_limiter is not None:  # outermost: a limited request costs no parsing
+        app.add_middleware(RateLimit, limiter=container.rate_limiter)
     return app

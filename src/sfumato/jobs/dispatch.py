@@ -18,7 +18,10 @@ class JobKind(StrEnum):
     VARIATION = "variation"  # upscale / unzoom / no-background of a generated image (jobs/variation_runner.py)
 
 
-JobHandler = Callable[[str], None]
+# A handler returns RETRY_LATER when the job may not start yet (its user's concurrency slots are full, or
+# another live worker holds it): the dispatcher delivers it again a little later. Anything else: done.
+RETRY_LATER = "retry-later"
+JobHandler = Callable[[str], object]
 # Returns the (kind, id) of every job the database still has as PENDING, oldest first.
 PendingJobs = Callable[[], list[tuple[JobKind, str]]]
 
@@ -69,6 +72,15 @@ class InProcessDispatcher:
         for t in self._threads:
             t.join(timeout=5)
 
+    def _retry_later(self, item: tuple[JobKind, str], delay: float = 1.0) -> None:
+        def again() -> None:  # `_work` has already forgotten the item, so submit queues it once
+            if not self._stopping.is_set():
+                self.submit(*item)
+
+        timer = threading.Timer(delay, again)
+        timer.daemon = True
+        timer.start()
+
     def idle(self) -> bool:
         with self._lock:
             return not self._known
@@ -91,7 +103,8 @@ class InProcessDispatcher:
                 return
             kind, job_id = item
             try:
-                self._handlers[kind](job_id)
+                if self._handlers[kind](job_id) == RETRY_LATER:
+                    self._retry_later(item)
             except Exception:
                 # The runner records failures itself; this only guards the thread.
                 log.exception("job %s %s raised", kind, job_id)

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sfumato.engine.types import GenerateRequest, GenerateResult, ModelNotFoundError, ProgressCallback
-from sfumato.jobs.dispatch import JobKind
+from sfumato.jobs.dispatch import RETRY_LATER, JobKind
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix, image_file_key
-from sfumato.store.models import GeneratedImage, Generation
+from sfumato.store.models import GeneratedImage, Generation, User
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,10 @@ class JobRunner:
         self._engine = engine
         self._max_attempts = max_attempts
         self.finish_hooks: list[FinishHook] = finish_hooks or []
+        # Recorded on the row (Generation.worker). With a lease (Celery workers, many at once) a claim also
+        # honours the user's concurrency slots and leaves a job alone while another live worker holds it.
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.lease_seconds: float | None = None
 
     def pending_jobs(self) -> list[tuple[JobKind, str]]:
         with self._db.session() as s:
@@ -85,17 +92,46 @@ class JobRunner:
             ).all()
         return [(JobKind.GENERATION, i) for i in ids]
 
-    def _claim(self, generation_id: str) -> Generation | None:
-        """Count the attempt before running, so a job that kills the process each time ends FAILED."""
+    def _claim(self, generation_id: str) -> Generation | str | None:
+        """Count the attempt before running, so a job that kills the process each time ends FAILED.
+        Returns the row, RETRY_LATER, or None (nothing to do)."""
         with self._db.session() as s:
-            row = s.get(Generation, generation_id)
+            # FOR UPDATE (PostgreSQL): two workers handed the same job claim it one after the other.
+            row = s.get(Generation, generation_id, with_for_update=True)
             if row is None or row.status != "PENDING":
                 return None
+            now = datetime.now(UTC)
+            if self.lease_seconds is not None:
+                fresh = now - timedelta(seconds=self.lease_seconds)
+                held = row.claimed_at is not None and _aware(row.claimed_at) > fresh
+                if held and row.worker != self.worker_id:
+                    return RETRY_LATER  # a redelivered copy while its worker still runs it
+                # The user row lock serializes the slot check of one user's jobs across all workers.
+                user = s.get(User, row.user_id, with_for_update=True)
+                running = s.scalar(
+                    select(func.count()).select_from(Generation).where(
+                        Generation.user_id == row.user_id, Generation.status == "PENDING",
+                        Generation.id != row.id, Generation.claimed_at > fresh)
+                ) or 0  # fmt: skip
+                if user is not None and running >= user.api_concurrency_slots:
+                    return RETRY_LATER
             row.attempts += 1
             if row.attempts > self._max_attempts:
                 self._finish(s, row, "FAILED", f"the job stopped its worker {row.attempts - 1} times; giving up")
                 return None
+            row.worker, row.claimed_at = self.worker_id, now
             return row
+
+    def fail_unclaimed(self, generation_id: str, reason: str, stale_before: datetime) -> bool:
+        """FAILED with `reason` if still PENDING and not held by a worker since `stale_before` (the reaper)."""
+        with self._db.session() as s:
+            row = s.get(Generation, generation_id, with_for_update=True)
+            if row is None or row.status != "PENDING":
+                return False
+            if row.claimed_at is not None and _aware(row.claimed_at) > stale_before:
+                return False
+            self._finish(s, row, "FAILED", reason)
+            return True
 
     def _finish(self, s: Session, row: Generation, status: str, reason: str | None = None) -> None:
         row.status = status
@@ -103,10 +139,10 @@ class JobRunner:
         for hook in self.finish_hooks:
             hook(s, row)
 
-    def run_generation(self, generation_id: str) -> None:
+    def run_generation(self, generation_id: str) -> str | None:
         row = self._claim(generation_id)
-        if row is None:
-            return
+        if row is None or isinstance(row, str):
+            return row
         started = time.perf_counter()
         written: list[str] = []
         try:
@@ -183,3 +219,8 @@ class JobRunner:
 
 class _Deleted(Exception):
     pass
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC).
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

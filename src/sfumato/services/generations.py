@@ -19,7 +19,7 @@ from sfumato.services.image_inputs import resolve_image
 from sfumato.services.styles import STYLE_TEMPLATES, apply_style
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix
-from sfumato.store.models import GeneratedImage, Generation
+from sfumato.store.models import GeneratedImage, Generation, User
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class Generations:
         self._files = files
         self._catalog = catalog
         self._dispatcher = dispatcher
+        self.max_pending = MAX_PENDING_PER_USER  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
 
     def create(self, user_id: str, api_key_id: str | None, p: GenerationParams) -> str:
         prompt = (p.prompt or "").strip()
@@ -190,13 +191,16 @@ class Generations:
                                  field="transparency")  # fmt: skip
         with self._db.session() as s:
             extras = {**p.extras, **image_inputs(s, user_id, p)}
+            # Lock the user's row (PostgreSQL): two API hosts checking the cap at once count one after the
+            # other, so the cap holds across hosts.
+            s.get(User, user_id, with_for_update=True)
             pending = s.scalar(
                 select(func.count()).select_from(Generation)
                 .where(Generation.user_id == user_id, Generation.status == "PENDING")
             ) or 0  # fmt: skip
-            if pending >= MAX_PENDING_PER_USER:
+            if pending >= self.max_pending:
                 raise Busy(
-                    f"you have {pending} generations pending, the most allowed is {MAX_PENDING_PER_USER}; "
+                    f"you have {pending} generations pending, the most allowed is {self.max_pending}; "
                     "wait for some to finish"
                 )
             row = Generation(

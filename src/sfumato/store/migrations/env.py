@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from sfumato.store import media  # noqa: F401 — registers the init image and variation tables
+from sfumato.store import media, workers  # noqa: F401 — register the media and worker heartbeat tables
 from sfumato.store.models import Base
 
 engine = context.config.attributes["engine"]

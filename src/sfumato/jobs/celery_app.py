@@ -1,0 +1,62 @@
+"""The Celery application both sides share: API hosts only publish (`send_task`, no torch), workers consume.
+
+One queue per model (`queue_for_model`), so a job only reaches a worker that has its model loaded. The
+delivery guarantees come from Celery, configured here once:
+- `task_acks_late`: the message is acknowledged after the job ran, so a worker that dies mid-job leaves
+  it unacknowledged; `task_reject_on_worker_lost` makes a lost pool process requeue it instead of acking.
+- Redis `visibility_timeout`: an unacknowledged message goes back to its queue after this long (a worker
+  that was SIGKILLed never acknowledges); RabbitMQ requeues at once when the connection drops.
+- prefetch 1: a worker holds no job it is not running, so a queue's jobs spread over its workers.
+The job itself is the same JobRunner call as in the embedded default (handlers registered by jobs/worker.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from celery import Celery, Task
+
+from sfumato.jobs.dispatch import RETRY_LATER, JobKind
+
+TASK_NAME = "sfumato.run_job"
+QUEUE_PREFIX = "sfumato.model."
+RETRY_LATER_SECONDS = 2.0
+
+# Set by the worker process before it consumes (kind -> JobRunner.run_generation / run_variation).
+_handlers: dict[JobKind, Callable[[str], object]] = {}
+
+
+def queue_for_model(model_id: str) -> str:
+    return QUEUE_PREFIX + model_id
+
+
+def register_handlers(handlers: dict[JobKind, Callable[[str], object]]) -> None:
+    _handlers.clear()
+    _handlers.update(handlers)
+
+
+def make_celery(broker_url: str, visibility_timeout: int) -> Celery:
+    app = Celery("sfumato", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,  # the runner already recorded FAILED in the database
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,  # the database is the source of truth for status, not a result backend
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": visibility_timeout},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_create_missing_queues=True,
+    )
+
+    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def run_job(self: Task, kind: str, job_id: str) -> None:
+        if _handlers[JobKind(kind)](job_id) == RETRY_LATER:
+            # A new message on the same queue; this one is acknowledged. No retry cap: the wait ends
+            # when a slot frees up or the holder's lease goes stale.
+            raise self.retry(countdown=RETRY_LATER_SECONDS, max_retries=None)
+
+    return app

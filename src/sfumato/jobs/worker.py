@@ -1,0 +1,140 @@
+"""`sfumato worker`: one Celery worker per GPU. It preloads its models, consumes one queue per model, writes
+a heartbeat row (models, device, current job) every few seconds and renews the lease of the jobs it runs.
+Jobs run through the same JobRunner as the embedded default; this module only wires and reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+
+from sfumato.jobs.celery_app import make_celery, queue_for_model, register_handlers
+from sfumato.jobs.dispatch import JobKind
+from sfumato.settings import Settings
+from sfumato.store.database import Database
+from sfumato.store.models import Generation
+from sfumato.store.workers import WorkerRow
+
+log = logging.getLogger("sfumato.worker")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers: time, level, logger, message, worker, exception."""
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__()
+        self._worker_id = worker_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "worker": self._worker_id,
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_json_logging(worker_id: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(worker_id))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class Heartbeat:
+    """Upserts this worker's row and renews its jobs' leases (Generation.claimed_at) on a thread."""
+
+    def __init__(self, db: Database, row: WorkerRow, every: float) -> None:
+        self._db = db
+        self._row = row
+        self._every = every
+        self._stopping = threading.Event()
+        self.current_job: str | None = None
+        self.jobs_done = 0
+
+    def beat(self) -> None:
+        now = datetime.now(UTC)
+        with self._db.session() as s:
+            row = s.get(WorkerRow, self._row.id)
+            if row is None:
+                row = WorkerRow(id=self._row.id, hostname=self._row.hostname, pid=self._row.pid,
+                                started_at=now)  # fmt: skip
+                s.add(row)
+            row.models, row.device, row.concurrency = self._row.models, self._row.device, self._row.concurrency
+            row.current_job, row.jobs_done, row.last_seen = self.current_job, self.jobs_done, now
+            s.execute(
+                update(Generation).where(Generation.worker == self._row.id, Generation.status == "PENDING")
+                .values(claimed_at=now)
+            )  # fmt: skip
+
+    def start(self) -> None:
+        self.beat()
+        threading.Thread(target=self._loop, name="sfumato-heartbeat", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._every):
+            try:
+                self.beat()
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def tracked(self, handler):  # type: ignore[no-untyped-def]
+        def run(job_id: str) -> object:
+            self.current_job = job_id
+            try:
+                return handler(job_id)
+            finally:
+                self.current_job = None
+                self.jobs_done += 1
+
+        return run
+
+
+def run_worker(settings: Settings, model_ids: list[str], device: str, concurrency: int) -> None:
+    from sfumato.bootstrap import build, build_engine  # the worker side of the one composition root
+
+    if not settings.broker_url:
+        raise SystemExit("set SFUMATO_BROKER_URL (redis://... or amqp://...) to run a worker")
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    configure_json_logging(worker_id, settings.log_level)
+    settings = settings.model_copy(update={"device": device})
+    engine = build_engine(settings)
+    container = build(settings, engine=engine)
+    for model_id in model_ids:  # fail fast on an unknown id, before consuming anything
+        entry = container.catalog.get(model_id)
+        started = time.perf_counter()
+        engine.preload(entry.path)  # type: ignore[attr-defined]
+        log.info("preloaded model %s (%s) in %.2fs", model_id, entry.name, time.perf_counter() - started)
+    row = WorkerRow(id=worker_id, hostname=socket.gethostname(), pid=os.getpid(), models=model_ids,
+                    device=device, concurrency=concurrency)  # fmt: skip
+    heartbeat = Heartbeat(container.db, row, settings.worker_heartbeat_seconds)
+    for runner in (container.runner, container.variation_runner):
+        runner.worker_id = worker_id
+    container.runner.lease_seconds = settings.worker_dead_after_seconds
+    register_handlers({
+        JobKind.GENERATION: heartbeat.tracked(container.runner.run_generation),
+        JobKind.VARIATION: heartbeat.tracked(container.variation_runner.run_variation),
+    })  # fmt: skip
+    heartbeat.start()
+    queues = [queue_for_model(m) for m in model_ids]
+    log.info("worker %s serving models %s on %s, queues %s", worker_id, ",".join(model_ids), device, queues)
+    app = make_celery(settings.broker_url, settings.visibility_timeout_seconds)
+    # solo/threads: the models loaded above live in this process; a prefork pool would load them per child.
+    worker = app.Worker(
+        hostname=f"sfumato@{worker_id}", queues=queues, concurrency=concurrency,
+        pool="solo" if concurrency == 1 else "threads", loglevel=settings.log_level.upper(),
+        without_gossip=True, without_mingle=True, without_heartbeat=True, redirect_stdouts=False,
+    )  # fmt: skip
+    worker.start()

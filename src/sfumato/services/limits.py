@@ -1,0 +1,83 @@
+"""Limits that hold across API hosts: per-user concurrency slots (in the database, checked by the job
+runner's claim) and per-key request rate limits (fixed one-minute windows, in Redis when configured so
+every API host counts together; in process memory otherwise, for the embedded default)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+from sqlalchemy import select
+
+from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.store.database import Database
+from sfumato.store.models import User
+
+WINDOW_SECONDS = 60
+
+
+def set_concurrency_slots(db: Database, username: str, slots: int) -> str:
+    """A user's `apiConcurrencySlots`: how many of their jobs run at once on the workers."""
+    if not 1 <= slots <= 1000:
+        raise InvalidRequest(f"slots must be between 1 and 1000, got {slots}")
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        user.api_concurrency_slots = slots
+        return user.id
+
+
+class Counter(Protocol):
+    def hit(self, key: str, window: int) -> int:
+        """Count one request under `key` in the current window; returns the count so far."""
+        ...
+
+
+class MemoryCounter:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, window: int) -> int:
+        slot = int(time.time()) // window
+        with self._lock:
+            if len(self._counts) > 100_000:  # drop past windows now and then
+                self._counts = {k: v for k, v in self._counts.items() if k[1] == slot}
+            count = self._counts.get((key, slot), 0) + 1
+            self._counts[(key, slot)] = count
+            return count
+
+
+class RedisCounter:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2)
+
+    def hit(self, key: str, window: int) -> int:
+        slot = int(time.time()) // window
+        name = f"sfumato:rl:{key}:{slot}"
+        pipe = self._redis.pipeline()
+        pipe.incr(name)
+        pipe.expire(name, window * 2)
+        count, _ = pipe.execute()
+        return int(count)
+
+
+class RateLimiter:
+    def __init__(self, counter: Counter, per_minute: int, jobs_per_minute: int) -> None:
+        self._counter = counter
+        self.per_minute = per_minute
+        self.jobs_per_minute = jobs_per_minute
+
+    def check(self, key_id: str, is_job: bool) -> str | None:
+        """None when the request may go on, else the message of the 429."""
+        if self._counter.hit(f"all:{key_id}", WINDOW_SECONDS) > self.per_minute:
+            return (f"Rate limit exceeded: at most {self.per_minute} requests per minute per API key; "
+                    "wait a minute and try again")  # fmt: skip
+        if is_job and self._counter.hit(f"jobs:{key_id}", WINDOW_SECONDS) > self.jobs_per_minute:
+            return (f"Rate limit exceeded: at most {self.jobs_per_minute} generation and variation requests "
+                    "per minute per API key; wait a minute and try again")  # fmt: skip
+        return None
