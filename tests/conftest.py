@@ -15,6 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # Small native buckets: the engine renders here and resizes, so a 1024x768 request stays fast on a CPU.
 TINY_BUCKETS = [[64, 64], [64, 48], [48, 64]]
+S3_REGION, S3_KEY, S3_SECRET = "us-east-1", "testing", "testing"  # moto takes any credentials
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +45,27 @@ def live_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) ->
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on a free loopback port (in a thread of this process), for the S3 store tests."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh, empty bucket on the moto server."""
+    import uuid
+
+    from sfumato.store.s3 import make_s3_client
+
+    name = f"sfumato-{uuid.uuid4().hex[:12]}"
+    make_s3_client(s3_endpoint, S3_REGION, S3_KEY, S3_SECRET).create_bucket(Bucket=name)
+    return name

@@ -17,11 +17,13 @@ from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
 from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
+from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.variations import Variations
 from sfumato.services.webhooks import Webhooks, catalog_model_lookup
 from sfumato.settings import Settings
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, LocalFileStore
+from sfumato.store.s3 import S3FileStore  # boto3 itself is imported only when it is used
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Container:
     webhook_worker: WebhookDeliveryWorker
     init_images: InitImages
     variations: Variations
+    urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     variation_runner: VariationRunner | None = None
     rate_limiter: RateLimiter | None = None
@@ -72,6 +75,9 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     db = Database(settings.resolved_database_url, settings.db_pool_size, settings.db_max_overflow)
     db.upgrade()
     files = build_file_store(settings)
+    # The one choice of URL shape, shared by the API's responses and the webhook bodies.
+    s3 = files if isinstance(files, S3FileStore) else None  # object storage serves its files itself
+    urls = FileUrls(s3.url) if s3 is not None else LOCAL_URLS
     catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
     engine = engine or _LazyEngine(settings)
     runner = JobRunner(db, files, engine, max_attempts=settings.max_job_attempts)
@@ -85,7 +91,7 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
             lambda: runner.pending_jobs() + variation_runner.pending_jobs(),
         )
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
-    webhooks = Webhooks(db, settings.resolved_public_url, catalog_model_lookup(catalog), window)
+    webhooks = Webhooks(db, settings.resolved_public_url, catalog_model_lookup(catalog), window, urls)
     # The outbox row is written in the transaction that finishes the job (see services/webhooks.py).
     runner.finish_hooks.append(webhooks.on_generation_finished)
     variation_runner.finish_hooks.append(webhooks.on_variation_finished)
@@ -100,6 +106,11 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     webhooks.notify = webhook_worker.wake
     generations = Generations(db, files, catalog, dispatcher)
     generations.max_pending = settings.max_pending_per_user
+    secret = load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret")
+    # Object storage takes init image uploads itself (presigned POST); local disk uses our receiver.
+    init_images = InitImages(db, files, UploadPolicy(secret), s3)
+    if s3 is not None:
+        generations.settle_upload = init_images.settle
     return Container(
         settings=settings,
         db=db,
@@ -111,18 +122,24 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
         dispatcher=dispatcher,
         webhooks=webhooks,
         webhook_worker=webhook_worker,
-        init_images=InitImages(
-            db, files, UploadPolicy(load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret"))
-        ),
+        init_images=init_images,
         variations=Variations(db, dispatcher),
         variation_runner=variation_runner,
         rate_limiter=build_rate_limiter(settings),
+        urls=urls,
     )
 
 
 # --- scale-out (docs/deployment.md) ---
 def build_file_store(settings: Settings) -> FileStore:
-    return LocalFileStore(settings.files_dir)  # the S3 store (store/s3.py) plugs in here
+    if not settings.storage_url:
+        return LocalFileStore(settings.files_dir)
+    from sfumato.store.s3 import make_s3_client, parse_storage_url
+
+    bucket, prefix = parse_storage_url(settings.storage_url)
+    client = make_s3_client(settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id,
+                            settings.s3_secret_access_key)  # fmt: skip
+    return S3FileStore(client, bucket, prefix, settings.s3_public_base_url)
 
 
 def build_celery_dispatcher(settings: Settings, db: Database, runner: JobRunner) -> Dispatcher:

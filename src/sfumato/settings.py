@@ -91,6 +91,22 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(
         default=None, description="Torch CPU threads per process; default: every core (set 1 per worker on a CPU host)."
     )
+    storage_url: str | None = Field(
+        default=None,
+        description="Object storage for image files, s3://bucket/prefix (boto3); default: local disk in the data dir.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, Ceph...); default: AWS S3."
+    )
+    s3_region: str | None = Field(default=None, description="S3 region; default: us-east-1.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key id; default: boto3's usual lookup (environment, profile, role)."
+    )
+    s3_secret_access_key: str | None = Field(default=None, description="S3 secret access key (with the key id).")
+    s3_public_base_url: str | None = Field(
+        default=None,
+        description="Public/CDN base that serves the bucket (base + object key); default: presigned GET URLs (7 days).",
+    )
     # --- end scale-out ---
 
     @property

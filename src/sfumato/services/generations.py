@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +150,8 @@ class Generations:
         self._catalog = catalog
         self._dispatcher = dispatcher
         self.max_pending = MAX_PENDING_PER_USER  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
+        # Object storage: checks an init image uploaded straight to the bucket on first use (InitImages.settle).
+        self.settle_upload: Callable[[str, str], None] | None = None
 
     def create(self, user_id: str, api_key_id: str | None, p: GenerationParams) -> str:
         prompt = (p.prompt or "").strip()
@@ -189,6 +192,10 @@ class Generations:
         if p.transparency not in (None, "disabled", "foreground_only"):
             raise InvalidRequest(f"transparency {p.transparency!r} is unknown; send foreground_only or disabled",
                                  field="transparency")  # fmt: skip
+        if self.settle_upload is not None:
+            for image_id in (p.init_image_id, *(p.image_prompts or [])):
+                if isinstance(image_id, str) and image_id:
+                    self.settle_upload(user_id, image_id)
         with self._db.session() as s:
             extras = {**p.extras, **image_inputs(s, user_id, p)}
             # Lock the user's row (PostgreSQL): two API hosts checking the cap at once count one after the

@@ -4,6 +4,11 @@
 content-length-range) and its HMAC-SHA256 signature under a server secret. The client POSTs those fields and
 the file to our receiver (api/routes/init_images.py), with no auth: the signature is the authorisation, as on
 S3. `receive` checks everything before writing a byte, so a refused upload stores nothing.
+
+With object storage (`DirectUploads`), `reserve` hands out a real S3 presigned POST instead and the bytes go
+straight to the bucket. S3 enforces the form's conditions, but nothing there decodes the image (and not every
+S3-compatible server enforces the conditions), so `settle` checks the object the first time it is used:
+size, format against the extension, dimensions, decoded safely (the same checks as `receive`).
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id
-from sfumato.services.imaging import EXTENSIONS, MAX_UPLOAD_BYTES, decode_image, normalize_extension
+from sfumato.services.imaging import EXTENSIONS, MAX_UPLOAD_BYTES, ImageRejected, decode_image, normalize_extension
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, user_files_prefix
 from sfumato.store.media import InitImage
@@ -124,11 +130,21 @@ class UploadPolicy:
         return policy["conditions"][0]["key"]
 
 
+class DirectUploads(Protocol):
+    """Object storage that clients upload to themselves (store/s3.py)."""
+
+    def presigned_post(
+        self, key: str, content_type: str, max_bytes: int, ttl: timedelta
+    ) -> tuple[str, dict[str, str]]: ...
+    def size(self, key: str) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class Reservation:
     id: str
     key: str
     fields: dict[str, str]
+    url: str | None = None  # where to POST the form; None: our own receiver (/uploads)
 
 
 @dataclass(frozen=True)
@@ -138,13 +154,17 @@ class InitImageView:
     token: str
     status: str
     created_at: datetime
+    file_key: str = ""
 
 
 class InitImages:
-    def __init__(self, db: Database, files: FileStore, policy: UploadPolicy) -> None:
+    def __init__(
+        self, db: Database, files: FileStore, policy: UploadPolicy, direct: DirectUploads | None = None
+    ) -> None:
         self._db = db
         self._files = files
         self.policy = policy
+        self.direct = direct
 
     def reserve(self, user_id: str, extension: object) -> Reservation:
         ext = normalize_extension(extension)
@@ -154,7 +174,38 @@ class InitImages:
         with self._db.session() as s:
             s.add(InitImage(id=image_id, user_id=user_id, extension=ext, file_key=key,
                             token=secrets.token_urlsafe(24), status="RESERVED", created_at=now))  # fmt: skip
-        return Reservation(image_id, key, self.policy.fields(key, EXTENSIONS[ext][1], now))
+        content_type = EXTENSIONS[ext][1]
+        if self.direct is not None:
+            url, fields = self.direct.presigned_post(key, content_type, self.policy.max_bytes, self.policy.ttl)
+            return Reservation(image_id, key, fields, url)
+        return Reservation(image_id, key, self.policy.fields(key, content_type, now))
+
+    def settle(self, user_id: str, image_id: str) -> None:
+        """Object storage only: adopt an init image uploaded straight to the bucket the first time it is used,
+        after the checks `receive` makes; a bad object is deleted and refused with a 400 that says why."""
+        if self.direct is None:
+            return
+        with self._db.session() as s:
+            # Row lock (PostgreSQL): two API hosts settling the same image do it one after the other.
+            row = s.get(InitImage, image_id, with_for_update=True)
+            if row is None or row.user_id != user_id or row.status != "RESERVED":
+                return  # unknown, someone else's or already checked: resolve_image says what is wrong
+            size = self.direct.size(row.file_key)
+            if size is None:
+                return  # not uploaded yet: resolve_image explains the upload step
+            try:
+                if size > self.policy.max_bytes:
+                    too_big = f"EntityTooLarge: the file is {size} bytes, the most is {self.policy.max_bytes} bytes"
+                    raise ImageRejected(too_big, field="file")
+                decoded = decode_image(self._files.get(row.file_key), row.extension)
+            except ImageRejected as exc:
+                self._files.delete(row.file_key)  # the form may still be used again until it expires
+                raise ImageRejected(f"init image {image_id} was refused: {exc.message}; upload a valid image to "
+                                    "a new POST /init-image", field="init_image_id") from None  # fmt: skip
+            # Keep the re-encoded copy: EXIF orientation applied, metadata (GPS...) stripped, as `receive` does.
+            self._files.put(row.file_key, decoded.data)
+            row.status, row.width, row.height = "UPLOADED", decoded.width, decoded.height
+            row.uploaded_at = datetime.now(UTC)
 
     def receive(self, form: Mapping[str, str], data: bytes) -> str:
         """Check the signed form, then the bytes, then write; returns the init image id."""
@@ -193,7 +244,7 @@ class InitImages:
     def get(self, user_id: str, image_id: str) -> InitImageView:
         with self._db.session() as s:
             r = self._owned(s, user_id, image_id)
-            return InitImageView(r.id, r.extension, r.token, r.status, r.created_at)
+            return InitImageView(r.id, r.extension, r.token, r.status, r.created_at, r.file_key)
 
     def delete(self, user_id: str, image_id: str) -> None:
         with self._db.session() as s:

@@ -1,7 +1,14 @@
 """The public URLs of stored files, in one place: the API's responses and the webhook bodies build them
-here. Each carries an unguessable token, so it needs no auth header (like a CDN URL)."""
+with the one `FileUrls` object the composition root makes, so both always agree.
+
+Two shapes. Local disk (the default): our own /cdn routes, behind an unguessable token, so a URL needs no
+auth header (like a CDN URL) and never expires. Object storage: the store's own URL for the file key (a
+presigned GET, or a configured CDN base), so the bytes never pass through an API host.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 
 def image_url(base: str, image_id: str, token: str) -> str:
@@ -14,3 +21,22 @@ def variation_url(base: str, variation_id: str, token: str) -> str:
 
 def init_image_url(base: str, init_image_id: str, token: str, extension: str) -> str:
     return f"{base.rstrip('/')}/cdn/init/{token}/{init_image_id}.{extension}"
+
+
+class FileUrls:
+    """`direct`: the store's URL of a file key (S3 presigned GET or CDN base + key); None: our /cdn routes."""
+
+    def __init__(self, direct: Callable[[str], str] | None = None) -> None:
+        self.direct = direct
+
+    def image(self, base: str, image_id: str, token: str, key: str) -> str:
+        return self.direct(key) if self.direct else image_url(base, image_id, token)
+
+    def variation(self, base: str, variation_id: str, token: str, key: str) -> str:
+        return self.direct(key) if self.direct else variation_url(base, variation_id, token)
+
+    def init_image(self, base: str, init_image_id: str, token: str, extension: str, key: str) -> str:
+        return self.direct(key) if self.direct else init_image_url(base, init_image_id, token, extension)
+
+
+LOCAL_URLS = FileUrls()  # the embedded default's shape (and what the payload builders use unless told)

@@ -35,11 +35,13 @@ class VariationView:
     has_file: bool
     failure_reason: str | None
     method: str | None
+    file_key: str | None = None
 
 
 def _view(r: ImageVariation) -> VariationView:
-    return VariationView(r.id, r.generated_image_id, r.created_at, r.status, r.transform_type, r.token,
-                         r.status == "COMPLETE" and bool(r.file_key), r.failure_reason, r.method)  # fmt: skip
+    has_file = r.status == "COMPLETE" and bool(r.file_key)
+    return VariationView(r.id, r.generated_image_id, r.created_at, r.status, r.transform_type, r.token, has_file,
+                         r.failure_reason, r.method, r.file_key)  # fmt: skip
 
 
 class Variations:

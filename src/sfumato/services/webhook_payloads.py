@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sfumato.services.urls import image_url, variation_url
+from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.store.models import ApiKey, Generation
 
 EVENT_GENERATION_COMPLETE = "image_generation.complete"
@@ -97,6 +97,7 @@ class ImageRecord:
     nsfw: bool
     like_count: int
     created_at: datetime | None
+    file_key: str = ""  # object storage builds the URL from it
 
 
 def generation_event(
@@ -106,6 +107,7 @@ def generation_event(
     model: ModelInfo | None,
     base_url: str,
     now: datetime,
+    urls: FileUrls = LOCAL_URLS,
 ) -> dict[str, Any]:
     """`image_generation.complete` (status COMPLETE) or `image_generation.failed` (status FAILED)."""
     extras = row.extras or {}
@@ -117,7 +119,7 @@ def generation_event(
     image_items = [
         {
             "id": i.id, "createdAt": wire_time(i.created_at), "updatedAt": wire_time(i.created_at),
-            "userId": row.user_id, "url": image_url(base_url, i.id, i.token), "generationId": row.id,
+            "userId": row.user_id, "url": urls.image(base_url, i.id, i.token, i.file_key), "generationId": row.id,
             "nobgId": None, "nsfw": i.nsfw, "likeCount": i.like_count, "trendingScore": 0, "public": row.public,
         }
         for i in (images if complete else [])
@@ -168,11 +170,15 @@ class VariationRecord:
     image_id: str | None = None
     token: str | None = None
     transparent: bool = False
+    file_key: str | None = None
 
 
-def post_processing_event(v: VariationRecord, key: ApiKey, base_url: str, now: datetime) -> dict[str, Any]:
+def post_processing_event(
+    v: VariationRecord, key: ApiKey, base_url: str, now: datetime, urls: FileUrls = LOCAL_URLS
+) -> dict[str, Any]:
     """`post_processing.complete` / `.failed`: the shape third-party Leonardo clients parse."""
-    url = variation_url(base_url, v.image_id, v.token) if v.status == "COMPLETE" and v.image_id and v.token else None
+    done = v.status == "COMPLETE" and v.image_id and v.token
+    url = urls.variation(base_url, v.image_id, v.token, v.file_key or "") if done else None  # type: ignore[arg-type]
     obj = {
         "id": v.id, "createdAt": wire_time(v.created_at), "updatedAt": wire_time(v.updated_at),
         "status": v.status, "url": url, "transparent": v.transparent, "generatedImageId": v.generated_image_id,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from sfumato.services.catalog import Catalog
 from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.webhook_payloads import (
     ImageRecord,
     ModelInfo,
@@ -119,9 +120,11 @@ class Webhooks:
         public_url: str,
         model_lookup: ModelLookup | None = None,
         retry_window: timedelta = timedelta(hours=24),
+        urls: FileUrls = LOCAL_URLS,
     ) -> None:
         self._db = db
         self._public_url = public_url
+        self._urls = urls  # the same URL shape as the API's responses
         self._model_lookup = model_lookup
         self._retry_window = retry_window
         # Called after a transaction that enqueued commits (the worker's wake()), so a delivery goes out
@@ -170,8 +173,10 @@ class Webhooks:
             found = s.scalars(
                 select(GeneratedImage).where(GeneratedImage.generation_id == row.id).order_by(GeneratedImage.index)
             )
-            images = [ImageRecord(i.id, i.token, i.nsfw, i.like_count, i.created_at) for i in found]
-        payload = generation_event(row, images, key, self._model(row.model_id), self._public_url, datetime.now(UTC))
+            images = [ImageRecord(i.id, i.token, i.nsfw, i.like_count, i.created_at, i.file_key) for i in found]
+        payload = generation_event(
+            row, images, key, self._model(row.model_id), self._public_url, datetime.now(UTC), self._urls
+        )
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def on_variation_finished(self, s: Session, row: ImageVariation) -> None:
@@ -184,8 +189,9 @@ class Webhooks:
             id=row.id, status=row.status, transform_type=row.transform_type,
             generated_image_id=row.generated_image_id, created_at=row.created_at, updated_at=now,
             image_id=row.id if row.file_key else None, token=row.token, transparent=row.transparent,
+            file_key=row.file_key,
         )  # fmt: skip
-        payload = post_processing_event(record, key, self._public_url, now)
+        payload = post_processing_event(record, key, self._public_url, now, self._urls)
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def _model(self, model_id: str) -> ModelInfo | None:

@@ -22,19 +22,19 @@ from sfumato.api.schemas.generations import (
 )
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import GenerationView
-from sfumato.services.urls import image_url, variation_url
+from sfumato.services.urls import FileUrls
 from sfumato.services.variations import VariationView
 
 router = APIRouter(tags=["Image"])
 
 
-def variation_generic(v: VariationView, base: str) -> VariationGeneric:
-    url = variation_url(base, v.id, v.token) if v.has_file else None
+def variation_generic(v: VariationView, base: str, urls: FileUrls) -> VariationGeneric:
+    url = urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None
     return VariationGeneric(id=v.id, status=v.status, transformType=v.transform_type, url=url)
 
 
 def generation_out(
-    view: GenerationView, base: str, variations: dict[str, list[VariationView]] | None = None
+    view: GenerationView, base: str, urls: FileUrls, variations: dict[str, list[VariationView]] | None = None
 ) -> GenerationOut:
     row = view.row
     variations = variations or {}
@@ -62,10 +62,10 @@ def generation_out(
         generated_images=[
             GeneratedImageOut(
                 id=i.id,
-                url=image_url(base, i.id, i.token),
+                url=urls.image(base, i.id, i.token, i.file_key),
                 nsfw=i.nsfw,
                 likeCount=i.like_count,
-                generated_image_variation_generics=[variation_generic(v, base) for v in variations.get(i.id, [])],
+                generated_image_variation_generics=[variation_generic(v, base, urls) for v in variations.get(i.id, [])],
             )
             for i in view.images
         ],
@@ -99,7 +99,7 @@ def list_generations(
     base = public_base_url(request, c)
     views = c.generations.list_for_user(who.user_id, offset=offset, limit=limit)
     variations = c.variations.for_images(i.id for v in views for i in v.images)
-    return ListGenerationsResponse(generations=[generation_out(v, base, variations) for v in views])
+    return ListGenerationsResponse(generations=[generation_out(v, base, c.urls, variations) for v in views])
 
 
 @router.get("/generations/{id}", response_model=GetGenerationResponse, response_model_exclude_none=True,
@@ -107,7 +107,8 @@ def list_generations(
 def get_generation(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetGenerationResponse:  # noqa: A002
     view = c.generations.get(who.user_id, id)
     variations = c.variations.for_images(i.id for i in view.images)
-    return GetGenerationResponse(generations_by_pk=generation_out(view, public_base_url(request, c), variations))
+    out = generation_out(view, public_base_url(request, c), c.urls, variations)
+    return GetGenerationResponse(generations_by_pk=out)
 
 
 @router.delete("/generations/{id}", response_model=DeleteGenerationResponse, operation_id="deleteGenerationById")

@@ -23,10 +23,10 @@ from sfumato.api.schemas.media import (
     UploadInitImageBody,
     UploadInitImageResponse,
 )
-from sfumato.services import urls
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.imaging import MAX_UPLOAD_BYTES
 from sfumato.services.uploads import InitImageView, UploadRefused
+from sfumato.services.urls import FileUrls
 
 router = APIRouter(tags=["Init Images"])
 files_router = APIRouter(include_in_schema=False)
@@ -34,8 +34,8 @@ UPLOAD_PATH = "/uploads"
 _FORM_OVERHEAD = 64 * 1024  # the policy fields around the file in a multipart body
 
 
-def init_image_url(base: str, v: InitImageView) -> str:
-    return urls.init_image_url(base, v.id, v.token, v.extension)
+def init_image_url(base: str, v: InitImageView, file_urls: FileUrls) -> str:
+    return file_urls.init_image(base, v.id, v.token, v.extension, v.file_key)
 
 
 def refuse_multipart(request: Request) -> None:
@@ -59,7 +59,8 @@ def upload_init_image(
     body = body or UploadInitImageBody()
     body.log_unknown_keys("POST /init-image")
     r = c.init_images.reserve(who.user_id, body.extension)
-    url = public_base_url(request, c) + UPLOAD_PATH
+    # Object storage: S3's own URL (the client posts to the bucket); else our receiver below.
+    url = r.url or public_base_url(request, c) + UPLOAD_PATH
     return UploadInitImageResponse(uploadInitImage=UploadInitImage(id=r.id, url=url, fields=json.dumps(r.fields),
                                                                    key=r.key))  # fmt: skip
 
@@ -67,7 +68,8 @@ def upload_init_image(
 @router.get("/init-image/{id}", response_model=GetInitImageResponse, operation_id="getInitImageById")
 def get_init_image(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetInitImageResponse:  # noqa: A002
     v = c.init_images.get(who.user_id, id)
-    out = InitImageOut(id=v.id, url=init_image_url(public_base_url(request, c), v), createdAt=timestamp(v.created_at))
+    url = init_image_url(public_base_url(request, c), v, c.urls)
+    out = InitImageOut(id=v.id, url=url, createdAt=timestamp(v.created_at))
     return GetInitImageResponse(init_images_by_pk=out)
 
 

@@ -19,7 +19,6 @@ from sfumato.api.schemas.media import (
     VariationJob,
 )
 from sfumato.services.errors import NotFound
-from sfumato.services.urls import variation_url
 
 router = APIRouter(tags=["Variation"])
 files_router = APIRouter(include_in_schema=False)
@@ -54,7 +53,8 @@ def get_variation(request: Request, id: str, c: ContainerDep, who: PrincipalDep)
     items = [
         VariationGenericOut(
             id=v.id, createdAt=timestamp(v.created_at), status=v.status, transformType=v.transform_type,
-            url=variation_url(base, v.id, v.token) if v.has_file else None, failureReason=v.failure_reason,
+            url=c.urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None,
+            failureReason=v.failure_reason,
         )
         for v in c.variations.get(who.user_id, id)
     ]  # fmt: skip
