@@ -1,0 +1,144 @@
+"""A scaled-out deployment on loopback, for the scale-out tests and bench/bench_scaleout.py: a scratch
+PostgreSQL database, a Redis database index, API processes and Celery workers (`sfumato worker`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+from tests.support import LiveServer, free_port, server_env
+
+PG_ADMIN_URL = os.environ.get("SFUMATO_TEST_PG_ADMIN", "postgresql://root@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("SFUMATO_TEST_REDIS", "redis://127.0.0.1:6379")
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    pg_url: str
+    apis: list[LiveServer]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    worker_models: list[list[str]] = field(default_factory=list)
+    log_dir: Path = Path(".")
+
+    def start_worker(self, models: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"worker-{len(self.workers)}.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "sfumato.cli", "worker", "--models", ",".join(models),
+                                 "--device", "cpu"], env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.workers.append(proc)
+        self.worker_models.append(models)
+        return proc
+
+    def wait_workers_ready(self, timeout: float = 120) -> None:
+        """Every started (and living) worker has written its heartbeat row."""
+        want = {p.pid for p in self.workers if p.poll() is None}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with psycopg.connect(self.pg_url) as conn:
+                pids = {r[0] for r in conn.execute("SELECT pid FROM workers")}
+            if want <= pids:
+                return
+            for p in self.workers:
+                if p.poll() is not None and p.pid in want:
+                    raise RuntimeError(f"worker exited: {self.logs()[-3000:]}")
+            time.sleep(0.3)
+        raise RuntimeError(f"workers not ready: {self.logs()[-3000:]}")
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
+
+    def sql(self, query: str, *args: object) -> list[tuple]:
+        with psycopg.connect(self.pg_url) as conn:
+            return list(conn.execute(query, args))  # type: ignore[arg-type]
+
+    def stop_workers(self) -> None:
+        """SIGTERM (Celery's warm shutdown), then SIGKILL what is still there after 15 s."""
+        for p in self.workers:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.workers:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+    def stop(self) -> None:
+        for p in self.workers:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for api in self.apis:
+            api.stop()
+        self.stop_workers()
+
+
+@contextmanager
+def scratch_database(prefix: str = "sfumato_scaleout") -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_redis(offset: int = 0) -> Iterator[str]:
+    """A Redis database index of its own (the others may belong to other tests on this machine), empty."""
+    index = 8 + (os.getpid() + offset) % 7
+    url = f"{REDIS_BASE}/{index}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+
+
+def cluster_env(data: Path, catalog: Path, pg: str, broker: str, **extra: str) -> dict[str, str]:
+    env = server_env(data, catalog)
+    env.update(
+        SFUMATO_DATABASE_URL=pg,
+        SFUMATO_BROKER_URL=broker,
+        SFUMATO_REDIS_URL=broker,
+        SFUMATO_VISIBILITY_TIMEOUT_SECONDS="10",
+        SFUMATO_WORKER_HEARTBEAT_SECONDS="1",
+        SFUMATO_WORKER_DEAD_AFTER_SECONDS="4",
+        SFUMATO_REAPER_INTERVAL_SECONDS="1",
+        SFUMATO_DB_POOL_SIZE="4",
+        SFUMATO_TORCH_THREADS="1",  # several workers on a small CPU: one thread each runs faster overall
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running_cluster(env: dict[str, str], root: Path, pg_url: str, apis: int,
+                    worker_models: list[list[str]]) -> Iterator[Cluster]:  # fmt: skip
+    """Migrations applied, `apis` API processes and one worker per entry of `worker_models`, all ready."""
+    subprocess.run([sys.executable, "-m", "sfumato.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+    servers = [LiveServer(env, free_port(), root / f"api-{i}.log") for i in range(apis)]
+    c = Cluster(env, pg_url, servers, log_dir=root)
+    try:
+        for api in servers:
+            api.start()
+        for models in worker_models:
+            c.start_worker(models)
+        c.wait_workers_ready()
+        yield c
+    finally:
+        c.stop()
