@@ -206,7 +206,7 @@ def pg_db() -> Iterator[Database]:
             name = f"sfumato_webhooks_{uuid.uuid4().hex[:10]}"
             c.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}: {exc}")
+        pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL} (the test suite needs the machine's PostgreSQL): {exc}")
     database = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
     database.upgrade()
     yield database
