@@ -35,6 +35,9 @@ def train(
     decoder_steps: Annotated[
         int, typer.Option(help="Decoder-refinement steps (-1: from --minutes, 0: skip the stage).")
     ] = -1,
+    object_weight: Annotated[
+        float, typer.Option(help="UNet loss weight on object pixels: 1 + w * mask (0: the unweighted loss).")
+    ] = 8.0,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")
@@ -46,7 +49,9 @@ def train(
     _threads(threads)
     t0 = time.time()
     steps = (vae_steps, unet_steps, decoder_steps)
-    model = run(out, minutes, seed, device, tiny, snapshot_every, stop_after or None, steps=steps)
+    model = run(
+        out, minutes, seed, device, tiny, snapshot_every, stop_after or None, steps=steps, object_weight=object_weight
+    )
     if model is None:
         typer.echo(f"stopped after {time.time() - t0:.0f} s; rerun the same command to resume")
         raise typer.Exit(3)

@@ -30,7 +30,7 @@ from .train import (
     train_unet,
     train_vae,
 )
-from .world import caption, render, sample_scene
+from .world import caption, render, render_with_mask, sample_scene
 
 # Nominal seconds per step on the 2-core reference CPU; they turn --minutes into a fixed step plan, so the
 # same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
@@ -42,6 +42,8 @@ VAE_STEP_S = 0.60
 # Decoder refinement (encoder frozen): extra nominal time on top of --minutes.
 DEC_SHARE = 0.15
 DEC_STEP_S = 0.75
+# UNet loss weight on object pixels (1 + w * mask) for new plans; plans written before it train with 0.
+OBJECT_WEIGHT = 8.0
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -70,12 +72,19 @@ def world_vae_batch(cfg: StarterConfig, seed: int, bs: int, full_bs: int, crop: 
     return fn
 
 
-def world_unet_batch(cfg: StarterConfig, seed: int, bs: int):
-    def fn(step: int) -> tuple[torch.Tensor, list[str]]:
+def world_unet_batch(cfg: StarterConfig, seed: int, bs: int, with_mask: bool = False):
+    """(images, captions), plus the objects' (B, 1, H, W) coverage mask when with_mask (same images)."""
+
+    def fn(step: int) -> tuple:
         rng = random.Random(f"{seed}-unet-{step}")
         w, h = _bucket(cfg, rng)
         scenes = [sample_scene(rng, "train") for _ in range(bs)]
-        return to_tensor([render(s, w, h, rng) for s in scenes]), [caption(s, rng) for s in scenes]
+        if not with_mask:
+            return to_tensor([render(s, w, h, rng) for s in scenes]), [caption(s, rng) for s in scenes]
+        pairs = [render_with_mask(s, w, h, rng) for s in scenes]
+        images = to_tensor([im for im, _ in pairs])
+        mask = torch.from_numpy(np.stack([m for _, m in pairs]))[:, None]
+        return images, [caption(s, rng) for s in scenes], mask
 
     return fn
 
@@ -100,13 +109,14 @@ def make_plan(
     vae_steps: int = 0,
     unet_steps: int = 0,
     dec_steps: int = -1,
+    object_weight: float = OBJECT_WEIGHT,
 ) -> dict:
     """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
     vae_steps = vae_steps or max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
     unet_steps = unet_steps or max(2, int(minutes * 60 * (1 - VAE_SHARE) / UNET_STEP_S))
     vae = VAETrainConfig(steps=vae_steps, seed=seed)
-    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=32)
+    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=32, object_weight=object_weight)
     if tiny:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
         unet.batch_size, unet.warmup = 8, 2
@@ -167,6 +177,7 @@ def run(
     stop_after_s: float | None = None,
     progress: bool = True,
     steps: tuple[int, int, int] = (0, 0, -1),
+    object_weight: float = OBJECT_WEIGHT,
 ) -> Path | None:
     """Train (or resume) the Starter model into `out`; returns out/model when finished, None when stopped
     by stop_after_s (rerun to continue)."""
@@ -175,7 +186,7 @@ def run(
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())  # resume: the frozen plan wins over the arguments
     else:
-        plan = make_plan(minutes, seed, tiny, *steps)
+        plan = make_plan(minutes, seed, tiny, *steps, object_weight=object_weight)
         plan_path.write_text(json.dumps(plan, indent=2))
     # plans written before the decoder stage existed get it with the same formula
     plan.setdefault("decoder_steps", decoder_steps(plan["minutes"], cfg_is_tiny(plan)))
@@ -222,7 +233,7 @@ def run(
         if snapshot_every and step % snapshot_every == 0 and step < ucfg.steps:
             save_pipeline(ema_components(c, out / "unet.pt"), out / "snapshots" / f"step-{step}")
 
-    ubatch = world_unet_batch(cfg, seed, ucfg.batch_size)
+    ubatch = world_unet_batch(cfg, seed, ucfg.batch_size, with_mask=ucfg.object_weight > 0)
     bar = _Bar("unet", progress)
     finished = train_unet(c, ubatch, ucfg, out / "unet.pt", bar, deadline, snapshot)
     bar.close()

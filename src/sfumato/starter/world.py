@@ -145,13 +145,21 @@ def _jitter(rgb: tuple[int, int, int], rng: random.Random) -> np.ndarray:
 
 def render(scene: Scene, width: int, height: int, rng: random.Random) -> np.ndarray:
     """RGB uint8 (height, width, 3) image of the scene."""
+    return render_with_mask(scene, width, height, rng)[0]
+
+
+def render_with_mask(scene: Scene, width: int, height: int, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    """The image of `render` (same rng draws, so the same pixels) and the objects' coverage mask: float32
+    (height, width) in [0, 1], the union of the objects' anti-aliased coverages."""
     img = np.empty((height, width, 3), dtype=np.float32)
     img[:] = _jitter(COLORS[scene.background], rng)
+    free = np.ones((height, width), dtype=np.float32)
     for obj in scene.objects:
         cx, cy, d = object_geometry(obj, width, height, rng)
-        cov = shape_coverage(obj.shape, cx, cy, d, width, height)[..., None]
-        img = img * (1 - cov) + _jitter(COLORS[obj.color], rng) * cov
-    return np.round(img).astype(np.uint8)
+        cov = shape_coverage(obj.shape, cx, cy, d, width, height)
+        img = img * (1 - cov[..., None]) + _jitter(COLORS[obj.color], rng) * cov[..., None]
+        free *= 1 - cov
+    return np.round(img).astype(np.uint8), 1 - free
 
 
 # --- sampling -------------------------------------------------------------------------------------------
