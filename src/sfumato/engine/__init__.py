@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sfumato.engine.types import (
     SCHEDULER_NAMES,
+    AddonError,
     GenerateRequest,
     GenerateResult,
     ModelNotFoundError,
@@ -34,6 +35,7 @@ _LAZY = {
 __all__ = [
     "SCHEDULER_NAMES",
     "SCHEDULERS",
+    "AddonError",
     "Engine",
     "GenerateRequest",
     "GenerateResult",

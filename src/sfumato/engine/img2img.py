@@ -23,6 +23,8 @@ import torch
 from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, DiffusionPipeline
 from PIL import Image
 
+from sfumato.engine.types import AddonError
+
 log = logging.getLogger(__name__)
 
 IP_ADAPTER_DIR = "ip_adapter"  # <model folder>/ip_adapter/{*.safetensors|*.bin, image_encoder/}
@@ -45,23 +47,52 @@ def derived_pipe(pipe: DiffusionPipeline, kind: str) -> DiffusionPipeline:
 
 
 def ip_adapter_weights(model_path: Path) -> Path | None:
+    """The model's IP-Adapter weights file, None when it has no ip_adapter/ folder; AddonError when the folder
+    is there but incomplete (the operator meant to install one: say what is missing rather than ignore it)."""
     folder = model_path / IP_ADAPTER_DIR
     if not folder.is_dir():
         return None
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin"))
-    return files[0] if files and (folder / "image_encoder").is_dir() else None
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin"))
+    if not files:
+        raise AddonError(f"{folder.name}/ of model {model_path.name} holds no IP-Adapter weights; put the adapter "
+                         "file (e.g. ip-adapter_sd15.safetensors) in it, or remove the folder")  # fmt: skip
+    encoder = folder / "image_encoder"
+    if not (encoder / "config.json").is_file():
+        raise AddonError(f"{folder.name}/ of model {model_path.name} has no image_encoder/ (a transformers "
+                         "CLIPVisionModelWithProjection folder with config.json and its weights) for "
+                         f"{files[0].name}")  # fmt: skip
+    return files[0]
 
 
 @contextlib.contextmanager
 def ip_adapter(pipe: DiffusionPipeline, weights: Path, scale: float) -> Iterator[None]:
     """IP-Adapter loaded for one call and unloaded after it, so the cached pipeline stays text-only."""
-    pipe.load_ip_adapter(str(weights.parent), subfolder="", weight_name=weights.name,
-                         image_encoder_folder="image_encoder", local_files_only=True)  # fmt: skip
+    had_extractor = getattr(pipe, "feature_extractor", None) is not None
     try:
+        pipe.load_ip_adapter(str(weights.parent), subfolder="", weight_name=weights.name,
+                             image_encoder_folder="image_encoder", local_files_only=True)  # fmt: skip
         pipe.set_ip_adapter_scale(scale)
+    except Exception as exc:
+        _unload(pipe, had_extractor)  # a half-loaded adapter must not stay on the shared, cached pipeline
+        where = f"{weights.parent.name}/{weights.name} of model {weights.parent.parent.name}"
+        raise AddonError(f"the IP-Adapter {where} could not be loaded: {type(exc).__name__}: {exc}") from exc
+    try:
         yield
     finally:
+        _unload(pipe, had_extractor)
+
+
+def _unload(pipe: DiffusionPipeline, had_extractor: bool) -> None:
+    """unload_ip_adapter, plus what it leaves behind: the image encoder after a failed load, and the CLIP
+    feature extractor it created (SD pipelines keep it for their safety checker), sized for this encoder."""
+    try:
         pipe.unload_ip_adapter()
+    except Exception:  # nothing (or only part) was loaded; unload did what it could
+        log.debug("unload_ip_adapter after a failed load", exc_info=True)
+    if getattr(pipe, "image_encoder", None) is not None:
+        pipe.register_modules(image_encoder=None)
+    if not had_extractor and getattr(pipe, "feature_extractor", None) is not None:
+        pipe.register_modules(feature_extractor=None)
 
 
 def to_tensor(images: list[Image.Image], width: int, height: int) -> torch.Tensor:

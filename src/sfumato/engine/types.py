@@ -28,6 +28,12 @@ class ModelNotFoundError(Exception):
     """The model folder is missing or is not a loadable diffusers pipeline."""
 
 
+class AddonError(Exception):
+    """An operator-installed optional model (IP-Adapter, upscaler, background remover) is there but cannot be
+    used; the message names the file and what is wrong with it. The job fails with it rather than quietly
+    falling back, so a broken install shows up at once instead of as weaker pictures."""
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     """One text-to-image call. Sizes are what the caller wants back; the engine may render at the
