@@ -12,6 +12,8 @@ problem (the job then fails with that reason).
 from __future__ import annotations
 
 import json
+import pickle
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -63,18 +65,36 @@ def _cached(kind: str, file: Path, load: Any) -> Any:
         return hit[1]
 
 
-def _load_upscaler(file: Path) -> RRDBNet:
+def _short(exc: BaseException) -> str:
+    """The first sentence of an exception's message (torch's run to paragraphs of advice)."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return text.split(". ")[0].rstrip(".")[:200]
+
+
+def _read_checkpoint(file: Path) -> object:
+    def unreadable(reason: str) -> AddonError:
+        return AddonError(f"the upscaler {shown(file)} could not be read: {reason}; install an ESRGAN state dict "
+                          "as .pth or .safetensors")  # fmt: skip
+
     try:
         if file.suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            raw: object = load_file(str(file), device="cpu")
-        else:
-            # weights_only: a .pth is a pickle, and a pickle can run code; tensors and dicts are all we need.
-            raw = torch.load(str(file), map_location="cpu", weights_only=True)
+            return load_file(str(file), device="cpu")
+        # weights_only: a .pth is a pickle, and a pickle can run code; tensors and dicts are all we need.
+        return torch.load(str(file), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if found:
+            raise unreadable(f"it holds a pickled {found[1]} object, not only tensors, and is refused unopened "
+                             "(unpickling objects can run code); save its state_dict()") from exc  # fmt: skip
+        raise unreadable("it is not a PyTorch checkpoint (damaged, or another format)") from exc
     except Exception as exc:
-        raise AddonError(f"the upscaler {shown(file)} could not be read ({type(exc).__name__}: {exc}); "
-                         "install an ESRGAN state dict as .pth or .safetensors") from exc  # fmt: skip
+        raise unreadable(_short(exc)) from exc
+
+
+def _load_upscaler(file: Path) -> RRDBNet:
+    raw = _read_checkpoint(file)
     try:
         return build_rrdbnet(unwrap(raw))
     except (ValueError, RuntimeError) as exc:
@@ -111,8 +131,7 @@ def _load_salient(file: Path) -> _Salient:
         module = torch.jit.load(str(file), map_location="cpu").eval()
     except Exception as exc:
         raise AddonError(f"the background-removal model {shown(file)} could not be loaded as TorchScript "
-                         f"({type(exc).__name__}: {exc}); export it with torch.jit.trace or torch.jit.script"
-                         ) from exc  # fmt: skip
+                         f"({_short(exc)}); export it with torch.jit.trace or torch.jit.script") from exc  # fmt: skip
     return _Salient(module, size, mean, std)
 
 
