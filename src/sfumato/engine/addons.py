@@ -32,7 +32,7 @@ _UPSCALER_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 _lock = threading.Lock()  # guards _loaded; two jobs may ask for the same add-on at once
-_loaded: dict[str, tuple[tuple[str, int, int], Any]] = {}  # kind -> ((path, size, mtime_ns), model)
+_loaded: dict[str, tuple[tuple[str, int, int, str], Any]] = {}  # kind -> ((path, size, mtime_ns, device), model)
 
 
 def shown(file: Path) -> str:
@@ -54,13 +54,13 @@ def nobg_file(addons: Path | None) -> Path | None:
     return file if file is not None and file.is_file() else None
 
 
-def _cached(kind: str, file: Path, load: Any) -> Any:
+def _cached(kind: str, file: Path, device: str, load: Any) -> Any:
     stat = file.stat()
-    signature = (str(file), stat.st_size, stat.st_mtime_ns)
+    signature = (str(file), stat.st_size, stat.st_mtime_ns, device)
     with _lock:
         hit = _loaded.get(kind)
         if hit is None or hit[0] != signature:
-            hit = (signature, load(file))
+            hit = (signature, load(file, device))
             _loaded[kind] = hit
         return hit[1]
 
@@ -93,17 +93,17 @@ def _read_checkpoint(file: Path) -> object:
         raise unreadable(_short(exc)) from exc
 
 
-def _load_upscaler(file: Path) -> RRDBNet:
+def _load_upscaler(file: Path, device: str) -> RRDBNet:
     raw = _read_checkpoint(file)
     try:
-        return build_rrdbnet(unwrap(raw))
+        return build_rrdbnet(unwrap(raw)).to(device)
     except (ValueError, RuntimeError) as exc:
         raise AddonError(f"the upscaler {shown(file)} is not a usable ESRGAN model: {exc}") from exc
 
 
-def esrgan_upscale(image: Image.Image, file: Path) -> Image.Image:
-    """The picture through the installed ESRGAN, at the model's own scale."""
-    model: RRDBNet = _cached("upscaler", file, _load_upscaler)
+def esrgan_upscale(image: Image.Image, file: Path, device: str = "cpu") -> Image.Image:
+    """The picture through the installed ESRGAN (on `device`), at the model's own scale."""
+    model: RRDBNet = _cached("upscaler", file, device, _load_upscaler)
     pixels = torch.from_numpy(np.asarray(image.convert("RGB"), np.float32) / 255.0).permute(2, 0, 1)[None]
     with torch.inference_mode():
         out = run_tiled(model, pixels)[0].clamp(0, 1).permute(1, 2, 0).numpy()
@@ -111,12 +111,12 @@ def esrgan_upscale(image: Image.Image, file: Path) -> Image.Image:
 
 
 class _Salient:
-    def __init__(self, module: torch.jit.ScriptModule, size: int, mean: list[float], std: list[float]) -> None:
-        self.module, self.size = module, size
+    def __init__(self, module: Any, size: int, mean: list[float], std: list[float], device: str) -> None:
+        self.module, self.size, self.device = module, size, device
         self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
 
 
-def _load_salient(file: Path) -> _Salient:
+def _load_salient(file: Path, device: str) -> _Salient:
     config_file = file.parent / "config.json"
     try:
         config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
@@ -128,21 +128,22 @@ def _load_salient(file: Path) -> _Salient:
     except (ValueError, TypeError, AttributeError) as exc:
         raise AddonError(f"{shown(config_file)} is not valid: {exc}") from exc
     try:
-        module = torch.jit.load(str(file), map_location="cpu").eval()
+        module = torch.jit.load(str(file), map_location=device).eval()
     except Exception as exc:
         raise AddonError(f"the background-removal model {shown(file)} could not be loaded as TorchScript "
                          f"({_short(exc)}); export it with torch.jit.trace or torch.jit.script") from exc  # fmt: skip
-    return _Salient(module, size, mean, std)
+    return _Salient(module, size, mean, std, device)
 
 
-def salient_alpha(rgb: Image.Image, file: Path) -> Image.Image:
-    """The installed model's mask for `rgb`, as an L image of `rgb`'s size (0 background, 255 subject)."""
-    model: _Salient = _cached("nobg", file, _load_salient)
+def salient_alpha(rgb: Image.Image, file: Path, device: str = "cpu") -> Image.Image:
+    """The installed model's mask for `rgb` (run on `device`), as an L image of `rgb`'s size (0 background,
+    255 subject)."""
+    model: _Salient = _cached("nobg", file, device, _load_salient)
     x = torch.from_numpy(np.asarray(rgb.resize((model.size, model.size), Image.Resampling.BILINEAR), np.float32))
     x = ((x / 255.0).permute(2, 0, 1)[None] - model.mean) / model.std
     try:
         with torch.inference_mode():
-            out = model.module(x)
+            out = model.module(x.to(model.device))
     except Exception as exc:
         raise AddonError(f"the background-removal model {shown(file)} failed on a (1, 3, {model.size}, "
                          f"{model.size}) input: {type(exc).__name__}: {exc}") from exc  # fmt: skip
@@ -151,7 +152,7 @@ def salient_alpha(rgb: Image.Image, file: Path) -> Image.Image:
     if not isinstance(out, torch.Tensor) or out.dim() < 2 or out.numel() != out.shape[-1] * out.shape[-2]:
         raise AddonError(f"the background-removal model {shown(file)} returned {shape}; it must return one mask, "
                          "shaped (1, 1, H, W)")  # fmt: skip
-    mask = out.reshape(out.shape[-2], out.shape[-1]).float()
+    mask = out.reshape(out.shape[-2], out.shape[-1]).float().cpu()
     if not torch.isfinite(mask).all():
         raise AddonError(f"the background-removal model {shown(file)} returned NaN or infinite values")
     if mask.min() < 0 or mask.max() > 1:  # logits

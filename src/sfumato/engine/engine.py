@@ -226,7 +226,7 @@ class Engine:
         """Twice the size (long side at most 2048): enlarged, refined by the model at low `strength`, and
         only the refinement's fine detail kept (engine/postprocess.py). Returns (image, method)."""
         size = upscale_size(*image.size)
-        big, how = enlarge(image, size, self.addons_dir)
+        big, how = enlarge(image, size, self.addons_dir, self.device)
         request = GenerateRequest(model_path=model_path, prompt=prompt, width=size[0], height=size[1],
                                   num_inference_steps=steps, seed=seed, init_image=big, strength=strength)  # fmt: skip
         refined = self.generate(request).images[0]
@@ -234,7 +234,7 @@ class Engine:
 
     def remove_background(self, image: Image.Image) -> tuple[Image.Image, str]:
         """RGBA with a transparent background, and the method used (no pipeline involved)."""
-        return remove_background(image, self.addons_dir)
+        return remove_background(image, self.addons_dir, self.device)
 
     def _call_kwargs(
         self,

@@ -142,8 +142,10 @@ def build_rrdbnet(state: dict[str, torch.Tensor]) -> RRDBNet:
 
 def run_tiled(model: RRDBNet, pixels: torch.Tensor, tile: int = 192, pad: int = 16) -> torch.Tensor:
     """The model over (1, 3, H, W) in [0, 1], tile by tile with `pad` pixels of context on each side (a real
-    ESRGAN on a whole 1024x1024 picture needs gigabytes of activations), the tiles' centres stitched."""
+    ESRGAN on a whole 1024x1024 picture needs gigabytes of activations), the tiles' centres stitched. Each
+    tile runs on the model's device; the result is assembled on the CPU."""
     scale = model.scale
+    device = next(model.parameters()).device
     _, _, h, w = pixels.shape
     multiple = model.unshuffle  # pixel_unshuffle needs sides divisible by its factor
     out = torch.zeros(1, 3, round(h * scale), round(w * scale))
@@ -156,7 +158,7 @@ def run_tiled(model: RRDBNet, pixels: torch.Tensor, tile: int = 192, pad: int = 
             ph, pw = (-patch.shape[2]) % multiple, (-patch.shape[3]) % multiple
             if ph or pw:
                 patch = F.pad(patch, (0, pw, 0, ph), mode="replicate")
-            result = model(patch)
+            result = model(patch.to(device)).cpu()
             ys, xs = round((top - t0) * scale), round((left - l0) * scale)
             hh, ww = round((bottom - top) * scale), round((right - left) * scale)
             out[:, :, round(top * scale) : round(top * scale) + hh, round(left * scale) : round(left * scale) + ww] = (

@@ -36,13 +36,15 @@ def upscale_size(width: int, height: int, factor: float = 2.0) -> tuple[int, int
     return round(width * factor), round(height * factor)
 
 
-def enlarge(image: Image.Image, size: tuple[int, int], addons: Path | None) -> tuple[Image.Image, str]:
+def enlarge(
+    image: Image.Image, size: tuple[int, int], addons: Path | None, device: str = "cpu"
+) -> tuple[Image.Image, str]:
     """The picture at `size`, and how it was enlarged: through the installed ESRGAN-family model
     ("esrgan:<file stem>", its output resized to `size`), else "lanczos"."""
     model_file = upscaler_file(addons)
     if model_file is None:
         return image.convert("RGB").resize(size, Image.Resampling.LANCZOS), METHOD_LANCZOS
-    big = esrgan_upscale(image, model_file)
+    big = esrgan_upscale(image, model_file, device)
     log.info("enlarged %sx%s -> %sx%s with %s", *image.size, *big.size, model_file.name)
     # The stem, shortened: the method column holds 64 characters, "+diffusion-detail" included.
     return big.resize(size, Image.Resampling.LANCZOS), f"{METHOD_ESRGAN}:{model_file.stem[:32]}"
@@ -61,12 +63,12 @@ def add_detail(base: Image.Image, refined: Image.Image, radius: float = 2.0, lim
     return Image.fromarray(np.clip(np.round(out), 0, 255).astype(np.uint8), "RGB")
 
 
-def remove_background(image: Image.Image, addons: Path | None) -> tuple[Image.Image, str]:
+def remove_background(image: Image.Image, addons: Path | None, device: str = "cpu") -> tuple[Image.Image, str]:
     """RGBA: the picture with a transparent background, and the method used."""
     rgb = image.convert("RGB")
     model_file = nobg_file(addons)
     if model_file is not None:
-        return _with_alpha(rgb, salient_alpha(rgb, model_file)), METHOD_SALIENT
+        return _with_alpha(rgb, salient_alpha(rgb, model_file, device)), METHOD_SALIENT
     return _with_alpha(rgb, border_colour_alpha(rgb)), METHOD_COLOUR_KEY
 
 
