@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from sfumato.jobs.claims import JobClaims
 from sfumato.jobs.dispatch import Dispatcher, InProcessDispatcher, JobKind
 from sfumato.jobs.runner import GenerationEngine, JobRunner
 from sfumato.jobs.variation_runner import VariationRunner
@@ -24,6 +26,10 @@ from sfumato.settings import Settings
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, LocalFileStore
 from sfumato.store.s3 import S3FileStore  # boto3 itself is imported only when it is used
+
+if TYPE_CHECKING:
+    from sfumato.jobs.reaper import Reaper
+    from sfumato.jobs.republish import Publisher
 
 
 @dataclass
@@ -84,7 +90,7 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     variation_runner = VariationRunner(db, files, engine, max_attempts=settings.max_job_attempts)  # type: ignore[arg-type]
     dispatcher: Dispatcher
     if settings.broker_url:  # scale-out: Celery workers on other processes and machines
-        dispatcher = build_celery_dispatcher(settings, db, runner)
+        dispatcher = build_celery_dispatcher(settings, db, [runner, variation_runner])
     else:
         dispatcher = InProcessDispatcher(
             {JobKind.GENERATION: runner.run_generation, JobKind.VARIATION: variation_runner.run_variation},
@@ -106,6 +112,8 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     webhooks.notify = webhook_worker.wake
     generations = Generations(db, files, catalog, dispatcher)
     generations.max_pending = settings.max_pending_per_user
+    variations = Variations(db, dispatcher)
+    variations.max_pending = settings.max_pending_per_user
     secret = load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret")
     # Object storage takes init image uploads itself (presigned POST); local disk uses our receiver.
     init_images = InitImages(db, files, UploadPolicy(secret), s3)
@@ -123,7 +131,7 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
         webhooks=webhooks,
         webhook_worker=webhook_worker,
         init_images=init_images,
-        variations=Variations(db, dispatcher),
+        variations=variations,
         variation_runner=variation_runner,
         rate_limiter=build_rate_limiter(settings),
         urls=urls,
@@ -142,17 +150,25 @@ def build_file_store(settings: Settings) -> FileStore:
     return S3FileStore(client, bucket, prefix, settings.s3_public_base_url)
 
 
-def build_celery_dispatcher(settings: Settings, db: Database, runner: JobRunner) -> Dispatcher:
+def build_celery_dispatcher(settings: Settings, db: Database, runners: list[JobClaims]) -> Dispatcher:
     # Imported here: the embedded default never imports Celery.
     from sfumato.jobs.celery_app import make_celery
-    from sfumato.jobs.celery_dispatch import CeleryDispatcher, model_of_job
-    from sfumato.jobs.reaper import Reaper
+    from sfumato.jobs.celery_dispatch import CeleryDispatcher
 
     assert settings.broker_url
-    reaper = Reaper(db, runner, settings.unserved_model_timeout_seconds, settings.reaper_interval_seconds,
-                    settings.worker_dead_after_seconds)  # fmt: skip
-    app = make_celery(settings.broker_url, settings.visibility_timeout_seconds)
-    return CeleryDispatcher(app, model_of_job(db), [reaper])
+    dispatcher = CeleryDispatcher(make_celery(settings.broker_url, settings.visibility_timeout_seconds), db)
+    dispatcher.background.append(build_reaper(settings, db, runners, dispatcher))
+    return dispatcher
+
+
+def build_reaper(settings: Settings, db: Database, runners: list[JobClaims], publisher: Publisher) -> Reaper:
+    """Fails jobs no worker will take, publishes again the ones whose message is missing (API hosts)."""
+    from sfumato.jobs.reaper import Reaper
+    from sfumato.jobs.republish import Republisher
+
+    republisher = Republisher(db, publisher, settings.republish_after_seconds, settings.worker_dead_after_seconds)
+    return Reaper(db, runners, settings.unserved_model_timeout_seconds, settings.reaper_interval_seconds,
+                  settings.worker_dead_after_seconds, republisher)  # fmt: skip
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:

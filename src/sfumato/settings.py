@@ -76,10 +76,17 @@ class Settings(BaseSettings):
         description="A PENDING job whose model no live worker has served for this long becomes FAILED.",
     )
     reaper_interval_seconds: float = Field(default=10.0, description="How often the reaper looks for stuck jobs.")
+    republish_after_seconds: float = Field(
+        default=30.0,
+        description="A PENDING job never published (broker down) or whose message is gone is published again "
+        "after this long.",
+    )
     db_pool_size: int = Field(default=10, description="PostgreSQL connections kept open per process.")
     db_max_overflow: int = Field(default=20, description="PostgreSQL connections allowed above the pool size.")
     max_pending_per_user: int = Field(
-        default=200, description="Generations a user may have PENDING; more gets 429 (checked in the database)."
+        default=200,
+        description="Jobs (generations and variations) a user may have PENDING; more gets 429 (checked in the "
+        "database).",
     )
     redis_url: str | None = Field(
         default=None, description="Redis for request rate limits shared by API hosts; default: in-process counters."

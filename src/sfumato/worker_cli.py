@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from sqlalchemy import func, select
 
 from sfumato.bootstrap import Container, build
 from sfumato.services.errors import SfumatoError
 from sfumato.settings import Settings
-from sfumato.store.models import Generation
 
 # Self-contained (no import of sfumato.cli, which may be __main__): cli.py calls `register`.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -50,59 +47,31 @@ def worker(
 
 
 def reaper() -> None:
-    """Fail jobs whose model no live worker serves (API hosts in Celery mode already run one each)."""
-    from sfumato.jobs.reaper import Reaper
+    """Fail jobs whose model no live worker serves and publish again jobs whose broker message is missing
+    (API hosts in Celery mode already run one each)."""
+    from sfumato.bootstrap import build_reaper
+    from sfumato.jobs.celery_dispatch import CeleryDispatcher
 
     c = _container()
-    s = c.settings
-    Reaper(c.db, c.runner, s.unserved_model_timeout_seconds, s.reaper_interval_seconds,
-           s.worker_dead_after_seconds).run_forever()  # fmt: skip
+    if not isinstance(c.dispatcher, CeleryDispatcher):
+        raise typer.BadParameter("set SFUMATO_BROKER_URL: the reaper serves Celery workers (redis:// or amqp://)")
+    runners = [c.runner, c.variation_runner]
+    build_reaper(c.settings, c.db, [r for r in runners if r is not None], c.dispatcher).run_forever()
 
 
 def status(as_json: JsonFlag = False) -> None:
-    """Workers (alive or not, models, device, current job), queue depth per model, jobs in flight."""
-    from sfumato.jobs.reaper import aware, list_workers
+    """Workers (alive or not, models, device, current job), queue depth per model in the database and in the
+    broker, jobs in flight."""
+    from sfumato.jobs.broker import safe_broker_url
+    from sfumato.jobs.celery_dispatch import CeleryDispatcher
+    from sfumato.jobs.status import cluster_status, status_text
 
     c = _container()
-    now = datetime.now(UTC)
-    workers = list_workers(c.db, c.settings.worker_dead_after_seconds, now)
-    fresh = now - timedelta(seconds=c.settings.worker_dead_after_seconds)
-    with c.db.session() as s:
-        rows = s.execute(
-            select(Generation.model_id, Generation.claimed_at, func.count())
-            .where(Generation.status == "PENDING").group_by(Generation.model_id, Generation.claimed_at)
-        ).all()  # fmt: skip
-    queued: dict[str, int] = {}
-    running: dict[str, int] = {}
-    for model_id, claimed_at, count in rows:
-        target = running if claimed_at is not None and aware(claimed_at) > fresh else queued
-        target[model_id] = target.get(model_id, 0) + count
-    data = {
-        "workers": [
-            {
-                "id": w.id,
-                "alive": w.alive,
-                "models": w.models,
-                "device": w.device,
-                "concurrency": w.concurrency,
-                "current_job": w.current_job,
-                "jobs_done": w.jobs_done,
-                "last_seen": w.last_seen.isoformat(),
-            }
-            for w in workers
-        ],  # fmt: skip
-        "queue_depth": queued,
-        "in_flight": running,
-        "jobs_in_flight": sum(running.values()),
-    }
-    lines = ["workers:"] + [
-        f"  {w['id']}  {'alive' if w['alive'] else 'DEAD '}  {w['device']}  models={','.join(w['models'])}"
-        f"  job={w['current_job'] or '-'}  done={w['jobs_done']}" for w in data["workers"]
-    ]  # fmt: skip
-    lines.append("queue depth per model:")
-    lines += [f"  {m}  {n}" for m, n in sorted(queued.items())] or ["  (empty)"]
-    lines.append(f"jobs in flight: {data['jobs_in_flight']}")
-    _emit(as_json, data, "\n".join(lines))
+    broker = c.dispatcher if isinstance(c.dispatcher, CeleryDispatcher) else None
+    url = safe_broker_url(c.settings.broker_url) if c.settings.broker_url else None
+    data = cluster_status(c.db, c.settings.worker_dead_after_seconds, broker, url,
+                          [e.id for e in c.catalog.entries()])  # fmt: skip
+    _emit(as_json, data, status_text(data))
 
 
 def users_set(

@@ -79,3 +79,17 @@ def test_db_upgrade_against_postgresql(env: dict[str, str]) -> None:
     finally:
         with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_status_without_a_broker_shows_the_database_side(env: dict[str, str]) -> None:
+    data = cli_json(env, "status")
+    assert data["broker"] is None and data["broker_error"] is None and data["broker_queue_depth"] is None
+    assert data["workers"] == [] and data["jobs_in_flight"] == 0 and data["running_jobs"] == []
+    assert data["models"] and all(m == {"queued_db": 0, "queued_broker": None, "in_flight": 0, "workers_alive": 0}
+                                  for m in data["models"].values())  # fmt: skip
+    assert "broker: none (embedded worker)" in cli(env, "status").stdout
+
+
+def test_reaper_without_a_broker_says_what_to_set(env: dict[str, str]) -> None:
+    result = cli(env, "reaper", check=False)
+    assert result.returncode == 2 and "SFUMATO_BROKER_URL" in result.stderr

@@ -47,6 +47,11 @@ def make_celery(broker_url: str, visibility_timeout: int) -> Celery:
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": visibility_timeout},
+        # RabbitMQ: no AMQP heartbeats. A worker runs its job on the thread that would send them (solo pool),
+        # so a job longer than two heartbeats would get its connection closed and its message redelivered.
+        # Liveness is the database heartbeat instead: a job whose worker's lease went stale is published
+        # again (jobs/republish.py), and a killed worker's socket closes at once anyway.
+        broker_heartbeat=0,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_create_missing_queues=True,

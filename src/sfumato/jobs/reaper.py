@@ -1,8 +1,10 @@
-"""The reaper: jobs no worker will ever take become FAILED, with a message naming the model.
+"""The reaper: jobs no worker will ever take become FAILED, with a message naming the model; jobs whose
+broker message is missing are published again (jobs/republish.py).
 
-A job waits in its model's queue; if no live worker has served that model for `unserved_after` seconds
-(judged from the workers' heartbeat rows, the database being the one place every host can read), the job
-is FAILED through the JobRunner (so the webhook outbox row is written with it). Every API host may run
+A job (a generation, or a variation, which runs on its generation's model) waits in its model's queue; if
+no live worker has served that model for `unserved_after` seconds (judged from the workers' heartbeat rows,
+the database being the one place every host can read), the job is FAILED through its runner (so the
+webhook outbox row is written with it). Every API host may run
 one; the work is idempotent (each row is locked and re-checked before it changes)."""
 
 from __future__ import annotations
@@ -14,18 +16,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from sfumato.jobs.runner import JobRunner
+from sfumato.jobs.claims import JobClaims, aware, pending_with_model
+from sfumato.jobs.republish import Republisher
 from sfumato.store.database import Database
-from sfumato.store.models import Generation
 from sfumato.store.workers import WorkerRow
 
 log = logging.getLogger(__name__)
 
 PRUNE_WORKERS_AFTER = timedelta(days=7)  # heartbeat rows of workers gone this long are forgotten
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -56,24 +54,37 @@ def list_workers(db: Database, dead_after_seconds: float, now: datetime | None =
 def unserved_message(model_id: str, seconds: float) -> str:
     return (
         f"no worker serves model {model_id}: none has for {seconds:g} seconds, so this job never ran; "
-        f"start one with `sfumato worker --models {model_id}` and generate again"
+        f"start one with `sfumato worker --models {model_id}` and send the request again"
     )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    failed: list[str]  # jobs FAILED because no worker serves their model
+    republished: list[str]  # jobs whose missing message was published again (jobs/republish.py)
 
 
 class Reaper:
     def __init__(
-        self, db: Database, runner: JobRunner, unserved_after: float, interval: float, dead_after: float
+        self,
+        db: Database,
+        runners: list[JobClaims],
+        unserved_after: float,
+        interval: float,
+        dead_after: float,
+        republisher: Republisher | None = None,
     ) -> None:
         self._db = db
-        self._runner = runner
+        self._runners = runners
         self._unserved_after = unserved_after
         self._interval = interval
         self._dead_after = dead_after
+        self._republisher = republisher
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def sweep(self, now: datetime | None = None) -> list[str]:
-        """One pass; returns the ids of the jobs it FAILED."""
+    def sweep(self, now: datetime | None = None) -> Sweep:
+        """One pass over every kind of job (generations and variations)."""
         now = now or datetime.now(UTC)
         cutoff = now - timedelta(seconds=self._unserved_after)
         last_served: dict[str, datetime] = {}
@@ -82,21 +93,22 @@ class Reaper:
             seen = now if w.alive else w.last_seen
             for model_id in w.models:
                 last_served[model_id] = max(seen, last_served.get(model_id, seen))
+        waiting: list[tuple[JobClaims, str, str]] = []
         with self._db.session() as s:
-            waiting = s.execute(
-                select(Generation.id, Generation.model_id)
-                .where(Generation.status == "PENDING", Generation.created_at < cutoff)
-            ).all()  # fmt: skip
+            for runner in self._runners:
+                query = pending_with_model(runner.table).where(runner.table.created_at < cutoff)
+                waiting += [(runner, job_id, model_id) for job_id, model_id, *_ in s.execute(query).all()]
             s.execute(delete(WorkerRow).where(WorkerRow.last_seen < now - PRUNE_WORKERS_AFTER))
         failed = []
-        for job_id, model_id in waiting:
+        for runner, job_id, model_id in waiting:
             served = last_served.get(model_id)
             if served is not None and served > cutoff:
                 continue
-            if self._runner.fail_unclaimed(job_id, unserved_message(model_id, self._unserved_after), cutoff):
-                log.warning("generation %s FAILED: no worker serves model %s", job_id, model_id)
+            if runner.fail_unclaimed(job_id, unserved_message(model_id, self._unserved_after), cutoff):
+                log.warning("%s %s FAILED: no worker serves model %s", runner.kind, job_id, model_id)
                 failed.append(job_id)
-        return failed
+        republished = self._republisher.sweep(now) if self._republisher is not None else []
+        return Sweep(failed, republished)
 
     def start(self) -> None:
         self._stopping.clear()

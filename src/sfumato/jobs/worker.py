@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 
 from sfumato.jobs.celery_app import make_celery, queue_for_model, register_handlers
+from sfumato.jobs.claims import JOB_TABLES
 from sfumato.jobs.dispatch import JobKind
 from sfumato.settings import Settings
 from sfumato.store.database import Database
-from sfumato.store.models import Generation
 from sfumato.store.workers import WorkerRow
 
 log = logging.getLogger("sfumato.worker")
@@ -54,7 +54,8 @@ def configure_json_logging(worker_id: str, level: str) -> None:
 
 
 class Heartbeat:
-    """Upserts this worker's row and renews its jobs' leases (Generation.claimed_at) on a thread."""
+    """Upserts this worker's row and renews its jobs' leases (`claimed_at` of its generations and variations)
+    on a thread."""
 
     def __init__(self, db: Database, row: WorkerRow, every: float) -> None:
         self._db = db
@@ -74,10 +75,11 @@ class Heartbeat:
                 s.add(row)
             row.models, row.device, row.concurrency = self._row.models, self._row.device, self._row.concurrency
             row.current_job, row.jobs_done, row.last_seen = self.current_job, self.jobs_done, now
-            s.execute(
-                update(Generation).where(Generation.worker == self._row.id, Generation.status == "PENDING")
-                .values(claimed_at=now)
-            )  # fmt: skip
+            for table in JOB_TABLES:  # generations and variations: the same lease
+                s.execute(
+                    update(table).where(table.worker == self._row.id, table.status == "PENDING")
+                    .values(claimed_at=now)
+                )  # fmt: skip
 
     def start(self) -> None:
         self.beat()
@@ -121,8 +123,9 @@ def run_worker(settings: Settings, model_ids: list[str], device: str, concurrenc
                     device=device, concurrency=concurrency)  # fmt: skip
     heartbeat = Heartbeat(container.db, row, settings.worker_heartbeat_seconds)
     for runner in (container.runner, container.variation_runner):
+        assert runner is not None
         runner.worker_id = worker_id
-    container.runner.lease_seconds = settings.worker_dead_after_seconds
+        runner.lease_seconds = settings.worker_dead_after_seconds  # leases and user slots, every kind of job
     register_handlers({
         JobKind.GENERATION: heartbeat.tracked(container.runner.run_generation),
         JobKind.VARIATION: heartbeat.tracked(container.variation_runner.run_variation),

@@ -9,18 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sfumato.engine.types import SCHEDULER_NAMES
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog
-from sfumato.services.errors import Busy, InvalidRequest, LimitExceeded, NotFound
+from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound
 from sfumato.services.image_inputs import resolve_image
+from sfumato.services.limits import check_queue_cap
 from sfumato.services.styles import STYLE_TEMPLATES, apply_style
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix
-from sfumato.store.models import GeneratedImage, Generation, User
+from sfumato.store.models import GeneratedImage, Generation
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +199,7 @@ class Generations:
                     self.settle_upload(user_id, image_id)
         with self._db.session() as s:
             extras = {**p.extras, **image_inputs(s, user_id, p)}
-            # Lock the user's row (PostgreSQL): two API hosts checking the cap at once count one after the
-            # other, so the cap holds across hosts.
-            s.get(User, user_id, with_for_update=True)
-            pending = s.scalar(
-                select(func.count()).select_from(Generation)
-                .where(Generation.user_id == user_id, Generation.status == "PENDING")
-            ) or 0  # fmt: skip
-            if pending >= self.max_pending:
-                raise Busy(
-                    f"you have {pending} generations pending, the most allowed is {self.max_pending}; "
-                    "wait for some to finish"
-                )
+            check_queue_cap(s, user_id, self.max_pending)  # generations and variations, across API hosts
             row = Generation(
                 id=str(uuid.uuid4()),
                 user_id=user_id,

@@ -1,5 +1,6 @@
 """Limits that hold across API hosts: per-user concurrency slots (in the database, checked by the job
-runner's claim) and per-key request rate limits (fixed one-minute windows, in Redis when configured so
+runner's claim, jobs/claims.py), the per-user queue cap over every kind of job (in the database, checked
+when a job is created) and per-key request rate limits (fixed one-minute windows, in Redis when configured so
 every API host counts together; in process memory otherwise, for the embedded default)."""
 
 from __future__ import annotations
@@ -8,13 +9,16 @@ import threading
 import time
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.jobs.claims import JOB_TABLES
+from sfumato.services.errors import Busy, InvalidRequest, NotFound
 from sfumato.store.database import Database
 from sfumato.store.models import User
 
 WINDOW_SECONDS = 60
+QUEUE_CAP = 200  # PENDING jobs per user, generations and variations together (SFUMATO_MAX_PENDING_PER_USER)
 
 
 def set_concurrency_slots(db: Database, username: str, slots: int) -> str:
@@ -27,6 +31,20 @@ def set_concurrency_slots(db: Database, username: str, slots: int) -> str:
             raise NotFound(f"no user named {username!r}")
         user.api_concurrency_slots = slots
         return user.id
+
+
+def check_queue_cap(s: Session, user_id: str, max_pending: int) -> None:
+    """429 (Busy) when the user already has `max_pending` jobs PENDING, generations and variations together.
+    Call it in the transaction that adds the job: the lock on the user's row (PostgreSQL) makes two API hosts
+    checking at once count one after the other, so the cap holds across hosts."""
+    s.get(User, user_id, with_for_update=True)
+    pending = sum(
+        s.scalar(select(func.count()).select_from(t).where(t.user_id == user_id, t.status == "PENDING")) or 0
+        for t in JOB_TABLES
+    )
+    if pending >= max_pending:
+        raise Busy(f"you have {pending} jobs pending (generations and variations), the most allowed is "
+                   f"{max_pending}; wait for some to finish")  # fmt: skip
 
 
 class Counter(Protocol):

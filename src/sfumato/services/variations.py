@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.errors import Busy, InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id, resolve_image
+from sfumato.services.limits import QUEUE_CAP, check_queue_cap
 from sfumato.store.database import Database
 from sfumato.store.media import ImageVariation
 from sfumato.store.models import GeneratedImage
@@ -48,6 +49,7 @@ class Variations:
     def __init__(self, db: Database, dispatcher: Dispatcher) -> None:
         self._db = db
         self._dispatcher = dispatcher
+        self.max_pending = QUEUE_CAP  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
 
     def create(self, user_id: str, api_key_id: str | None, transform: str, source_id: str | None,
                is_variation: bool | None = None) -> str:  # fmt: skip
@@ -68,6 +70,7 @@ class Variations:
                 image = s.get(GeneratedImage, ref.id)
                 assert image is not None
                 generation_id, image_id, source_variation = image.generation_id, image.id, None
+            check_queue_cap(s, user_id, self.max_pending)  # every kind of job, across API hosts
             pending = s.scalar(
                 select(func.count()).select_from(ImageVariation)
                 .where(ImageVariation.user_id == user_id, ImageVariation.status == "PENDING")

@@ -97,6 +97,9 @@ class Generation(Base):
     # worker's heartbeat renews); a claim by another worker waits until the lease is stale.
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When a "run it" message was last handed to the broker; None: never (the broker was down), so the
+    # reaper publishes it again (jobs/republish.py).
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     images: Mapped[list[GeneratedImage]] = relationship(
         back_populates="generation", cascade="all, delete-orphan", order_by="GeneratedImage.index"
