@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -86,3 +89,37 @@ def pixels(img: Image.Image, mode: str = "RGB") -> np.ndarray:
 def file_count(server: LiveServer) -> int:
     root = Path(server.env["SFUMATO_DATA_DIR"]) / "files"
     return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+@dataclass
+class AddonServer:
+    """A live server whose DATA_DIR/addons/ (and model folders) a test may change between jobs: the engine
+    looks for add-ons at each job and reloads one whose file changed."""
+
+    server: LiveServer
+    addons: Path
+    models: dict[str, Path]
+
+    def folder(self, kind: str, clear: bool = True) -> Path:
+        """addons/<kind>/, emptied first unless `clear` is False."""
+        folder = self.addons / kind
+        if clear:
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def clear(self) -> None:
+        shutil.rmtree(self.addons, ignore_errors=True)
+
+    def query(self, sql: str, *params: object) -> tuple:
+        """One row from the server's SQLite database (what the server recorded, beyond the wire format)."""
+        with sqlite3.connect(Path(self.server.env["SFUMATO_DATA_DIR"]) / "sfumato.db") as db:
+            row = db.execute(sql, params).fetchone()
+        assert row is not None, (sql, params)
+        return row
+
+    def variation_method(self, variation_id: str) -> str:
+        return self.query("SELECT method FROM image_variations WHERE id = ?", variation_id)[0]
+
+    def generation_extras(self, generation_id: str) -> dict:
+        return json.loads(self.query("SELECT extras FROM generations WHERE id = ?", generation_id)[0])

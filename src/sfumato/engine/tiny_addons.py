@@ -5,6 +5,7 @@ Shapes, file formats and key names are those of the real ones; the weights are r
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -138,5 +139,7 @@ class _DiskMask(nn.Module):
 def build_disk_mask_model(file: Path, radius: float = 0.3, logits: bool = True, channels: int = 1) -> Path:
     """Save a TorchScript salient-object stand-in whose mask is a centred disk (see _DiskMask)."""
     file.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.script(_DiskMask(radius, logits, channels)).save(str(file))
+    with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; it is still what operators export
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(_DiskMask(radius, logits, channels)).save(str(file))
     return file
