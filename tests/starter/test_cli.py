@@ -17,3 +17,13 @@ def test_cli_train_resumes_and_eval_prints_a_table(tmp_path, tiny_run):
     assert res.exit_code == 0, res.output
     for word in ("background", "colour", "shape", "position", "two objects"):
         assert word in res.output
+
+
+def test_eval_of_a_missing_model_says_what_to_pass(tmp_path):
+    from typer.testing import CliRunner
+
+    from sfumato.starter.cli import starter_app
+
+    res = CliRunner().invoke(starter_app, ["eval", "--model", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+    assert "sfumato_model.json" in res.output and "snapshots/step-N" in res.output

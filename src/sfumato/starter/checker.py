@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import cache
 from itertools import permutations
 
 import numpy as np
 
-from .world import COLOR_NAMES, COLORS, GRID, POLYGONS, POSITIONS, SHAPES, Scene, shape_coverage
+from .world import COLOR_NAMES, COLORS, GRID, POSITIONS, SHAPES, Scene, shape_coverage
 
 _PALETTE = np.array([COLORS[c] for c in COLOR_NAMES], dtype=np.float32)
 MIN_AREA_FRAC = 0.012  # components smaller than this fraction of the image are noise
@@ -59,31 +60,54 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
     return comps
 
 
-def _bbox_unit(shape: str) -> tuple[float, float, float, float]:
-    if shape == "circle":
-        return -1.0, -1.0, 1.0, 1.0
-    xs, ys = zip(*POLYGONS[shape], strict=True)
-    return min(xs), min(ys), max(xs), max(ys)
+_UNIT_D = 96.0  # templates for the unit statistics are drawn this large (exact to well under 1%)
 
 
-def classify_shape(mask: np.ndarray) -> str:
-    """Best template IoU: each shape is drawn so that its bounding box matches the mask's."""
-    ys, xs = np.nonzero(mask)
-    h, w = mask.shape
-    bx0, bx1, by0, by1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    bw, bh = bx1 - bx0, by1 - by0
-    best, best_iou = SHAPES[0], -1.0
+@cache
+def _unit_stats(shape: str) -> tuple[float, float, float]:
+    """(area, centroid dx, centroid dy) of `shape` drawn with diameter 1 centred at the origin."""
+    size = int(_UNIT_D * 1.5)
+    cov = shape_coverage(shape, size / 2, size / 2, _UNIT_D, size, size).astype(np.float64)
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    area = cov.sum()
+    dx = ((cov * xs).sum() / area - size / 2) / _UNIT_D
+    dy = ((cov * ys).sum() / area - size / 2) / _UNIT_D
+    return area / _UNIT_D**2, dx, dy
+
+
+def classify_shape(alpha: np.ndarray) -> str:
+    """The shape whose anti-aliased template best fits the object's coverage `alpha` (float, 0..1 per
+    pixel). Each template is drawn with the same area and centroid as alpha, so the fit compares outlines
+    only; soft coverage keeps the sub-pixel edge information that a thresholded mask loses at small sizes."""
+    h, w = alpha.shape
+    ys, xs = np.mgrid[0:h, 0:w] + 0.5
+    area = float(alpha.sum())
+    mx, my = float((alpha * xs).sum()) / area, float((alpha * ys).sum()) / area
+    best, best_err = SHAPES[0], float("inf")
     for shape in SHAPES:
-        ux0, uy0, ux1, uy1 = _bbox_unit(shape)
-        # diameter so that the unit bbox scales to the mask's bbox (mean of the two axes)
-        d = (bw / (ux1 - ux0)) + (bh / (uy1 - uy0))
-        cx = (bx0 + bx1) / 2 - (ux0 + ux1) / 2 * d / 2
-        cy = (by0 + by1) / 2 - (uy0 + uy1) / 2 * d / 2
-        tmpl = shape_coverage(shape, cx, cy, d, w, h) >= 0.5
-        iou = (tmpl & mask).sum() / max(1, (tmpl | mask).sum())
-        if iou > best_iou:
-            best, best_iou = shape, iou
+        unit_area, dx, dy = _unit_stats(shape)
+        d = (area / unit_area) ** 0.5
+        tmpl = shape_coverage(shape, mx - dx * d, my - dy * d, d, w, h)
+        err = float(((tmpl - alpha) ** 2).sum())
+        if err < best_err:
+            best, best_err = shape, err
     return best
+
+
+def comp_mask_of(comp: np.ndarray, h: int, w: int) -> np.ndarray:
+    mask = np.zeros((h, w), bool)
+    mask[comp[:, 0], comp[:, 1]] = True
+    return mask
+
+
+def _grow(mask: np.ndarray) -> np.ndarray:
+    """The mask plus its 4-neighbours."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
 
 
 def nearest_position(fx: float, fy: float) -> str:
@@ -114,17 +138,16 @@ def read_scene(img: np.ndarray, max_objects: int = 2) -> Reading:
         far = diff[ys, xs] >= np.median(diff[ys, xs])
         rgb = np.median(core[far], axis=0)
         color = nearest_color(rgb)
-        # mask at the 50% blend between background and object colour, restricted to this component
-        d_obj = ((img.astype(np.float32) - rgb) ** 2).sum(-1)
-        d_bg = ((img.astype(np.float32) - bg_rgb) ** 2).sum(-1)
-        comp_mask = np.zeros((h, w), bool)
-        comp_mask[ys, xs] = True
-        mask = comp_mask & (d_obj < d_bg)
-        if mask.sum() < 4:
-            mask = comp_mask
-        my, mx = np.nonzero(mask)
-        fx, fy = (mx.mean() + 0.5) / w, (my.mean() + 0.5) / h
-        objects.append(Detected(color, classify_shape(mask), nearest_position(fx, fy), int(mask.sum()), (fx, fy)))
+        # soft coverage: each pixel's position on the line from the background to the object colour, in
+        # the component grown by one pixel (its anti-aliased rim is closer to the background than 40)
+        region = _grow(comp_mask_of(comp, h, w))
+        span = rgb - bg_rgb
+        alpha = ((img.astype(np.float32) - bg_rgb) @ span) / max(float(span @ span), 1e-6)
+        alpha = np.where(region, np.clip(alpha, 0.0, 1.0), 0.0)
+        gy, gx = np.mgrid[0:h, 0:w] + 0.5
+        area = float(alpha.sum())
+        fx, fy = float((alpha * gx).sum()) / area / w, float((alpha * gy).sum()) / area / h
+        objects.append(Detected(color, classify_shape(alpha), nearest_position(fx, fy), int(len(comp)), (fx, fy)))
     return Reading(COLOR_NAMES[bg_idx], objects)
 
 

@@ -37,7 +37,7 @@ def train(
     ] = -1,
     object_weight: Annotated[
         float, typer.Option(help="UNet loss weight on object pixels: 1 + w * mask (0: the unweighted loss).")
-    ] = 8.0,
+    ] = 0.0,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")
@@ -71,6 +71,10 @@ def eval_cmd(
     """Render held-out captions with fixed seeds and print per-attribute adherence measured from pixels."""
     from .evaluate import evaluate, format_table
 
+    if not (model / "sfumato_model.json").exists():
+        typer.echo(f"--model {model}: no Starter pipeline folder there (it needs sfumato_model.json); pass the "
+                   "model/ folder of a finished run or a snapshots/step-N folder", err=True)  # fmt: skip
+        raise typer.Exit(2)
     _threads(threads)
     res = evaluate(model, n=n, steps=steps, guidance=guidance or None, bucket=bucket, grid_path=grid)
     typer.echo(format_table(res))

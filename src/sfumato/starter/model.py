@@ -24,16 +24,20 @@ from .tokenizer import MAX_LENGTH, save_tokenizer
 class StarterConfig:
     """Sizes of every component. The defaults are the shipped model; tests use `tiny()`."""
 
-    width: int = 64
-    height: int = 64
-    # aspect-ratio buckets (w, h); every side is a multiple of 16 so latents divide by the UNet's 4x
-    buckets: list[tuple[int, int]] = field(default_factory=lambda: [(64, 64), (64, 48), (48, 64)])
+    width: int = 32
+    height: int = 32
+    # aspect-ratio buckets (w, h); sides are multiples of 8 (the pipeline's rule) and at least 32, the
+    # smallest size at which the renderer's small shapes stay distinguishable
+    buckets: list[tuple[int, int]] = field(default_factory=lambda: [(32, 32), (40, 32), (32, 40)])
     bucket_probs: list[float] = field(default_factory=lambda: [0.5, 0.25, 0.25])
-    vae_channels: tuple[int, ...] = (64, 64, 64)  # three blocks: 4x; wide at full res (learns edges fast)
-    latent_channels: int = 8  # 8, not 4: a 4x4x3 patch of sharp edges needs the room
+    # two blocks: 2x downsampling, 4 latent channels (a 2x2x3 patch of flat colour fits in 4 numbers);
+    # the 4x, 8-channel autoencoder of earlier runs lost small shapes
+    vae_channels: tuple[int, ...] = (32, 64)
+    latent_channels: int = 4
     text_hidden: int = 128
     text_layers: int = 3
-    unet_channels: tuple[int, ...] = (64, 128, 128)
+    # 16 -> 8 -> 4 -> 2 on the latent grid: the 2x2 bottleneck sees the whole frame (position)
+    unet_channels: tuple[int, ...] = (32, 64, 128, 128)
     unet_layers: int = 1
     unet_heads: int = 4
     recommended_steps: int = 20
@@ -124,13 +128,16 @@ def build_text_encoder(cfg: StarterConfig, tok: CLIPTokenizer) -> CLIPTextModel:
 
 def build_unet(cfg: StarterConfig) -> UNet2DConditionModel:
     n = len(cfg.unet_channels)
-    # cross-attention at every level: the text must reach the full-resolution features (shape edges)
+    # cross-attention (and self-attention) at every level but the last, which only leads down to the 2x2
+    # bottleneck (the mid block attends there): the layout of the spike run that learned position
+    down = ("CrossAttnDownBlock2D",) * (n - 1) + ("DownBlock2D",)
+    up = ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * (n - 1)
     return UNet2DConditionModel(
         sample_size=cfg.width // 2 ** (len(cfg.vae_channels) - 1),
         in_channels=cfg.latent_channels,
         out_channels=cfg.latent_channels,
-        down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1),
-        up_block_types=("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",),
+        down_block_types=down,
+        up_block_types=up,
         block_out_channels=cfg.unet_channels,
         layers_per_block=cfg.unet_layers,
         cross_attention_dim=cfg.text_hidden,

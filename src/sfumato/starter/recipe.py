@@ -36,14 +36,16 @@ from .world import caption, render, render_with_mask, sample_scene
 # same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
 # Measured with one intra-op thread: on a 2-core machine shared with other jobs, two threads stall on
 # each other (OpenMP barriers; 5-10x slower under load), one thread is ~1.7x slower but steady.
-VAE_SHARE = 0.20
-UNET_STEP_S = 0.72
-VAE_STEP_S = 0.60
-# Decoder refinement (encoder frozen): extra nominal time on top of --minutes.
-DEC_SHARE = 0.15
+VAE_SHARE = 0.15
+UNET_STEP_S = 0.80
+VAE_STEP_S = 0.16
+# Decoder refinement (encoder frozen): extra nominal time on top of --minutes; off by default (it did not
+# help shape in run 1), --decoder-steps N turns it on.
+DEC_SHARE = 0.0
 DEC_STEP_S = 0.75
-# UNet loss weight on object pixels (1 + w * mask) for new plans; plans written before it train with 0.
-OBJECT_WEIGHT = 8.0
+# UNet loss weight on object pixels (1 + w * mask); off by default: it bought object colour in an earlier
+# run, but the weighted optimum over-predicts objects (spurious copies at other positions), which hurt layout.
+OBJECT_WEIGHT = 0.0
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -99,7 +101,7 @@ def world_full_batch(cfg: StarterConfig, seed: int, bs: int):
 
 
 def decoder_steps(minutes: float, tiny: bool = False) -> int:
-    return 2 if tiny else max(2, int(minutes * 60 * DEC_SHARE / DEC_STEP_S))
+    return 2 if tiny else int(minutes * 60 * DEC_SHARE / DEC_STEP_S)
 
 
 def make_plan(
@@ -116,7 +118,7 @@ def make_plan(
     vae_steps = vae_steps or max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
     unet_steps = unet_steps or max(2, int(minutes * 60 * (1 - VAE_SHARE) / UNET_STEP_S))
     vae = VAETrainConfig(steps=vae_steps, seed=seed)
-    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=32, object_weight=object_weight)
+    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=64, object_weight=object_weight)
     if tiny:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
         unet.batch_size, unet.warmup = 8, 2
@@ -132,7 +134,7 @@ def make_plan(
 
 
 def cfg_is_tiny(plan: dict) -> bool:
-    return plan["config"]["width"] < 64
+    return plan["config"]["text_hidden"] < 64
 
 
 def decoder_stage(c: Components, out: Path, plan: dict, device: str, progress: bool, deadline: float | None) -> bool:

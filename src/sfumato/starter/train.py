@@ -331,7 +331,7 @@ def refine_decoder(
         loss.backward()
         opt.step()
         if progress:
-            progress(step + 1, steps, {"mse": float(mse)})
+            progress(step + 1, steps, {"mse": float(mse.detach())})
         if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
             _atomic_save({"vae": c.vae.state_dict(), "opt": opt.state_dict(), "step": step + 1}, ckpt)
     c.vae.eval().requires_grad_(False)
