@@ -1,16 +1,26 @@
 """A scaled-out deployment on loopback: the machine's PostgreSQL (a fresh database per module, dropped
 after) and Redis (a database index of its own, flushed), two API processes and three Celery workers,
-each serving a different set of tiny models. The machinery is in harness.py (the benchmark uses it too)."""
+each serving a different set of tiny models. The broker is that Redis, or a RabbitMQ vhost of the
+module's own where a module sets `broker_kind` (test_cluster.py runs on both). The machinery is in
+harness.py (the benchmark uses it too)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
-from tests.scaleout.harness import Cluster, cluster_env, running_cluster, scratch_database, scratch_redis
+from tests.scaleout.harness import (
+    Cluster,
+    cluster_env,
+    running_cluster,
+    scratch_database,
+    scratch_redis,
+    scratch_vhost,
+)
 from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID
 
 EXTRA_A = "0a1b2c3d-0000-4000-8000-0000000000a1"
@@ -43,25 +53,23 @@ def _make_catalog(root: Path, tiny_catalog: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with scratch_database() as url:
-        yield url
+def broker_kind() -> str:
+    """The Celery broker of the module's cluster: "redis" here; test_cluster.py runs on both (BROKERS)."""
+    return "redis"
 
 
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with scratch_redis() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, pg_url: str, redis_url: str
-) -> Iterator[Cluster]:
-    root = tmp_path_factory.mktemp("scaleout")
+def cluster(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, broker_kind: str) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp(f"scaleout-{broker_kind}")
     catalog = _make_catalog(root, tiny_catalog)
-    env = cluster_env(root / "data", catalog, pg_url, redis_url,
-                      SFUMATO_UNSERVED_MODEL_TIMEOUT_SECONDS=str(UNSERVED_TIMEOUT),
-                      SFUMATO_MAX_PENDING_PER_USER=str(MAX_PENDING))  # fmt: skip
-    with running_cluster(env, root, pg_url, 2, WORKER_MODELS) as c:
-        yield c
+    # Redis always holds the request rate limits; with broker_kind "redis" it is the broker too.
+    with (
+        scratch_database() as pg,
+        scratch_redis() as limits,
+        scratch_vhost() if broker_kind == "amqp" else nullcontext(limits) as broker,
+    ):
+        limits_env = {"SFUMATO_UNSERVED_MODEL_TIMEOUT_SECONDS": str(UNSERVED_TIMEOUT),
+                      "SFUMATO_MAX_PENDING_PER_USER": str(MAX_PENDING)}  # fmt: skip
+        env = cluster_env(root / "data", catalog, pg, broker, limits_redis=limits, **limits_env)
+        with running_cluster(env, root, pg, 2, WORKER_MODELS) as c:
+            yield c

@@ -1,5 +1,6 @@
 """A scaled-out deployment on loopback, for the scale-out tests and bench/bench_scaleout.py: a scratch
-PostgreSQL database, a Redis database index, API processes and Celery workers (`sfumato worker`)."""
+PostgreSQL database, a broker (a Redis database index, or a RabbitMQ vhost of its own), API processes and
+Celery workers (`sfumato worker`); and a Redis server of the test's own, to stop and start (broker outages)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from tests.support import LiveServer, free_port, server_env
 
 PG_ADMIN_URL = os.environ.get("SFUMATO_TEST_PG_ADMIN", "postgresql://root@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("SFUMATO_TEST_REDIS", "redis://127.0.0.1:6379")
+RABBITMQ_BASE = os.environ.get("SFUMATO_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
+BROKERS = ("redis", "amqp")
 
 
 @dataclass
@@ -109,12 +112,69 @@ def scratch_redis(offset: int = 0) -> Iterator[str]:
         client.flushdb()
 
 
-def cluster_env(data: Path, catalog: Path, pg: str, broker: str, **extra: str) -> dict[str, str]:
+@contextmanager
+def scratch_vhost() -> Iterator[str]:
+    """A RabbitMQ vhost of its own (its queues are seen by nobody else), deleted afterwards."""
+    name = f"sfumato_test_{uuid.uuid4().hex[:10]}"
+    for args in (["add_vhost", name], ["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]):
+        subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+    try:
+        yield f"{RABBITMQ_BASE}/{name}"
+    finally:
+        subprocess.run(["rabbitmqctl", "delete_vhost", name], capture_output=True, timeout=60)
+
+
+@contextmanager
+def scratch_broker(kind: str, offset: int = 0) -> Iterator[str]:
+    """A broker URL nobody else uses: "redis" (a database index) or "amqp" (a RabbitMQ vhost)."""
+    if kind == "amqp":
+        with scratch_vhost() as url:
+            yield url
+    else:
+        with scratch_redis(offset) as url:
+            yield url
+
+
+class RedisServer:
+    """A redis-server of the test's own on a fixed port, that the test stops (a broker outage) and starts
+    again. Nothing on disk: a restart loses every message, as the machine's own Redis would."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._log = log
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20) -> None:
+        self._proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=self._log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server on {self.port} did not start: {self._log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(15)
+
+
+def cluster_env(
+    data: Path, catalog: Path, pg: str, broker: str, limits_redis: str | None = None, **extra: str
+) -> dict[str, str]:
+    """`limits_redis`: the Redis of the request rate limits; by default the broker (when it is Redis)."""
     env = server_env(data, catalog)
     env.update(
         SFUMATO_DATABASE_URL=pg,
         SFUMATO_BROKER_URL=broker,
-        SFUMATO_REDIS_URL=broker,
+        SFUMATO_REDIS_URL=limits_redis or broker,
         SFUMATO_VISIBILITY_TIMEOUT_SECONDS="10",
         SFUMATO_WORKER_HEARTBEAT_SECONDS="1",
         SFUMATO_WORKER_DEAD_AFTER_SECONDS="4",
