@@ -61,3 +61,16 @@ def test_same_seed_same_weights_and_resume(tmp_path):
     assert _same(a["unet"], b["unet"]) and _same(a["vae"], b["vae"])
     assert _same(a["unet"], c["unet"]) and _same(a["vae"], c["vae"])
     assert all(torch.equal(x, y) for x, y in zip(a["ema"], c["ema"], strict=True))
+
+
+def test_a_plan_with_a_frozen_text_encoder_exports_its_model(tmp_path):
+    # the EMA covers only what was trained: the export must not expect text-encoder averages
+    import json
+
+    from sfumato.starter.recipe import make_plan, run
+
+    plan = make_plan(0.05, 0, tiny=True)
+    plan["unet"]["train_text_encoder"] = False
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    model = run(tmp_path, tiny=True, progress=False, snapshot_every=0)
+    assert model is not None and (model / "text_encoder" / "model.safetensors").exists()

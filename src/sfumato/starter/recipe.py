@@ -233,7 +233,9 @@ def run(
 
     def snapshot(step: int) -> None:
         if snapshot_every and step % snapshot_every == 0 and step < ucfg.steps:
-            save_pipeline(ema_components(c, out / "unet.pt"), out / "snapshots" / f"step-{step}")
+            save_pipeline(
+                ema_components(c, out / "unet.pt", ucfg.train_text_encoder), out / "snapshots" / f"step-{step}"
+            )
 
     ubatch = world_unet_batch(cfg, seed, ucfg.batch_size, with_mask=ucfg.object_weight > 0)
     bar = _Bar("unet", progress)
@@ -241,7 +243,7 @@ def run(
     bar.close()
     if not finished:
         return None
-    final = ema_components(c, out / "unet.pt")
+    final = ema_components(c, out / "unet.pt", ucfg.train_text_encoder)
     save_pipeline(final, out / "model")
     log = {"finished_at": time.time(), "last_session_s": time.time() - t0}
     (out / "done.json").write_text(json.dumps(log))
