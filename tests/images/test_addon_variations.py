@@ -73,6 +73,7 @@ def test_installed_esrgan_runs_the_upscale(addon_server: AddonServer, client: ht
     done = wait(client, f"/variations/{job.id}")
     assert done["status"] == "COMPLETE", done.get("failureReason")
     assert addon_server.variation_method(done["id"]) == f"esrgan:{Path(name).stem}+diffusion-detail"
+    assert done["method"] == f"esrgan:{Path(name).stem}+diffusion-detail"  # shown by GET /variations/{id}
     plain_shift, plain_error = shift_when_downscaled(image, plain)
     shift, error = shift_when_downscaled(image, done)
     assert error < 12 and plain_error < 12, (error, plain_error)  # close to the input when downscaled back

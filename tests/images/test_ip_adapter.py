@@ -31,6 +31,7 @@ def test_installed_ip_adapter_conditions_the_image(addon_server: AddonServer, cl
     assert steered["status"] == "COMPLETE", steered.get("failureReason")
     assert addon_server.generation_extras(steered["id"])["imagePromptMethod"] == "ip-adapter"
     assert "imagePromptMethod" not in addon_server.generation_extras(plain["id"])
+    assert steered["imagePromptMethod"] == "ip-adapter" and "imagePromptMethod" not in plain  # shown by the API
     a, b = (pixels(fetch(g["generated_images"][0]["url"])) for g in (plain, steered))
     assert np.abs(a - b).mean() > 2, "the image prompt changed nothing"
     # Unloaded after the call: the same request without an image prompt gives the first pixels again.

@@ -30,7 +30,7 @@ router = APIRouter(tags=["Image"])
 
 def variation_generic(v: VariationView, base: str, urls: FileUrls) -> VariationGeneric:
     url = urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None
-    return VariationGeneric(id=v.id, status=v.status, transformType=v.transform_type, url=url)
+    return VariationGeneric(id=v.id, status=v.status, transformType=v.transform_type, url=url, method=v.method)
 
 
 def generation_out(
@@ -70,6 +70,7 @@ def generation_out(
             for i in view.images
         ],
         failureReason=row.failure_reason,
+        imagePromptMethod=extras.get("imagePromptMethod"),
     )
 
 

@@ -54,7 +54,7 @@ def get_variation(request: Request, id: str, c: ContainerDep, who: PrincipalDep)
         VariationGenericOut(
             id=v.id, createdAt=timestamp(v.created_at), status=v.status, transformType=v.transform_type,
             url=c.urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None,
-            failureReason=v.failure_reason,
+            failureReason=v.failure_reason, method=v.method,
         )
         for v in c.variations.get(who.user_id, id)
     ]  # fmt: skip

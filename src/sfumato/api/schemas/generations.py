@@ -127,6 +127,8 @@ class VariationGeneric(WireModel):
     status: str
     transformType: str
     url: str | None = None  # omitted until COMPLETE (routes drop None values)
+    # Not in Leonardo's schema (the SDKs ignore unknown keys): which upscaler / background remover ran.
+    method: str | None = None
 
 
 class GeneratedImageOut(WireModel):
@@ -160,8 +162,10 @@ class GenerationOut(WireModel):
     promptMagic: bool = False
     generated_images: list[GeneratedImageOut] = []
     generation_elements: list[Any] = []
-    # Not in Leonardo's schema (the SDKs ignore unknown keys): why a FAILED generation failed.
+    # Not in Leonardo's schema (the SDKs ignore unknown keys): why a FAILED generation failed, and which
+    # image-prompt method ran (ip-adapter, or the built-in one when the model has none).
     failureReason: str | None = None
+    imagePromptMethod: str | None = None
 
 
 class GetGenerationResponse(WireModel):

@@ -68,8 +68,10 @@ class VariationGenericOut(WireModel):
     status: str
     transformType: str
     url: str | None = None
-    # Not in Leonardo's schema (the SDKs ignore unknown keys): why a FAILED variation failed.
+    # Not in Leonardo's schema (the SDKs ignore unknown keys): why a FAILED variation failed, and which
+    # upscaler / background remover ran.
     failureReason: str | None = None
+    method: str | None = None
 
 
 class GetVariationResponse(WireModel):
