@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -68,7 +69,7 @@ class JobDeleted(Exception):
     """The job's row was deleted (with its generation or user) while the job ran."""
 
 
-class JobClaims(Generic[Row]):
+class JobClaims(ABC, Generic[Row]):
     """Base of the runners. A subclass sets `table` and `kind` and implements `execute` (the work, ending
     with `complete`), `discard` (remove the files of a job that did not complete) and `failure_reason`."""
 
@@ -105,13 +106,13 @@ class JobClaims(Generic[Row]):
         log.info("%s %s COMPLETE in %.2fs%s", self.kind, row.id, time.perf_counter() - started, note or "")
         return None
 
+    @abstractmethod
     def execute(self, row: Row) -> str | None:
         """The work; ends with `complete`. Returns an optional note for the log line."""
-        raise NotImplementedError
 
+    @abstractmethod
     def discard(self, row: Row) -> None:
         """Remove whatever files this job wrote (it did not complete)."""
-        raise NotImplementedError
 
     def failure_reason(self, exc: Exception) -> str:
         return f"{type(exc).__name__}: {exc}"
