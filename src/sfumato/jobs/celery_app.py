@@ -50,7 +50,9 @@ def make_celery(broker_url: str, visibility_timeout: int) -> Celery:
         # RabbitMQ: no AMQP heartbeats. A worker runs its job on the thread that would send them (solo pool),
         # so a job longer than two heartbeats would get its connection closed and its message redelivered.
         # Liveness is the database heartbeat instead: a job whose worker's lease went stale is published
-        # again (jobs/republish.py), and a killed worker's socket closes at once anyway.
+        # again (jobs/republish.py), and a killed worker's socket closes at once anyway. A `?heartbeat=` in the
+        # broker URL would override this (kombu); tests/scaleout/test_long_job.py runs a job of several
+        # heartbeat intervals once, and shows a worker with heartbeats losing its connection mid-job.
         broker_heartbeat=0,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
