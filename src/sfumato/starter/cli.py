@@ -38,6 +38,12 @@ def train(
     object_weight: Annotated[
         float, typer.Option(help="UNet loss weight on object pixels: 1 + w * mask (0: the unweighted loss).")
     ] = 0.0,
+    text_steps: Annotated[
+        int, typer.Option(help="Text-encoder warm-start steps (-1: the recipe's default, 0: skip the stage).")
+    ] = -1,
+    high_noise_frac: Annotated[
+        float, typer.Option(help="Share of each UNet batch drawn from the noisiest timesteps (t >= 700).")
+    ] = 0.4,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")
@@ -50,7 +56,17 @@ def train(
     t0 = time.time()
     steps = (vae_steps, unet_steps, decoder_steps)
     model = run(
-        out, minutes, seed, device, tiny, snapshot_every, stop_after or None, steps=steps, object_weight=object_weight
+        out,
+        minutes,
+        seed,
+        device,
+        tiny,
+        snapshot_every,
+        stop_after or None,
+        steps=steps,
+        object_weight=object_weight,
+        text_steps=text_steps,
+        high_noise_frac=high_noise_frac,
     )
     if model is None:
         typer.echo(f"stopped after {time.time() - t0:.0f} s; rerun the same command to resume")

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from transformers import CLIPTokenizer
 
 from .model import Components, StarterConfig, build_text_encoder, build_unet, build_vae, save_pipeline
+from .text_pretrain import pretrain_text_encoder
 from .tokenizer import build_tokenizer, save_tokenizer
 from .train import (
     UNetTrainConfig,
@@ -37,7 +38,7 @@ from .world import caption, render, render_with_mask, sample_scene
 # Measured with one intra-op thread: on a 2-core machine shared with other jobs, two threads stall on
 # each other (OpenMP barriers; 5-10x slower under load), one thread is ~1.7x slower but steady.
 VAE_SHARE = 0.15
-UNET_STEP_S = 0.80
+UNET_STEP_S = 0.48
 VAE_STEP_S = 0.16
 # Decoder refinement (encoder frozen): extra nominal time on top of --minutes; off by default (it did not
 # help shape in run 1), --decoder-steps N turns it on.
@@ -46,6 +47,11 @@ DEC_STEP_S = 0.75
 # UNet loss weight on object pixels (1 + w * mask); off by default: it bought object colour in an earlier
 # run, but the weighted optimum over-predicts objects (spurious copies at other positions), which hurt layout.
 OBJECT_WEIGHT = 0.0
+# Text-encoder warm start (text_pretrain.py): steps, and nominal seconds per step (batch 128)
+TEXT_STEPS = 300
+# Share of each UNet batch trained at the noisiest timesteps (where the layout is decided); see train.py
+HIGH_NOISE_FRAC = 0.4
+TEXT_STEP_S = 0.25
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -112,13 +118,19 @@ def make_plan(
     unet_steps: int = 0,
     dec_steps: int = -1,
     object_weight: float = OBJECT_WEIGHT,
+    text_steps: int = -1,
+    high_noise_frac: float = HIGH_NOISE_FRAC,
 ) -> dict:
     """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
+    text_steps = text_steps if text_steps >= 0 else (2 if tiny else TEXT_STEPS)
     vae_steps = vae_steps or max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
-    unet_steps = unet_steps or max(2, int(minutes * 60 * (1 - VAE_SHARE) / UNET_STEP_S))
+    unet_s = minutes * 60 * (1 - VAE_SHARE) - text_steps * TEXT_STEP_S
+    unet_steps = unet_steps or max(2, int(unet_s / UNET_STEP_S))
     vae = VAETrainConfig(steps=vae_steps, seed=seed)
-    unet = UNetTrainConfig(steps=unet_steps, seed=seed, batch_size=64, object_weight=object_weight)
+    unet = UNetTrainConfig(
+        steps=unet_steps, seed=seed, batch_size=64, object_weight=object_weight, high_noise_frac=high_noise_frac
+    )
     if tiny:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
         unet.batch_size, unet.warmup = 8, 2
@@ -130,6 +142,7 @@ def make_plan(
         "vae": asdict(vae),
         "unet": asdict(unet),
         "decoder_steps": dec_steps if dec_steps >= 0 else decoder_steps(minutes, tiny),
+        "text_steps": text_steps,
     }
 
 
@@ -148,6 +161,21 @@ def decoder_stage(c: Components, out: Path, plan: dict, device: str, progress: b
     ok = refine_decoder(c, lambda s: dbatch(s).to(device), steps, out / "decoder.pt", progress=bar, deadline=deadline)
     bar.close()
     return ok
+
+
+def text_stage(c: Components, out: Path, plan: dict, progress: bool) -> None:
+    """Warm-start the text encoder (a few minutes at most, so no mid-stage resume: a rerun redoes it from
+    the seed, with the same result). Skipped when the UNet stage has begun: its checkpoint holds the encoder."""
+    done = out / "text_done.pt"
+    if done.exists():
+        c.text_encoder.load_state_dict(torch.load(done, map_location="cpu", weights_only=True))
+        return
+    if plan["text_steps"] <= 0 or (out / "unet.pt").exists():
+        return
+    bar = _Bar("text", progress)
+    pretrain_text_encoder(c.text_encoder, c.tokenizer, plan["text_steps"], seed=plan["seed"], progress=bar)
+    bar.close()
+    torch.save(c.text_encoder.state_dict(), done)
 
 
 class _Bar:
@@ -180,6 +208,8 @@ def run(
     progress: bool = True,
     steps: tuple[int, int, int] = (0, 0, -1),
     object_weight: float = OBJECT_WEIGHT,
+    text_steps: int = -1,
+    high_noise_frac: float = HIGH_NOISE_FRAC,
 ) -> Path | None:
     """Train (or resume) the Starter model into `out`; returns out/model when finished, None when stopped
     by stop_after_s (rerun to continue)."""
@@ -188,10 +218,20 @@ def run(
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())  # resume: the frozen plan wins over the arguments
     else:
-        plan = make_plan(minutes, seed, tiny, *steps, object_weight=object_weight)
+        plan = make_plan(
+            minutes,
+            seed,
+            tiny,
+            *steps,
+            object_weight=object_weight,
+            text_steps=text_steps,
+            high_noise_frac=high_noise_frac,
+        )
         plan_path.write_text(json.dumps(plan, indent=2))
-    # plans written before the decoder stage existed get it with the same formula
+    # plans written before the decoder stage existed get it with the same formula; before the text warm
+    # start existed, none
     plan.setdefault("decoder_steps", decoder_steps(plan["minutes"], cfg_is_tiny(plan)))
+    plan.setdefault("text_steps", 0)
     seed = plan["seed"]
     cfg = StarterConfig.from_json(plan["config"])
     vcfg, ucfg = VAETrainConfig(**plan["vae"]), UNetTrainConfig(**plan["unet"])
@@ -230,6 +270,8 @@ def run(
     # decoder refinement before the UNet: it does not depend on it, and snapshots then show final pixels
     if not decoder_stage(c, out, plan, device, progress, deadline):
         return None
+
+    text_stage(c, out, plan, progress)
 
     def snapshot(step: int) -> None:
         if snapshot_every and step % snapshot_every == 0 and step < ucfg.steps:

@@ -46,6 +46,10 @@ class UNetTrainConfig:
     seed: int = 0
     grad_clip: float = 1.0
     object_weight: float = 0.0  # loss weight 1 + w * object mask (needs batches with a mask); 0: off
+    # share of each batch whose timestep is drawn from the noisiest `high_noise_from`..T range instead of
+    # uniformly: the layout (where objects go) is only learned at those steps, where the input shows none
+    high_noise_frac: float = 0.0
+    high_noise_from: int = 700
 
 
 @dataclass
@@ -248,7 +252,11 @@ def train_unet(
         with torch.no_grad():
             lat = c.vae.encode(images.to(device)).latent_dist.mean * scale
         noise = torch.randn(lat.shape, generator=gen).to(device)
-        t = torch.randint(0, sched.config.num_train_timesteps, (lat.shape[0],), generator=gen).to(device)
+        t = torch.randint(0, sched.config.num_train_timesteps, (lat.shape[0],), generator=gen)
+        n_high = round(cfg.high_noise_frac * lat.shape[0])
+        if n_high:
+            t[:n_high] = torch.randint(cfg.high_noise_from, sched.config.num_train_timesteps, (n_high,), generator=gen)
+        t = t.to(device)
         noisy = sched.add_noise(lat, noise, t)
         target = sched.get_velocity(lat, noise, t)
         with torch.set_grad_enabled(cfg.train_text_encoder):
