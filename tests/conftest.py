@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported here, while the test process has one thread: imported lazily inside the fixture, after other tests
+# left threads running, CPython 3.11's module locks once raised KeyError(<thread id>) from werkzeug's
+# imports (python/cpython#87712), failing every S3 test of that run.
+from moto.server import ThreadedMotoServer
+
 from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -50,8 +55,6 @@ def live_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on a free loopback port (in a thread of this process), for the S3 store tests."""
-    from moto.server import ThreadedMotoServer
-
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
