@@ -10,7 +10,7 @@ from transformers import CLIPTokenizer
 
 from sfumato.starter.model import StarterConfig, build_text_encoder
 from sfumato.starter.recipe import run
-from sfumato.starter.text_pretrain import FIELDS, SceneHeads, pretrain_text_encoder, targets
+from sfumato.starter.text_pretrain import FIELDS, SceneHeads, caption_summary, pretrain_text_encoder, targets
 from sfumato.starter.tokenizer import build_tokenizer
 from sfumato.starter.world import COLOR_NAMES, Obj, Scene, caption, sample_scene
 
@@ -42,11 +42,8 @@ def _accuracy(te, tok, n: int = 256) -> float:
     scenes = [sample_scene(rng, "train") for _ in range(n)]
     texts = [caption(s, rng) for s in scenes]
     y = torch.tensor([targets(s, t) for s, t in zip(scenes, texts, strict=True)])
-    ids = tok(texts, padding="max_length", max_length=tok.model_max_length, return_tensors="pt").input_ids
     with torch.no_grad():
-        states = te(ids)[0]
-        pad = (ids == tok.pad_token_id).float().unsqueeze(-1)
-        pooled = (states * pad).sum(1) / pad.sum(1)
+        pooled = caption_summary(te, tok, texts)
     torch.manual_seed(0)
     heads = SceneHeads(pooled.shape[-1])
     opt = torch.optim.Adam(heads.parameters(), lr=1e-2)

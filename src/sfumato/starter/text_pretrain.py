@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from .tokenizer import token_ids
 from .world import COLOR_NAMES, POSITION_NAMES, SHAPES, SIZES, Obj, Scene, caption, sample_scene
 
 NONE = "none"
@@ -63,6 +64,15 @@ class SceneHeads(torch.nn.Module):
         return list(torch.split(self.proj(pooled), self.sizes, dim=-1))
 
 
+def caption_summary(text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
+    """(B, hidden): the mean of the padding states. Padding is the end-of-text token, and under CLIP's causal
+    mask each of them has read the whole caption."""
+    ids = token_ids(tokenizer, texts).to(text_encoder.device)
+    states = text_encoder(ids)[0]
+    pad = (ids == tokenizer.pad_token_id).float().unsqueeze(-1)
+    return (states * pad).sum(1) / pad.sum(1).clamp(min=1)
+
+
 def pretrain_text_encoder(
     text_encoder: CLIPTextModel,
     tokenizer: CLIPTokenizer,
@@ -86,13 +96,7 @@ def pretrain_text_encoder(
         scenes = [sample_scene(rng, "train") for _ in range(batch_size)]
         texts = [caption(s, rng) for s in scenes]
         y = torch.tensor([targets(s, t) for s, t in zip(scenes, texts, strict=True)], device=device)
-        ids = tokenizer(
-            texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
-        ).input_ids.to(device)
-        states = text_encoder(ids)[0]
-        # the padding tokens (= end-of-text) have each read the whole caption: their mean is the summary
-        pad = (ids == tokenizer.pad_token_id).float().unsqueeze(-1)
-        pooled = (states * pad).sum(1) / pad.sum(1).clamp(min=1)
+        pooled = caption_summary(text_encoder, tokenizer, texts)
         logits = heads(pooled)
         loss = sum(F.cross_entropy(lg, y[:, i]) for i, lg in enumerate(logits)) / len(logits)
         opt.zero_grad(set_to_none=True)

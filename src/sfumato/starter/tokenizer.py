@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import torch
 from tokenizers import trainers
 from transformers import CLIPTokenizer
 
@@ -48,6 +49,13 @@ def build_tokenizer(seed: int = 0, n_captions: int = 4000) -> CLIPTokenizer:
         if len(tok(word).input_ids) != 3:
             raise RuntimeError(f"tokenizer splits {word!r}; raise the corpus size")
     return tok
+
+
+def token_ids(tok: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
+    """(B, MAX_LENGTH) ids, padded with the end-of-text token: what the text encoder reads in training."""
+    return tok(
+        texts, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids
 
 
 def save_tokenizer(tok: CLIPTokenizer, path: Path) -> None:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import Components, train_scheduler
+from .tokenizer import token_ids
 
 # (images, captions) or (images, captions, object mask (B, 1, H, W) in [0, 1])
 BatchFn = Callable[[int], tuple]
@@ -161,10 +162,7 @@ def set_latent_scale(c: Components, images: torch.Tensor) -> float:
 
 
 def encode_text(c: Components, captions: list[str]) -> torch.Tensor:
-    ids = c.tokenizer(
-        captions, padding="max_length", max_length=c.tokenizer.model_max_length, truncation=True, return_tensors="pt"
-    ).input_ids
-    return c.text_encoder(ids.to(c.text_encoder.device))[0]
+    return c.text_encoder(token_ids(c.tokenizer, captions).to(c.text_encoder.device))[0]
 
 
 def object_weight_map(mask: torch.Tensor, latent_hw: tuple[int, int], object_weight: float) -> torch.Tensor:
