@@ -47,11 +47,11 @@ DEC_STEP_S = 0.75
 # UNet loss weight on object pixels (1 + w * mask); off by default: it bought object colour in an earlier
 # run, but the weighted optimum over-predicts objects (spurious copies at other positions), which hurt layout.
 OBJECT_WEIGHT = 0.0
-# Text-encoder warm start (text_pretrain.py): steps, and nominal seconds per step (batch 128)
+# Text-encoder warm start (text_pretrain.py): steps, and nominal seconds per step (batch 128; 0.16 measured)
 TEXT_STEPS = 300
+TEXT_STEP_S = 0.25
 # Share of each UNet batch trained at the noisiest timesteps (where the layout is decided); see train.py
 HIGH_NOISE_FRAC = 0.4
-TEXT_STEP_S = 0.25
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
