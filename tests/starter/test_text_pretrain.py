@@ -10,7 +10,15 @@ from transformers import CLIPTokenizer
 
 from sfumato.starter.model import StarterConfig, build_text_encoder
 from sfumato.starter.recipe import run
-from sfumato.starter.text_pretrain import FIELDS, SceneHeads, caption_summary, pretrain_text_encoder, targets
+from sfumato.starter.text_pretrain import (
+    FIELDS,
+    SceneHeads,
+    caption_summary,
+    heads_accuracy,
+    heads_loss,
+    pretrain_text_encoder,
+    targets,
+)
 from sfumato.starter.tokenizer import build_tokenizer
 from sfumato.starter.world import COLOR_NAMES, Obj, Scene, caption, sample_scene
 
@@ -48,12 +56,12 @@ def _accuracy(te, tok, n: int = 256) -> float:
     heads = SceneHeads(pooled.shape[-1])
     opt = torch.optim.Adam(heads.parameters(), lr=1e-2)
     for _ in range(150):
-        loss = sum(torch.nn.functional.cross_entropy(lg, y[:, i]) for i, lg in enumerate(heads(pooled)))
+        loss = heads_loss(heads(pooled), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return float(torch.stack([lg.argmax(-1) == y[:, i] for i, lg in enumerate(heads(pooled))]).float().mean())
+        return heads_accuracy(heads(pooled), y)
 
 
 def test_warm_start_makes_the_scene_readable_and_is_deterministic():

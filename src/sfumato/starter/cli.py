@@ -42,8 +42,11 @@ def train(
         int, typer.Option(help="Text-encoder warm-start steps (-1: the recipe's default, 0: skip the stage).")
     ] = -1,
     high_noise_frac: Annotated[
-        float, typer.Option(help="Share of each UNet batch drawn from the noisiest timesteps (t >= 700).")
-    ] = 0.4,
+        float,
+        typer.Option(
+            help="Share of each UNet batch drawn from the noisiest timesteps, t >= 700 (-1: the recipe's default)."
+        ),
+    ] = -1.0,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")

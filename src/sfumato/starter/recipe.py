@@ -124,6 +124,7 @@ def make_plan(
     """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
     text_steps = text_steps if text_steps >= 0 else (2 if tiny else TEXT_STEPS)
+    high_noise_frac = high_noise_frac if high_noise_frac >= 0 else HIGH_NOISE_FRAC
     vae_steps = vae_steps or max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
     unet_s = minutes * 60 * (1 - VAE_SHARE) - text_steps * TEXT_STEP_S
     unet_steps = unet_steps or max(2, int(unet_s / UNET_STEP_S))

@@ -64,6 +64,16 @@ class SceneHeads(torch.nn.Module):
         return list(torch.split(self.proj(pooled), self.sizes, dim=-1))
 
 
+def heads_loss(logits: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    """Mean cross entropy over the fields (y: (B, fields) class indices, as from `targets`)."""
+    return sum(F.cross_entropy(lg, y[:, i]) for i, lg in enumerate(logits)) / len(logits)
+
+
+def heads_accuracy(logits: list[torch.Tensor], y: torch.Tensor) -> float:
+    """Share of (example, field) pairs read right."""
+    return float(torch.stack([lg.argmax(-1) == y[:, i] for i, lg in enumerate(logits)]).float().mean())
+
+
 def caption_summary(text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
     """(B, hidden): the mean of the padding states. Padding is the end-of-text token, and under CLIP's causal
     mask each of them has read the whole caption."""
@@ -98,12 +108,12 @@ def pretrain_text_encoder(
         y = torch.tensor([targets(s, t) for s, t in zip(scenes, texts, strict=True)], device=device)
         pooled = caption_summary(text_encoder, tokenizer, texts)
         logits = heads(pooled)
-        loss = sum(F.cross_entropy(lg, y[:, i]) for i, lg in enumerate(logits)) / len(logits)
+        loss = heads_loss(logits, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
-            acc = float(torch.stack([lg.argmax(-1) == y[:, i] for i, lg in enumerate(logits)]).float().mean())
+            acc = heads_accuracy(logits, y)
         if progress:
             progress(step + 1, steps, {"loss": float(loss.detach()), "acc": acc})
     text_encoder.eval()
