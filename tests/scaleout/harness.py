@@ -35,10 +35,15 @@ class Cluster:
     worker_models: list[list[str]] = field(default_factory=list)
     log_dir: Path = Path(".")
 
-    def start_worker(self, models: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"worker-{len(self.workers)}.log").open("ab")
+    def worker_log(self, index: int) -> Path:
+        return self.log_dir / f"worker-{index}.log"
+
+    def start_worker(self, models: list[str], broker_url: str | None = None) -> subprocess.Popen[bytes]:
+        """A `sfumato worker` for `models`, on the cluster's broker or on `broker_url`."""
+        env = {**self.env, "SFUMATO_BROKER_URL": broker_url} if broker_url else self.env
+        log = self.worker_log(len(self.workers)).open("ab")
         proc = subprocess.Popen([sys.executable, "-m", "sfumato.cli", "worker", "--models", ",".join(models),
-                                 "--device", "cpu"], env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                                 "--device", "cpu"], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         self.workers.append(proc)
         self.worker_models.append(models)
         return proc
@@ -64,6 +69,17 @@ class Cluster:
     def sql(self, query: str, *args: object) -> list[tuple]:
         with psycopg.connect(self.pg_url) as conn:
             return list(conn.execute(query, args))  # type: ignore[arg-type]
+
+    def wait_not_pending(self, query: str, ids: list[str], timeout: float = 150) -> dict[str, tuple]:
+        """id -> the rest of its row of `query` (first column the id, second the status; the ids are its one
+        parameter, `= ANY(%s)`), once every id has a row and none is PENDING."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.sql(query, ids)
+            if len(rows) == len(ids) and all(r[1] != "PENDING" for r in rows):
+                return {r[0]: r[1:] for r in rows}
+            time.sleep(0.3)
+        raise AssertionError(f"still PENDING after {timeout}s: {ids}\n{self.logs()[-4000:]}")
 
     def stop_workers(self) -> None:
         """SIGTERM (Celery's warm shutdown), then SIGKILL what is still there after 15 s."""

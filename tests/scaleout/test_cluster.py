@@ -40,14 +40,8 @@ def create(client: httpx.Client, model_id: str, **extra: object) -> httpx.Respon
 
 def wait_done(c: Cluster, ids: list[str], timeout: float = 150) -> dict[str, tuple]:
     """id -> (status, model_id, worker, attempts, failure_reason), once none is PENDING."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = c.sql("SELECT id, status, model_id, worker, attempts, failure_reason FROM generations "
-                     "WHERE id = ANY(%s)", ids)  # fmt: skip
-        if len(rows) == len(ids) and all(r[1] != "PENDING" for r in rows):
-            return {r[0]: r[1:] for r in rows}
-        time.sleep(0.3)
-    raise AssertionError(f"still PENDING after {timeout}s\n{c.logs()[-4000:]}")
+    return c.wait_not_pending("SELECT id, status, model_id, worker, attempts, failure_reason FROM generations "
+                              "WHERE id = ANY(%s)", ids, timeout)  # fmt: skip
 
 
 def served_by(c: Cluster) -> dict[str, set[str]]:
@@ -163,15 +157,9 @@ def variation_id(r: httpx.Response) -> str:
 
 def wait_variations(c: Cluster, ids: list[str], timeout: float = 150) -> dict[str, tuple]:
     """id -> (status, model_id of its generation, worker, attempts, failure_reason), once none is PENDING."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = c.sql("SELECT v.id, v.status, g.model_id, v.worker, v.attempts, v.failure_reason "
-                     "FROM image_variations v JOIN generations g ON g.id = v.generation_id "
-                     "WHERE v.id = ANY(%s)", ids)  # fmt: skip
-        if len(rows) == len(ids) and all(r[1] != "PENDING" for r in rows):
-            return {r[0]: r[1:] for r in rows}
-        time.sleep(0.3)
-    raise AssertionError(f"variations still PENDING after {timeout}s\n{c.logs()[-4000:]}")
+    return c.wait_not_pending("SELECT v.id, v.status, g.model_id, v.worker, v.attempts, v.failure_reason "
+                              "FROM image_variations v JOIN generations g ON g.id = v.generation_id "
+                              "WHERE v.id = ANY(%s)", ids, timeout)  # fmt: skip
 
 
 def test_variations_complete_on_a_worker_that_serves_their_model(cluster: Cluster) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,11 +81,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, short_server_heartbeat: in
 @contextmanager
 def worker(c: Cluster, broker_url: str) -> Iterator[tuple[psutil.Process, Path]]:
     """A `sfumato worker` for the tiny model on `broker_url`, ready; stopped (warm shutdown) afterwards."""
-    log = c.log_dir / f"worker-{len(c.workers)}.log"
-    env = {**c.env, "SFUMATO_BROKER_URL": broker_url}
-    proc = subprocess.Popen([sys.executable, "-m", "sfumato.cli", "worker", "--models", TINY_MODEL_ID,
-                             "--device", "cpu"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)  # fmt: skip
-    c.workers.append(proc)
+    log = c.worker_log(len(c.workers))
+    proc = c.start_worker([TINY_MODEL_ID], broker_url)
     try:
         c.wait_workers_ready()
         yield psutil.Process(proc.pid), log
@@ -121,13 +117,8 @@ def run_long_job(c: Cluster) -> str:
 
 def wait_finished(c: Cluster, job: str, timeout: float = 200) -> tuple[str, int]:
     """(status, attempts) once the job is no longer PENDING."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ((status, attempts),) = c.sql("SELECT status, attempts FROM generations WHERE id = %s", job)
-        if status != "PENDING":
-            return status, attempts
-        time.sleep(0.3)
-    raise AssertionError(f"{job} still PENDING after {timeout}s\n{c.logs()[-4000:]}")
+    rows = c.wait_not_pending("SELECT id, status, attempts FROM generations WHERE id = ANY(%s)", [job], timeout)
+    return rows[job]
 
 
 def messages(log: Path) -> list[str]:
