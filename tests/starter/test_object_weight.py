@@ -1,4 +1,5 @@
-"""The object-pixel loss weighting of the UNet stage: (1 + w * mask) on the latent grid, w = 0 is the old loss."""
+"""The object-pixel loss weighting of the UNet stage: (1 + w * mask) on the latent grid, w = 0 is the old loss;
+only samples below object_weight_max_t are weighted. And the timestep draw with its high-noise share."""
 
 import random
 
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 
 from sfumato.starter.model import StarterConfig
 from sfumato.starter.recipe import world_unet_batch
-from sfumato.starter.train import denoising_loss, object_weight_map
+from sfumato.starter.train import UNetTrainConfig, denoising_loss, mask_below, object_weight_map, sample_timesteps
 from sfumato.starter.world import render, render_with_mask, sample_scene
 
 
@@ -65,3 +66,30 @@ def test_world_batch_mask_is_optional_and_leaves_images_unchanged():
     assert len(plain) == 2 and len(masked) == 3
     assert torch.equal(plain[0], masked[0]) and plain[1] == masked[1]
     assert masked[2].shape == (3, 1, *plain[0].shape[-2:])
+
+
+def test_mask_below_clears_only_the_noisiest_samples():
+    mask = torch.ones(3, 1, 4, 4)
+    out = mask_below(mask, torch.tensor([10, 700, 699]), 700)
+    assert out[0].eq(1).all() and out[1].eq(0).all() and out[2].eq(1).all()
+    # weighted loss of a sample at t >= max_t equals its unweighted loss
+    pred, target, snr_w, pix = _case()
+    cleared = mask_below(pix, torch.tensor([900, 900]), 700)
+    assert torch.equal(denoising_loss(pred, target, snr_w, cleared, 8.0), _old_loss(pred, target, snr_w))
+
+
+def _high_share(cfg: UNetTrainConfig, step: int, n: int = 20_000) -> float:
+    t = sample_timesteps(cfg, step, n, torch.Generator().manual_seed(step), 1000)
+    assert int(t.min()) >= 0 and int(t.max()) <= 999
+    return float((t >= cfg.high_noise_from).float().mean())
+
+
+def test_high_noise_share_switches_at_the_late_step():
+    cfg = UNetTrainConfig(steps=100, high_noise_frac=0.4, high_noise_frac_late=0.1, high_noise_late_from=50)
+    # share of t >= 700: frac + (1 - frac) * 0.3 from the uniform part
+    assert abs(_high_share(cfg, 49) - (0.4 + 0.6 * 0.3)) < 0.02
+    assert abs(_high_share(cfg, 50) - (0.1 + 0.9 * 0.3)) < 0.02
+    never = UNetTrainConfig(steps=100, high_noise_frac=0.4)  # late share -1: the early share throughout
+    assert abs(_high_share(never, 99) - 0.58) < 0.02
+    uniform = UNetTrainConfig(steps=100)
+    assert abs(_high_share(uniform, 0) - 0.3) < 0.02

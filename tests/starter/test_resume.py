@@ -20,12 +20,25 @@ def _components(seed: int) -> Components:
     return Components(tok, build_text_encoder(cfg, tok), build_vae(cfg), build_unet(cfg), cfg)
 
 
-def _train(tmp, kill_at: int | None) -> dict[str, torch.Tensor]:
+def _train(tmp, kill_at: int | None, recipe: bool) -> dict[str, torch.Tensor]:
     c = _components(0)
-    vcfg = VAETrainConfig(steps=4, batch_size=4, full_batch_size=2, crop=16, checkpoint_every=2)
+    vcfg = VAETrainConfig(steps=4, batch_size=4, full_batch_size=2, crop=16, checkpoint_every=2, bf16=recipe)
     ucfg = UNetTrainConfig(steps=6, batch_size=4, warmup=2, checkpoint_every=2)
+    if recipe:  # the shipped recipe's options: bfloat16, object weighting below t=700, a late high-noise share
+        ucfg = UNetTrainConfig(
+            steps=6,
+            batch_size=4,
+            warmup=2,
+            checkpoint_every=2,
+            bf16=True,
+            object_weight=3.0,
+            object_weight_max_t=700,
+            high_noise_frac=0.5,
+            high_noise_frac_late=0.25,
+            high_noise_late_from=3,
+        )
     vb = world_vae_batch(c.cfg, 0, 4, 2, 16)
-    ub = world_unet_batch(c.cfg, 0, 4)
+    ub = world_unet_batch(c.cfg, 0, 4, with_mask=recipe)
 
     def killer(step, total, metrics):
         if kill_at is not None and step == kill_at:
@@ -51,13 +64,14 @@ def _same(a, b) -> bool:
     return all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_same_seed_same_weights_and_resume(tmp_path):
+@pytest.mark.parametrize("recipe", [False, True], ids=["float32", "bf16-recipe"])
+def test_same_seed_same_weights_and_resume(tmp_path, recipe):
     torch.set_num_threads(1)
     for d in ("a", "b", "c"):
         (tmp_path / d).mkdir()
-    a = _train(tmp_path / "a", None)
-    b = _train(tmp_path / "b", None)
-    c = _train(tmp_path / "c", kill_at=3)
+    a = _train(tmp_path / "a", None, recipe)
+    b = _train(tmp_path / "b", None, recipe)
+    c = _train(tmp_path / "c", kill_at=3, recipe=recipe)
     assert _same(a["unet"], b["unet"]) and _same(a["vae"], b["vae"])
     assert _same(a["unet"], c["unet"]) and _same(a["vae"], c["vae"])
     assert all(torch.equal(x, y) for x, y in zip(a["ema"], c["ema"], strict=True))
@@ -74,3 +88,23 @@ def test_a_plan_with_a_frozen_text_encoder_exports_its_model(tmp_path):
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     model = run(tmp_path, tiny=True, progress=False, snapshot_every=0)
     assert model is not None and (model / "text_encoder" / "model.safetensors").exists()
+
+
+def test_the_plan_records_the_recipe_and_older_plans_keep_float32():
+    from dataclasses import asdict
+
+    from sfumato.starter import recipe
+
+    plan = recipe.make_plan(60, 0)
+    u, v = plan["unet"], plan["vae"]
+    assert u["bf16"] is v["bf16"] is recipe.BF16
+    assert u["object_weight"] == recipe.OBJECT_WEIGHT and u["object_weight_max_t"] == recipe.OBJECT_WEIGHT_MAX_T
+    assert u["high_noise_frac_late"] == recipe.HIGH_NOISE_FRAC_LATE
+    assert u["high_noise_late_from"] == round(u["steps"] * recipe.HIGH_NOISE_EARLY_SHARE)
+    # --object-weight 0 turns the weighting off in the plan (the CLI's -1 means the recipe's value)
+    assert recipe.make_plan(60, 0, object_weight=0.0)["unet"]["object_weight"] == 0.0
+    # a plan written before these fields existed resumes with float32 and one constant high-noise share
+    old = {k: x for k, x in u.items() if k not in ("bf16", "high_noise_frac_late", "high_noise_late_from")}
+    again = asdict(UNetTrainConfig(**old))
+    assert again["bf16"] is False and again["high_noise_frac_late"] == -1.0
+    assert VAETrainConfig(**{k: x for k, x in v.items() if k != "bf16"}).bf16 is False

@@ -36,8 +36,11 @@ def train(
         int, typer.Option(help="Decoder-refinement steps (-1: from --minutes, 0: skip the stage).")
     ] = -1,
     object_weight: Annotated[
-        float, typer.Option(help="UNet loss weight on object pixels: 1 + w * mask (0: the unweighted loss).")
-    ] = 0.0,
+        float,
+        typer.Option(
+            help="UNet loss weight on object pixels, 1 + w * mask, at t < 700 (-1: the recipe's default, 0: off)."
+        ),
+    ] = -1.0,
     text_steps: Annotated[
         int, typer.Option(help="Text-encoder warm-start steps (-1: the recipe's default, 0: skip the stage).")
     ] = -1,

@@ -35,23 +35,32 @@ from .world import caption, render, render_with_mask, sample_scene
 
 # Nominal seconds per step on the 2-core reference CPU; they turn --minutes into a fixed step plan, so the
 # same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
-# Measured with one intra-op thread: on a 2-core machine shared with other jobs, two threads stall on
-# each other (OpenMP barriers; 5-10x slower under load), one thread is ~1.7x slower but steady.
-VAE_SHARE = 0.15
-UNET_STEP_S = 0.48
-VAE_STEP_S = 0.16
+# Measured with bfloat16 autocast (BF16 below) and two threads on the slowest 2-core machine seen so far
+# (session 4: AMD EPYC, AVX512-BF16, 2.6 GHz); machines seen earlier were up to 1.7x faster.
+VAE_SHARE = 0.1875
+VAE_STEP_S = 0.2
+UNET_STEP_S = 0.61
+# bfloat16 autocast in the VAE and UNet stages: 1.5x (VAE) and 1.3x (UNet) faster steps on CPUs with
+# AVX512-BF16 and on GPUs; plans record it, so older plans resume in float32
+BF16 = True
 # Decoder refinement (encoder frozen): extra nominal time on top of --minutes; off by default (it did not
 # help shape in run 1), --decoder-steps N turns it on.
 DEC_SHARE = 0.0
 DEC_STEP_S = 0.75
-# UNet loss weight on object pixels (1 + w * mask); off by default: it bought object colour in an earlier
-# run, but the weighted optimum over-predicts objects (spurious copies at other positions), which hurt layout.
-OBJECT_WEIGHT = 0.0
-# Text-encoder warm start (text_pretrain.py): steps, and nominal seconds per step (batch 128; 0.16 measured)
+# UNet loss weight on object pixels (1 + w * mask), only at t < OBJECT_WEIGHT_MAX_T where the noisy input
+# already shows where the objects are. Objects are 5-15% of the pixels; shape is decided on them. (Session 2
+# weighted every timestep, and the model painted spurious objects where the layout was still undecided.)
+OBJECT_WEIGHT = 3.0
+OBJECT_WEIGHT_MAX_T = 700
+# Text-encoder warm start (text_pretrain.py): steps, and nominal seconds per step (batch 128; 0.23 measured)
 TEXT_STEPS = 300
 TEXT_STEP_S = 0.25
-# Share of each UNet batch trained at the noisiest timesteps (where the layout is decided); see train.py
+# Share of each UNet batch trained at the noisiest timesteps (where the layout is decided; see train.py):
+# HIGH_NOISE_FRAC for the first HIGH_NOISE_EARLY_SHARE of the steps, then HIGH_NOISE_FRAC_LATE (position is
+# learned by then; the samples go to the lower noise levels where shape is decided)
 HIGH_NOISE_FRAC = 0.4
+HIGH_NOISE_FRAC_LATE = 0.15
+HIGH_NOISE_EARLY_SHARE = 1 / 3
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -128,9 +137,18 @@ def make_plan(
     vae_steps = vae_steps or max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
     unet_s = minutes * 60 * (1 - VAE_SHARE) - text_steps * TEXT_STEP_S
     unet_steps = unet_steps or max(2, int(unet_s / UNET_STEP_S))
-    vae = VAETrainConfig(steps=vae_steps, seed=seed)
+    object_weight = object_weight if object_weight >= 0 else OBJECT_WEIGHT
+    vae = VAETrainConfig(steps=vae_steps, seed=seed, bf16=BF16)
     unet = UNetTrainConfig(
-        steps=unet_steps, seed=seed, batch_size=64, object_weight=object_weight, high_noise_frac=high_noise_frac
+        steps=unet_steps,
+        seed=seed,
+        batch_size=64,
+        object_weight=object_weight,
+        object_weight_max_t=OBJECT_WEIGHT_MAX_T,
+        high_noise_frac=high_noise_frac,
+        high_noise_frac_late=HIGH_NOISE_FRAC_LATE,
+        high_noise_late_from=round(unet_steps * HIGH_NOISE_EARLY_SHARE),
+        bf16=BF16,
     )
     if tiny:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
