@@ -40,8 +40,8 @@ from .world import caption, render, render_with_mask, sample_scene
 VAE_SHARE = 0.1875
 VAE_STEP_S = 0.2
 UNET_STEP_S = 0.61
-# bfloat16 autocast in the VAE and UNet stages: 1.5x (VAE) and 1.3x (UNet) faster steps on CPUs with
-# AVX512-BF16 and on GPUs; plans record it, so older plans resume in float32
+# bfloat16 autocast in the VAE and UNet stages where the hardware has it (bf16_is_native): 1.5x (VAE) and
+# 1.3x (UNet) faster steps on an AVX512-BF16 CPU; plans record it, so older plans resume in float32
 BF16 = True
 # Decoder refinement (encoder frozen): extra nominal time on top of --minutes; off by default (it did not
 # help shape in run 1), --decoder-steps N turns it on.
@@ -61,6 +61,13 @@ TEXT_STEP_S = 0.25
 HIGH_NOISE_FRAC = 0.4
 HIGH_NOISE_FRAC_LATE = 0.15
 HIGH_NOISE_EARLY_SHARE = 1 / 3
+
+
+def bf16_is_native(device: str) -> bool:
+    """Whether bfloat16 math runs in hardware here (elsewhere it is emulated, slower than float32)."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -129,6 +136,7 @@ def make_plan(
     object_weight: float = OBJECT_WEIGHT,
     text_steps: int = -1,
     high_noise_frac: float = HIGH_NOISE_FRAC,
+    device: str = "cpu",
 ) -> dict:
     """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
@@ -138,7 +146,8 @@ def make_plan(
     unet_s = minutes * 60 * (1 - VAE_SHARE) - text_steps * TEXT_STEP_S
     unet_steps = unet_steps or max(2, int(unet_s / UNET_STEP_S))
     object_weight = object_weight if object_weight >= 0 else OBJECT_WEIGHT
-    vae = VAETrainConfig(steps=vae_steps, seed=seed, bf16=BF16)
+    bf16 = BF16 and bf16_is_native(device)
+    vae = VAETrainConfig(steps=vae_steps, seed=seed, bf16=bf16)
     unet = UNetTrainConfig(
         steps=unet_steps,
         seed=seed,
@@ -148,7 +157,7 @@ def make_plan(
         high_noise_frac=high_noise_frac,
         high_noise_frac_late=HIGH_NOISE_FRAC_LATE,
         high_noise_late_from=round(unet_steps * HIGH_NOISE_EARLY_SHARE),
-        bf16=BF16,
+        bf16=bf16,
     )
     if tiny:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
@@ -245,6 +254,7 @@ def run(
             object_weight=object_weight,
             text_steps=text_steps,
             high_noise_frac=high_noise_frac,
+            device=device,
         )
         plan_path.write_text(json.dumps(plan, indent=2))
     # plans written before the decoder stage existed get it with the same formula; before the text warm
