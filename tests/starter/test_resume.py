@@ -22,9 +22,13 @@ def _components(seed: int) -> Components:
 
 def _train(tmp, kill_at: int | None, recipe: bool) -> dict[str, torch.Tensor]:
     c = _components(0)
-    vcfg = VAETrainConfig(steps=4, batch_size=4, full_batch_size=2, crop=16, checkpoint_every=2, bf16=recipe)
+    vcfg = VAETrainConfig(
+        steps=4, batch_size=4, full_batch_size=2, crop=16, checkpoint_every=2, bf16=recipe, edge_weight=10.0 * recipe
+    )
     ucfg = UNetTrainConfig(steps=6, batch_size=4, warmup=2, checkpoint_every=2)
-    if recipe:  # the shipped recipe's options: bfloat16, object weighting below t=700, a late high-noise share
+    # the shipped recipe's options: bfloat16, outline weighting (VAE), object weighting below t=700 and a late
+    # high-noise share (UNet)
+    if recipe:
         ucfg = UNetTrainConfig(
             steps=6,
             batch_size=4,
@@ -37,7 +41,7 @@ def _train(tmp, kill_at: int | None, recipe: bool) -> dict[str, torch.Tensor]:
             high_noise_frac_late=0.25,
             high_noise_late_from=3,
         )
-    vb = world_vae_batch(c.cfg, 0, 4, 2, 16)
+    vb = world_vae_batch(c.cfg, 0, 4, 2, 16, with_mask=recipe)
     ub = world_unet_batch(c.cfg, 0, 4, with_mask=recipe)
 
     def killer(step, total, metrics):

@@ -113,3 +113,21 @@ def test_same_seed_same_pixels(pipe):
     a = _gen(pipe, "a green heart in the top right corner, on a white background", 7)
     b = _gen(pipe, "a green heart in the top right corner, on a white background", 7)
     assert (a == b).all()
+
+
+def test_autoencoder_eval_scores_the_vae_alone():
+    # the ceiling any UNet on this VAE can reach: the encode/decode of the true images, read back by the checker
+    from typer.testing import CliRunner
+
+    from sfumato.starter.cli import starter_app
+    from sfumato.starter.evaluate import evaluate
+
+    res = evaluate(SHIPPED, n=24, autoencoder=True)
+    m = res.metrics()
+    assert m["background"] == m["color"] == m["position"] == 100.0
+    kinds = res.shape_by_kind()
+    assert set(kinds) <= {"circle", "square", "triangle", "star", "heart", "diamond"} and len(kinds) >= 5
+    assert kinds["circle"] == kinds["heart"] == 100.0
+    out = CliRunner().invoke(starter_app, ["eval", "--model", str(SHIPPED), "--n", "6", "--autoencoder"])
+    assert out.exit_code == 0, out.output
+    assert "autoencoder only" in out.output and "shape by kind: " in out.output

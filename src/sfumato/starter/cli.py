@@ -89,6 +89,9 @@ def eval_cmd(
     bucket: Annotated[str, typer.Option(help="all, or WxH of one bucket.")] = "all",
     grid: Annotated[Path | None, typer.Option(help="Also write a grid PNG of samples here.")] = None,
     threads: Annotated[int, typer.Option(help="torch intra-op threads.")] = 1,
+    autoencoder: Annotated[
+        bool, typer.Option(help="Score the VAE's encode/decode of the true images instead (the UNet's ceiling).")
+    ] = False,
 ) -> None:
     """Render held-out captions with fixed seeds and print per-attribute adherence measured from pixels."""
     from .evaluate import evaluate, format_table
@@ -98,7 +101,9 @@ def eval_cmd(
                    "model/ folder of a finished run or a snapshots/step-N folder", err=True)  # fmt: skip
         raise typer.Exit(2)
     _threads(threads)
-    res = evaluate(model, n=n, steps=steps, guidance=guidance or None, bucket=bucket, grid_path=grid)
+    res = evaluate(
+        model, n=n, steps=steps, guidance=guidance or None, bucket=bucket, grid_path=grid, autoencoder=autoencoder
+    )
     typer.echo(format_table(res))
 
 

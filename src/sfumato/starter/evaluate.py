@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from .checker import Score, read_scene, score
 from .model import load_pipeline
-from .world import Scene, caption, heldout_scenes
+from .world import SHAPES, Scene, caption, heldout_scenes, render
 
 EVAL_SEED = 1234
 
@@ -27,6 +27,7 @@ class EvalResult:
     captions: list[str] = field(default_factory=list)
     guidance: float = 0.0
     steps: int = 0
+    autoencoder: bool = False  # scored the VAE's reconstructions of the true scenes, not generations
 
     def metrics(self, bucket: tuple[int, int] | None = None) -> dict[str, float]:
         idx = [i for i, b in enumerate(self.buckets) if bucket is None or b == bucket]
@@ -50,6 +51,14 @@ class EvalResult:
             "two_all_right": pct([s.all_right for s in two]),
         }
 
+    def shape_by_kind(self) -> dict[str, float]:
+        """Shape adherence per true shape, all buckets (where the shape misses are)."""
+        hits: dict[str, list[bool]] = {s: [] for s in SHAPES}
+        for sc, scene in zip(self.scores, self.scenes, strict=True):
+            for k, obj in enumerate(scene.objects):
+                hits[obj.shape].append(sc.shape[k])
+        return {s: 100.0 * sum(h) / len(h) for s, h in hits.items() if h}
+
 
 def eval_buckets(buckets: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
     """Half of the scenes at the square bucket, the rest spread over the others."""
@@ -68,7 +77,10 @@ def evaluate(
     bucket: str = "all",
     grid_path: Path | None = None,
     batch: int = 16,
+    autoencoder: bool = False,
 ) -> EvalResult:
+    """Generate the n held-out scenes from their captions and score the pixels. With autoencoder, score the
+    VAE's encode/decode of the true images instead: the most any UNet on that VAE can reach."""
     info = json.loads((model / "sfumato_model.json").read_text())
     buckets = [tuple(b) for b in info["buckets"]]
     if bucket != "all":
@@ -77,7 +89,7 @@ def evaluate(
     guidance = guidance if guidance is not None else float(info["recommended_guidance"])
     pipe = load_pipeline(model)
     scenes = list(heldout_scenes(n, EVAL_SEED))
-    res = EvalResult(guidance=guidance, steps=steps)
+    res = EvalResult(guidance=guidance, steps=steps, autoencoder=autoencoder)
     res.scenes, res.buckets = scenes, eval_buckets(buckets, n)
     res.captions = [caption(s, random.Random(EVAL_SEED + i)) for i, s in enumerate(scenes)]
     res.scores = [None] * n  # type: ignore[list-item]
@@ -86,15 +98,18 @@ def evaluate(
         idx = [i for i in range(n) if res.buckets[i] == b]
         for k in range(0, len(idx), batch):
             chunk = idx[k : k + batch]
-            out = pipe(
-                [res.captions[i] for i in chunk],
-                width=b[0],
-                height=b[1],
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                generator=[torch.Generator().manual_seed(EVAL_SEED + i) for i in chunk],
-                output_type="np",
-            ).images
+            if autoencoder:
+                out = _reconstruct(pipe, [render(scenes[i], b[0], b[1], random.Random(EVAL_SEED + i)) for i in chunk])
+            else:
+                out = pipe(
+                    [res.captions[i] for i in chunk],
+                    width=b[0],
+                    height=b[1],
+                    num_inference_steps=steps,
+                    guidance_scale=guidance,
+                    generator=[torch.Generator().manual_seed(EVAL_SEED + i) for i in chunk],
+                    output_type="np",
+                ).images
             for i, img in zip(chunk, out, strict=True):
                 arr = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
                 images[i] = arr
@@ -102,6 +117,13 @@ def evaluate(
     if grid_path:
         write_grid([images[i] for i in range(min(n, 24))], res.captions[:24], grid_path)
     return res
+
+
+def _reconstruct(pipe, images: list[np.ndarray]) -> np.ndarray:
+    """The VAE's decode(encode(x)) of uint8 images, as floats in [0, 1] like the pipeline's np output."""
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    y = pipe.vae.decode(pipe.vae.encode(x.to(pipe.device)).latent_dist.mean).sample
+    return ((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def write_grid(images: list, captions: list[str], path: Path, cols: int = 6, cell: int = 192) -> None:
@@ -139,5 +161,12 @@ def format_table(res: EvalResult) -> str:
     buckets = sorted(set(res.buckets))
     if len(buckets) > 1:
         lines += [row(f"{w}x{h}", res.metrics((w, h))) for w, h in buckets]
-    lines.append(f"\n{res.steps} steps, guidance {res.guidance:g}, seeds {EVAL_SEED}+i, held-out (colour, shape) pairs")
+    kinds = ", ".join(f"{k} {v:.0f}%" for k, v in res.shape_by_kind().items())
+    lines.append(f"\nshape by kind: {kinds}")
+    if res.autoencoder:
+        lines.append("autoencoder only: encode/decode of the true held-out images (no generation)")
+    else:
+        lines.append(
+            f"{res.steps} steps, guidance {res.guidance:g}, seeds {EVAL_SEED}+i, held-out (colour, shape) pairs"
+        )
     return "\n".join(lines)

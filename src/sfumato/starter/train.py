@@ -76,6 +76,10 @@ class VAETrainConfig:
     checkpoint_every: int = 100
     seed: int = 0
     bf16: bool = False  # bfloat16 autocast for encode/decode (loss and weights float32); see UNetTrainConfig
+    # loss weight 1 + w * outline map (pixels within one of an object's outline; needs batches with a mask).
+    # A shape is told by its outline, a few percent of the pixels: unweighted, the autoencoder rounded
+    # small stars into circles (12% of them read back as stars after 3,375 steps; w=10: 46% after 1,500)
+    edge_weight: float = 0.0
 
 
 def lr_at(step: int, total: int, warmup: int, min_frac: float) -> float:
@@ -125,7 +129,8 @@ def train_vae(
     progress: Progress | None = None,
     deadline: float | None = None,
 ) -> bool:
-    """Train the autoencoder; batch_fn(step, full) gives images in [-1, 1] (crops unless full).
+    """Train the autoencoder; batch_fn(step, full) gives images in [-1, 1] (crops unless full), or
+    (images, object mask (B, 1, H, W)) for the outline weighting (cfg.edge_weight).
     Returns True when all steps are done (False when stopped at the deadline, checkpoint saved)."""
     vae = c.vae
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -142,14 +147,15 @@ def train_vae(
             return False
         for g in opt.param_groups:
             g["lr"] = cfg.lr * lr_at(step, cfg.steps, 50, 0.05)
-        x = batch_fn(step, step >= full_from)
+        batch = batch_fn(step, step >= full_from)
+        x, mask = batch if isinstance(batch, tuple) else (batch, None)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             post = vae.encode(x).latent_dist
             # decode the posterior mean: sampling with the initial std ~1 drowns the code in noise and the
             # decoder learns to blur; the UNet is trained on the means too, and the tiny KL keeps them bounded
             rec = vae.decode(post.mean).sample.float()
         mse = F.mse_loss(rec, x)
-        loss = mse + F.l1_loss(rec, x) + cfg.kl_weight * post.kl().float().mean()
+        loss = reconstruction_loss(rec, x, mask, cfg.edge_weight) + cfg.kl_weight * post.kl().float().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -159,6 +165,23 @@ def train_vae(
             _atomic_save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step + 1}, ckpt)
     vae.eval()
     return True
+
+
+def outline_map(mask: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: how much a 3x3 neighbourhood's object coverage varies (dilation minus
+    erosion), 1 on and next to an object's outline, 0 inside objects and on the background."""
+    return F.max_pool2d(mask, 3, 1, 1) + F.max_pool2d(-mask, 3, 1, 1)
+
+
+def reconstruction_loss(
+    rec: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None, edge_weight: float = 0.0
+) -> torch.Tensor:
+    """MSE + L1, per pixel weighted by 1 + edge_weight * outline_map(mask) when there is a mask."""
+    if mask is None or not edge_weight:
+        return F.mse_loss(rec, x) + F.l1_loss(rec, x)
+    w = 1.0 + edge_weight * outline_map(mask.to(x.device, x.dtype))
+    err = rec - x
+    return (err.square() * w).mean() + (err.abs() * w).mean()
 
 
 @torch.no_grad()
