@@ -57,7 +57,12 @@ def test_queue_depths_count_the_messages_waiting_per_model(broker_url: str) -> N
         assert queue_depths(app, ["model-a", "model-b"]) == {"model-a": 0, "model-b": 0}  # never seen: 0
         for _ in range(3):
             app.send_task(TASK_NAME, args=["generation", "x"], queue=queue_for_model("model-a"))
-        assert queue_depths(app, ["model-a", "model-b"]) == {"model-a": 3, "model-b": 0}
+        # AMQP publishes are asynchronous (no publisher confirms): the count, read on another connection, may
+        # lag the sends by a moment; it must reach exactly 3 and stay there
+        deadline = time.monotonic() + 5.0
+        while (depths := queue_depths(app, ["model-a", "model-b"]))["model-a"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert depths == {"model-a": 3, "model-b": 0}
     finally:
         app.close()
 
