@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from .checker import Score, read_scene, score
 from .model import load_pipeline
+from .recipe import to_tensor
 from .world import SHAPES, Scene, caption, heldout_scenes, render
 
 EVAL_SEED = 1234
@@ -121,7 +122,7 @@ def evaluate(
 
 def _reconstruct(pipe, images: list[np.ndarray]) -> np.ndarray:
     """The VAE's decode(encode(x)) of uint8 images, as floats in [0, 1] like the pipeline's np output."""
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    x = to_tensor(images)
     y = pipe.vae.decode(pipe.vae.encode(x.to(pipe.device)).latent_dist.mean).sample
     return ((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu().numpy()
 
