@@ -1,3 +1,5 @@
+import json
+
 from typer.testing import CliRunner
 
 from sfumato.starter.cli import starter_app
@@ -7,11 +9,14 @@ def test_cli_train_resumes_and_eval_prints_a_table(tmp_path, tiny_run):
     runner = CliRunner()
     out = tmp_path / "run"
     args = ["train", "--out", str(out), "--minutes", "0.05", "--tiny", "--snapshot-every", "0"]
+    args += ["--unet-lr", "7e-4", "--star-weight", "2"]
     first = runner.invoke(starter_app, [*args, "--stop-after", "0.001"])
     assert first.exit_code == 3, first.output  # stopped: checkpoint written, rerun resumes
     done = runner.invoke(starter_app, args)
     assert done.exit_code == 0, done.output
     assert (out / "model" / "model_index.json").exists()
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["unet"]["lr"] == 7e-4 and plan["star_weight"] == 2.0
 
     res = runner.invoke(starter_app, ["eval", "--model", str(tiny_run), "--n", "4", "--steps", "2"])
     assert res.exit_code == 0, res.output

@@ -112,3 +112,28 @@ def test_the_plan_records_the_recipe_and_older_plans_keep_float32():
     again = asdict(UNetTrainConfig(**old))
     assert again["bf16"] is False and again["high_noise_frac_late"] == -1.0
     assert VAETrainConfig(**{k: x for k, x in v.items() if k != "bf16"}).bf16 is False
+
+
+def test_the_plan_records_unet_lr_and_star_weight_and_older_plans_resume_unweighted(tmp_path, monkeypatch):
+    import json
+
+    from sfumato.starter import recipe
+
+    plan = recipe.make_plan(60, 0)
+    assert plan["unet"]["lr"] == recipe.UNET_LR and plan["star_weight"] == recipe.STAR_WEIGHT
+    custom = recipe.make_plan(60, 0, unet_lr=2e-3, star_weight=2.5)
+    assert custom["unet"]["lr"] == 2e-3 and custom["star_weight"] == 2.5
+    # a plan from before star_weight existed resumes with every shape equally likely
+    old = recipe.make_plan(0.05, 0, tiny=True)
+    del old["star_weight"]
+    (tmp_path / "plan.json").write_text(json.dumps(old))
+    seen = []
+    real = recipe.world_unet_batch
+
+    def spy(*args, **kw):
+        seen.append(kw.get("star_weight"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(recipe, "world_unet_batch", spy)
+    assert recipe.run(tmp_path, tiny=True, progress=False, snapshot_every=0) is not None
+    assert 1.0 in seen and set(seen) <= {1.0, None}

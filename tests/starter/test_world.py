@@ -93,3 +93,15 @@ def test_plural_form():
     scene = Scene("white", (Obj("star", "red", "left", "small"), Obj("star", "blue", "right", "small")))
     texts = {caption(scene, rng) for _ in range(200)}
     assert any(t.startswith("two stars") or "two stars" in t for t in texts)
+
+
+def test_star_weight_makes_stars_likelier_and_weight_1_keeps_the_old_draws():
+    plain, one = random.Random(5), random.Random(5)
+    assert [sample_scene(plain, "train") for _ in range(200)] == [
+        sample_scene(one, "train", star_weight=1.0) for _ in range(200)
+    ]
+    rng = random.Random(0)
+    objs = [o for _ in range(6000) for o in sample_scene(rng, "train", star_weight=3.0).objects]
+    share = sum(o.shape == "star" for o in objs) / len(objs)
+    assert 0.33 < share < 0.43  # 3 / 8 = 0.375; unweighted it is 1 / 6
+    assert all((o.color, o.shape) not in HELD_OUT for o in objs)

@@ -50,6 +50,10 @@ def train(
             help="Share of each UNet batch drawn from the noisiest timesteps, t >= 700 (-1: the recipe's default)."
         ),
     ] = -1.0,
+    unet_lr: Annotated[float, typer.Option(help="UNet peak learning rate (-1: the recipe's default).")] = -1.0,
+    star_weight: Annotated[
+        float, typer.Option(help="A star is N times as likely as each other shape in UNet batches (-1: the recipe's).")
+    ] = -1.0,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")
@@ -73,6 +77,8 @@ def train(
         object_weight=object_weight,
         text_steps=text_steps,
         high_noise_frac=high_noise_frac,
+        unet_lr=unet_lr,
+        star_weight=star_weight,
     )
     if model is None:
         typer.echo(f"stopped after {time.time() - t0:.0f} s; rerun the same command to resume")

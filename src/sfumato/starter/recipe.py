@@ -67,6 +67,10 @@ TEXT_STEP_S = 0.25
 HIGH_NOISE_FRAC = 0.4
 HIGH_NOISE_FRAC_LATE = 0.15
 HIGH_NOISE_EARLY_SHARE = 1 / 3
+# UNet peak learning rate, and how many times as likely a star is as each other shape in UNet batches
+# (world.sample_scene): stars are the shape the UNet learns last
+UNET_LR = 5e-4
+STAR_WEIGHT = 1.0
 
 
 def bf16_is_native(device: str) -> bool:
@@ -112,13 +116,13 @@ def world_vae_batch(cfg: StarterConfig, seed: int, bs: int, full_bs: int, crop: 
     return fn
 
 
-def world_unet_batch(cfg: StarterConfig, seed: int, bs: int, with_mask: bool = False):
+def world_unet_batch(cfg: StarterConfig, seed: int, bs: int, with_mask: bool = False, star_weight: float = 1.0):
     """(images, captions), plus the objects' (B, 1, H, W) coverage mask when with_mask (same images)."""
 
     def fn(step: int) -> tuple:
         rng = random.Random(f"{seed}-unet-{step}")
         w, h = _bucket(cfg, rng)
-        scenes = [sample_scene(rng, "train") for _ in range(bs)]
+        scenes = [sample_scene(rng, "train", star_weight=star_weight) for _ in range(bs)]
         if not with_mask:
             return to_tensor([render(s, w, h, rng) for s in scenes]), [caption(s, rng) for s in scenes]
         pairs = [render_with_mask(s, w, h, rng) for s in scenes]
@@ -153,6 +157,8 @@ def make_plan(
     text_steps: int = -1,
     high_noise_frac: float = HIGH_NOISE_FRAC,
     device: str = "cpu",
+    unet_lr: float = -1.0,
+    star_weight: float = -1.0,
 ) -> dict:
     """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
@@ -168,6 +174,7 @@ def make_plan(
         steps=unet_steps,
         seed=seed,
         batch_size=64,
+        lr=unet_lr if unet_lr > 0 else UNET_LR,
         object_weight=object_weight,
         object_weight_max_t=OBJECT_WEIGHT_MAX_T,
         high_noise_frac=high_noise_frac,
@@ -187,6 +194,7 @@ def make_plan(
         "unet": asdict(unet),
         "decoder_steps": dec_steps if dec_steps >= 0 else decoder_steps(minutes, tiny),
         "text_steps": text_steps,
+        "star_weight": star_weight if star_weight > 0 else STAR_WEIGHT,
     }
 
 
@@ -254,6 +262,8 @@ def run(
     object_weight: float = OBJECT_WEIGHT,
     text_steps: int = -1,
     high_noise_frac: float = HIGH_NOISE_FRAC,
+    unet_lr: float = -1.0,
+    star_weight: float = -1.0,
 ) -> Path | None:
     """Train (or resume) the Starter model into `out`; returns out/model when finished, None when stopped
     by stop_after_s (rerun to continue)."""
@@ -271,12 +281,15 @@ def run(
             text_steps=text_steps,
             high_noise_frac=high_noise_frac,
             device=device,
+            unet_lr=unet_lr,
+            star_weight=star_weight,
         )
         plan_path.write_text(json.dumps(plan, indent=2))
     # plans written before the decoder stage existed get it with the same formula; before the text warm
     # start existed, none
     plan.setdefault("decoder_steps", decoder_steps(plan["minutes"], cfg_is_tiny(plan)))
     plan.setdefault("text_steps", 0)
+    plan.setdefault("star_weight", 1.0)
     seed = plan["seed"]
     cfg = StarterConfig.from_json(plan["config"])
     vcfg, ucfg = VAETrainConfig(**plan["vae"]), UNetTrainConfig(**plan["unet"])
@@ -326,7 +339,9 @@ def run(
                 ema_components(c, out / "unet.pt", ucfg.train_text_encoder), out / "snapshots" / f"step-{step}"
             )
 
-    ubatch = world_unet_batch(cfg, seed, ucfg.batch_size, with_mask=ucfg.object_weight > 0)
+    ubatch = world_unet_batch(
+        cfg, seed, ucfg.batch_size, with_mask=ucfg.object_weight > 0, star_weight=plan["star_weight"]
+    )
     bar = _Bar("unet", progress)
     finished = train_unet(c, ubatch, ucfg, out / "unet.pt", bar, deadline, snapshot)
     bar.close()

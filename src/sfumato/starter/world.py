@@ -165,17 +165,22 @@ def render_with_mask(scene: Scene, width: int, height: int, rng: random.Random) 
 # --- sampling -------------------------------------------------------------------------------------------
 
 
-def _pick_obj_attrs(rng: random.Random, held_out: bool, exclude_colors: set[str]) -> tuple[str, str]:
+def _pick_obj_attrs(
+    rng: random.Random, held_out: bool, exclude_colors: set[str], star_weight: float = 1.0
+) -> tuple[str, str]:
     if held_out:
         pairs = sorted(p for p in HELD_OUT if p[0] not in exclude_colors)
     else:
         pairs = [(c, s) for c in COLOR_NAMES for s in SHAPES if (c, s) not in HELD_OUT and c not in exclude_colors]
-    return rng.choice(pairs)
+    if star_weight == 1.0:
+        return rng.choice(pairs)  # the draw of every plan written before star_weight existed
+    return rng.choices(pairs, weights=[star_weight if s == "star" else 1.0 for _, s in pairs])[0]
 
 
-def sample_scene(rng: random.Random, split: str = "train", two_prob: float = 0.4) -> Scene:
+def sample_scene(rng: random.Random, split: str = "train", two_prob: float = 0.4, star_weight: float = 1.0) -> Scene:
     """A random scene. split="train" never uses a held-out (colour, shape) pair; split="heldout" makes
-    every first object a held-out pair (the second of a two-object scene may be any pair)."""
+    every first object a held-out pair (the second of a two-object scene may be any pair). star_weight
+    makes a star that many times as likely as each other shape (stars are the shape learned last)."""
     bg = rng.choice(COLOR_NAMES)
     n = 2 if rng.random() < two_prob else 1
     used = {bg}
@@ -183,7 +188,7 @@ def sample_scene(rng: random.Random, split: str = "train", two_prob: float = 0.4
     objs = []
     for i in range(n):
         held = split == "heldout" and (i == 0 or rng.random() < 0.5)
-        color, shape = _pick_obj_attrs(rng, held, used)
+        color, shape = _pick_obj_attrs(rng, held, used, star_weight)
         used.add(color)
         objs.append(Obj(shape, color, positions[i], rng.choice(tuple(SIZES))))
     return Scene(bg, tuple(objs))
