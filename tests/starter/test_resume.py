@@ -106,7 +106,7 @@ def test_the_plan_records_the_recipe_and_older_plans_keep_float32():
     assert u["high_noise_frac_late"] == recipe.HIGH_NOISE_FRAC_LATE
     assert u["high_noise_late_from"] == round(u["steps"] * recipe.HIGH_NOISE_EARLY_SHARE)
     # --object-weight 0 turns the weighting off in the plan (the CLI's -1 means the recipe's value)
-    assert recipe.make_plan(60, 0, object_weight=0.0)["unet"]["object_weight"] == 0.0
+    assert recipe.make_plan(60, 0, overrides={"unet.object_weight": 0.0})["unet"]["object_weight"] == 0.0
     # a plan written before these fields existed resumes with float32 and one constant high-noise share
     old = {k: x for k, x in u.items() if k not in ("bf16", "high_noise_frac_late", "high_noise_late_from")}
     again = asdict(UNetTrainConfig(**old))
@@ -121,7 +121,7 @@ def test_the_plan_records_unet_lr_and_star_weight_and_older_plans_resume_unweigh
 
     plan = recipe.make_plan(60, 0)
     assert plan["unet"]["lr"] == recipe.UNET_LR and plan["star_weight"] == recipe.STAR_WEIGHT
-    custom = recipe.make_plan(60, 0, unet_lr=2e-3, star_weight=2.5)
+    custom = recipe.make_plan(60, 0, overrides={"unet.lr": 2e-3, "star_weight": 2.5})
     assert custom["unet"]["lr"] == 2e-3 and custom["star_weight"] == 2.5
     # a plan from before star_weight existed resumes with every shape equally likely
     old = recipe.make_plan(0.05, 0, tiny=True)
@@ -137,3 +137,48 @@ def test_the_plan_records_unet_lr_and_star_weight_and_older_plans_resume_unweigh
     monkeypatch.setattr(recipe, "world_unet_batch", spy)
     assert recipe.run(tmp_path, tiny=True, progress=False, snapshot_every=0) is not None
     assert 1.0 in seen and set(seen) <= {1.0, None}
+
+
+def test_an_ema_probe_ships_what_a_plan_with_its_decay_ships(tmp_path):
+    # probes only observe training: the probe with decay d must equal the shipped EMA of a plan with
+    # ema_decay=d, and the raw export must be the checkpoint's trained weights
+    import json
+
+    from diffusers import UNet2DConditionModel
+
+    from sfumato.starter.recipe import make_plan, run
+
+    def unet(path):
+        return UNet2DConditionModel.from_pretrained(str(path / "unet")).state_dict()
+
+    probed, plain = tmp_path / "probed", tmp_path / "plain"
+    for out, changes in ((probed, {"ema_probe_decays": [0.5]}), (plain, {"ema_decay": 0.5})):
+        out.mkdir()
+        plan = make_plan(0.05, 0, tiny=True)
+        # 12 steps: the decay warm-up, (1 + step) / (10 + step), passes 0.5 at step 9
+        plan["unet"].update(changes, steps=12)
+        (out / "plan.json").write_text(json.dumps(plan))
+        assert run(out, tiny=True, progress=False, snapshot_every=0) is not None
+    assert _same(unet(probed / "model-ema0.5"), unet(plain / "model"))
+    assert not _same(unet(probed / "model"), unet(plain / "model"))
+    raw = torch.load(probed / "unet.pt", weights_only=False)["unet"]
+    assert _same(unet(probed / "model-raw"), {k: x.half().float() for k, x in raw.items()})  # shipped as fp16
+    assert not (plain / "model-raw").exists()
+
+
+def test_overrides_set_any_plan_setting_and_a_wrong_one_says_what_to_pass():
+    from sfumato.starter.recipe import make_plan
+
+    plan = make_plan(60, 0, overrides={"unet.steps": 900, "unet.ema_decay": 0.998, "text_steps": 0, "vae.lr": 1})
+    assert plan["unet"]["steps"] == 900 and plan["unet"]["ema_decay"] == 0.998 and plan["text_steps"] == 0
+    assert plan["vae"]["lr"] == 1.0 and isinstance(plan["vae"]["lr"], float)  # an int where a float goes
+    # the late high-noise share starts a third of the way into the overridden step count
+    assert plan["unet"]["high_noise_late_from"] == 300
+    # more time for the UNet when the text stage is skipped
+    assert make_plan(60, 0, overrides={"text_steps": 0})["unet"]["steps"] > make_plan(60, 0)["unet"]["steps"]
+    with pytest.raises(ValueError, match="'unet.ema' is not a plan setting; use one of: .*unet.ema_decay"):
+        make_plan(60, 0, overrides={"unet.ema": 0.9})
+    with pytest.raises(ValueError, match="'seed' is not a plan setting"):
+        make_plan(60, 0, overrides={"seed": 3})
+    with pytest.raises(ValueError, match="unet.bf16 takes a bool .*, not 1"):
+        make_plan(60, 0, overrides={"unet.bf16": 1})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,36 +55,60 @@ def train(
     star_weight: Annotated[
         float, typer.Option(help="A star is N times as likely as each other shape in UNet batches (-1: the recipe's).")
     ] = -1.0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any other plan setting, KEY=JSON (repeatable): --set unet.ema_decay=0.998 "
+            "--set 'unet.ema_probe_decays=[0.995]'. A wrong key lists the valid ones.",
+        ),
+    ] = None,
     tiny: Annotated[bool, typer.Option(hidden=True, help="Tiny sizes, for tests.")] = False,
     stop_after: Annotated[
         float, typer.Option(hidden=True, help="Stop after N seconds (checkpoint; rerun resumes).")
     ] = 0.0,
 ) -> None:
     """Train tokenizer, VAE, text encoder and UNet; rerun the same command to resume after an interruption."""
-    from .recipe import run
+    from .recipe import make_plan, run
 
+    # the named options, where given (their defaults mean "the recipe's"), then the --set ones
+    named = {
+        "vae.steps": (vae_steps, 0),
+        "unet.steps": (unet_steps, 0),
+        "decoder_steps": (decoder_steps, -1),
+        "unet.object_weight": (object_weight, -1.0),
+        "text_steps": (text_steps, -1),
+        "unet.high_noise_frac": (high_noise_frac, -1.0),
+        "unet.lr": (unet_lr, -1.0),
+        "star_weight": (star_weight, -1.0),
+    }
+    overrides = {key: value for key, (value, unset) in named.items() if value != unset}
+    for item in set_ or []:
+        key, value = _parse_setting(item)
+        overrides[key] = value
+    try:
+        make_plan(minutes, seed, tiny, device, overrides)  # check every override before any work starts
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--set") from None
     _threads(threads)
     t0 = time.time()
-    steps = (vae_steps, unet_steps, decoder_steps)
-    model = run(
-        out,
-        minutes,
-        seed,
-        device,
-        tiny,
-        snapshot_every,
-        stop_after or None,
-        steps=steps,
-        object_weight=object_weight,
-        text_steps=text_steps,
-        high_noise_frac=high_noise_frac,
-        unet_lr=unet_lr,
-        star_weight=star_weight,
-    )
+    model = run(out, minutes, seed, device, tiny, snapshot_every, stop_after or None, overrides=overrides)
     if model is None:
         typer.echo(f"stopped after {time.time() - t0:.0f} s; rerun the same command to resume")
         raise typer.Exit(3)
     typer.echo(f"done in {time.time() - t0:.0f} s: {model}")
+
+
+def _parse_setting(item: str) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise typer.BadParameter(f"{item!r}: write KEY=VALUE, e.g. unet.lr=2e-3", param_hint="--set")
+    try:
+        return key.strip(), json.loads(text)
+    except json.JSONDecodeError:
+        raise typer.BadParameter(
+            f"{item!r}: the value must be JSON (a number, true/false, or a list like [0.995])", param_hint="--set"
+        ) from None
 
 
 @starter_app.command("eval")

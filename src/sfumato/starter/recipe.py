@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -144,42 +146,29 @@ def world_full_batch(cfg: StarterConfig, seed: int, bs: int):
     return fn
 
 
-def decoder_steps(minutes: float, tiny: bool = False) -> int:
-    return 2 if tiny else int(minutes * 60 * DEC_SHARE / DEC_STEP_S)
-
-
 def make_plan(
-    minutes: float,
-    seed: int,
-    tiny: bool = False,
-    vae_steps: int = 0,
-    unet_steps: int = 0,
-    dec_steps: int = -1,
-    object_weight: float = OBJECT_WEIGHT,
-    text_steps: int = -1,
-    high_noise_frac: float = HIGH_NOISE_FRAC,
-    device: str = "cpu",
-    unet_lr: float = -1.0,
-    star_weight: float = -1.0,
+    minutes: float, seed: int, tiny: bool = False, device: str = "cpu", overrides: Mapping[str, Any] | None = None
 ) -> dict:
-    """Steps per stage from the nominal rates (or explicit overrides, recorded in the plan)."""
+    """Steps per stage from the nominal rates, and the recipe's choices. `overrides` replace any of them by
+    plan key ("unet.lr", "vae.steps", "star_weight"; see set_in_plan) and are recorded like the rest."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
-    text_steps = text_steps if text_steps >= 0 else (2 if tiny else TEXT_STEPS)
-    high_noise_frac = high_noise_frac if high_noise_frac >= 0 else HIGH_NOISE_FRAC
-    vae_steps = vae_steps or max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
+    rest = dict(overrides or {})
+    # the step counts first: the UNet's share of time, and the step where its high-noise share drops,
+    # depend on them
+    text_steps = rest.pop("text_steps", 2 if tiny else TEXT_STEPS)
+    vae_steps = rest.pop("vae.steps", max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S)))
     unet_s = minutes * 60 * (1 - VAE_SHARE) - text_steps * TEXT_STEP_S
-    unet_steps = unet_steps or max(2, int(unet_s / UNET_STEP_S))
-    object_weight = object_weight if object_weight >= 0 else OBJECT_WEIGHT
+    unet_steps = rest.pop("unet.steps", max(2, int(unet_s / UNET_STEP_S)))
     bf16 = BF16 and bf16_is_native(device)
     vae = VAETrainConfig(steps=vae_steps, seed=seed, bf16=bf16, edge_weight=VAE_EDGE_WEIGHT, lr=VAE_LR)
     unet = UNetTrainConfig(
         steps=unet_steps,
         seed=seed,
         batch_size=64,
-        lr=unet_lr if unet_lr > 0 else UNET_LR,
-        object_weight=object_weight,
+        lr=UNET_LR,
+        object_weight=OBJECT_WEIGHT,
         object_weight_max_t=OBJECT_WEIGHT_MAX_T,
-        high_noise_frac=high_noise_frac,
+        high_noise_frac=HIGH_NOISE_FRAC,
         high_noise_frac_late=HIGH_NOISE_FRAC_LATE,
         high_noise_late_from=round(unet_steps * HIGH_NOISE_EARLY_SHARE),
         bf16=bf16,
@@ -188,16 +177,49 @@ def make_plan(
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
         unet.batch_size, unet.warmup = 8, 2
         vae.checkpoint_every = unet.checkpoint_every = 2
-    return {
+    plan = {
         "seed": seed,
         "minutes": minutes,
         "config": cfg.to_json(),
         "vae": asdict(vae),
         "unet": asdict(unet),
-        "decoder_steps": dec_steps if dec_steps >= 0 else decoder_steps(minutes, tiny),
+        "decoder_steps": decoder_steps(minutes, tiny),
         "text_steps": text_steps,
-        "star_weight": star_weight if star_weight > 0 else STAR_WEIGHT,
+        "star_weight": STAR_WEIGHT,
     }
+    for key, value in rest.items():
+        set_in_plan(plan, key, value)
+    return plan
+
+
+# Plan keys that overrides may not touch: seed and minutes have their own options, and the architecture
+# is the recipe's (the engine and the shipped model card depend on it)
+_FIXED_KEYS = ("seed", "minutes", "config")
+
+
+def set_in_plan(plan: dict, key: str, value: Any) -> None:
+    """Set one plan setting: "vae.FIELD" or "unet.FIELD" (train.VAETrainConfig / UNetTrainConfig), or a
+    top-level field such as "star_weight". The value must have the setting's type (an int for a float is
+    fine); a wrong key or type is a ValueError that says what to pass instead."""
+    stage, _, name = key.rpartition(".")
+    section = plan if not stage else plan.get(stage) if stage in ("vae", "unet") else None
+    if section is None or name not in section or key in _FIXED_KEYS:
+        raise ValueError(f"{key!r} is not a plan setting; use one of: {', '.join(plan_keys(plan))}")
+    old = section[name]
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not type(old):
+        raise ValueError(f"{key} takes a {type(old).__name__} (now {old!r}), not {value!r}")
+    section[name] = value
+
+
+def plan_keys(plan: dict) -> list[str]:
+    top = [k for k, v in plan.items() if k not in _FIXED_KEYS and not isinstance(v, dict)]
+    return top + [f"{stage}.{name}" for stage in ("vae", "unet") for name in plan[stage]]
+
+
+def decoder_steps(minutes: float, tiny: bool = False) -> int:
+    return 2 if tiny else int(minutes * 60 * DEC_SHARE / DEC_STEP_S)
 
 
 def cfg_is_tiny(plan: dict) -> bool:
@@ -260,12 +282,7 @@ def run(
     snapshot_every: int = 500,
     stop_after_s: float | None = None,
     progress: bool = True,
-    steps: tuple[int, int, int] = (0, 0, -1),
-    object_weight: float = OBJECT_WEIGHT,
-    text_steps: int = -1,
-    high_noise_frac: float = HIGH_NOISE_FRAC,
-    unet_lr: float = -1.0,
-    star_weight: float = -1.0,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Path | None:
     """Train (or resume) the Starter model into `out`; returns out/model when finished, None when stopped
     by stop_after_s (rerun to continue)."""
@@ -274,18 +291,7 @@ def run(
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())  # resume: the frozen plan wins over the arguments
     else:
-        plan = make_plan(
-            minutes,
-            seed,
-            tiny,
-            *steps,
-            object_weight=object_weight,
-            text_steps=text_steps,
-            high_noise_frac=high_noise_frac,
-            device=device,
-            unet_lr=unet_lr,
-            star_weight=star_weight,
-        )
+        plan = make_plan(minutes, seed, tiny, device, overrides)
         plan_path.write_text(json.dumps(plan, indent=2))
     # plans written before the decoder stage existed get it with the same formula; before the text warm
     # start existed, none
@@ -335,11 +341,19 @@ def run(
 
     text_stage(c, out, plan, progress)
 
+    def export(dest: Path) -> None:
+        """The shipped EMA weights at dest; with EMA probes in the plan, also each probe's weights and the
+        raw ones beside it (dest-ema0.995, dest-raw), to compare decays on the same run."""
+        save_pipeline(ema_components(c, out / "unet.pt", ucfg.train_text_encoder), dest)
+        if ucfg.ema_probe_decays:
+            variants = [(f"ema{d}", i) for i, d in enumerate(ucfg.ema_probe_decays)] + [("raw", -1)]
+            for name, probe in variants:
+                comps = ema_components(c, out / "unet.pt", ucfg.train_text_encoder, probe=probe)
+                save_pipeline(comps, dest.with_name(f"{dest.name}-{name}"))
+
     def snapshot(step: int) -> None:
         if snapshot_every and step % snapshot_every == 0 and step < ucfg.steps:
-            save_pipeline(
-                ema_components(c, out / "unet.pt", ucfg.train_text_encoder), out / "snapshots" / f"step-{step}"
-            )
+            export(out / "snapshots" / f"step-{step}")
 
     ubatch = world_unet_batch(
         cfg, seed, ucfg.batch_size, with_mask=ucfg.object_weight > 0, star_weight=plan["star_weight"]
@@ -349,8 +363,7 @@ def run(
     bar.close()
     if not finished:
         return None
-    final = ema_components(c, out / "unet.pt", ucfg.train_text_encoder)
-    save_pipeline(final, out / "model")
+    export(out / "model")
     log = {"finished_at": time.time(), "last_session_s": time.time() - t0}
     (out / "done.json").write_text(json.dumps(log))
     return out / "model"

@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -41,6 +41,9 @@ class UNetTrainConfig:
     min_lr_frac: float = 0.1
     weight_decay: float = 0.01
     ema_decay: float = 0.999
+    # extra EMAs kept beside the shipped one, only to compare decays after a run (ema_components(probe=i));
+    # they never touch training, so a plan whose ema_decay is a probe's decay ships that probe's weights
+    ema_probe_decays: list[float] = field(default_factory=list)
     cond_dropout: float = 0.1  # empty caption, for classifier-free guidance
     snr_gamma: float = 5.0
     train_text_encoder: bool = True
@@ -262,12 +265,15 @@ def train_unet(
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, fused=True)
     params = unet_ps + text_ps
     ema = EMA(params, cfg.ema_decay)
+    probes = [EMA(params, d) for d in cfg.ema_probe_decays]
     state, start = _load(ckpt), 0
     if state:
         c.unet.load_state_dict(state["unet"])
         c.text_encoder.load_state_dict(state["text_encoder"])
         opt.load_state_dict(state["opt"])
         ema.shadow = state["ema"]
+        for probe, shadow in zip(probes, state.get("ema_probes", []), strict=False):
+            probe.shadow = shadow
         start = state["step"]
 
     def save(step: int) -> None:
@@ -277,6 +283,7 @@ def train_unet(
                 "text_encoder": c.text_encoder.state_dict(),
                 "opt": opt.state_dict(),
                 "ema": ema.shadow,
+                "ema_probes": [probe.shadow for probe in probes],
                 "step": step,
             },
             ckpt,
@@ -326,6 +333,8 @@ def train_unet(
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         ema.update(params, step)
+        for probe in probes:
+            probe.update(params, step)
         if progress:
             progress(step + 1, cfg.steps, {"loss": float(loss)})
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
@@ -335,8 +344,10 @@ def train_unet(
     return True
 
 
-def ema_components(c: Components, ckpt: Path, train_text_encoder: bool = True) -> Components:
-    """A copy of the components with the EMA weights from a UNet checkpoint (what gets shipped)."""
+def ema_components(c: Components, ckpt: Path, train_text_encoder: bool = True, probe: int | None = None) -> Components:
+    """A copy of the components with the EMA weights from a UNet checkpoint (what gets shipped), or with
+    those of EMA probe number `probe` (UNetTrainConfig.ema_probe_decays), or, with probe=-1, the raw
+    trained weights."""
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     out = copy.deepcopy(c)
     out.unet.load_state_dict(state["unet"])
@@ -344,9 +355,11 @@ def ema_components(c: Components, ckpt: Path, train_text_encoder: bool = True) -
     params = [p for p in out.unet.parameters() if p.requires_grad]
     if train_text_encoder:
         params += [p for p in out.text_encoder.parameters() if p.requires_grad]
-    with torch.no_grad():
-        for s, p in zip(state["ema"], params, strict=True):
-            p.copy_(s)
+    if probe != -1:
+        shadow = state["ema"] if probe is None else state["ema_probes"][probe]
+        with torch.no_grad():
+            for s, p in zip(shadow, params, strict=True):
+                p.copy_(s)
     out.unet.eval()
     out.text_encoder.eval()
     return out
