@@ -77,7 +77,8 @@ HIGH_NOISE_EARLY_SHARE = 1 / 3
 # UNet peak learning rate, and how many times as likely a star is as each other shape in UNet batches
 # (world.sample_scene): stars are the shape the UNet learns last. Session 6 (one 60-minute plan, EMA, 100
 # held-out scenes): with 1e-3 and 2, shape 41% at 3,000 steps against 18% for 5e-4 and 1 (session 5's run),
-# colour 95% at 2,000 steps against 72% (session 3's); the two were changed together, not isolated
+# colour 95% at 2,000 steps against 72% (session 3's); the two were changed together, not isolated, and
+# session 5's run had a bfloat16 UNet, session 6's a float32 one (part of the gap is that; see UNET_BF16)
 UNET_LR = 1e-3
 STAR_WEIGHT = 2.0
 
