@@ -47,4 +47,6 @@ def test_train_with_a_wrong_setting_says_what_to_pass_and_writes_nothing(tmp_pat
         res = runner.invoke(starter_app, [*base, "--set", setting])
         assert res.exit_code == 2, res.output
         assert expected in res.output and "--set" in res.output
+    res = runner.invoke(starter_app, [*base, "--unet-lr", "-0.5"])  # a named option: its own name in the error
+    assert res.exit_code == 2 and "unet.lr must be above 0" in res.output and "--unet-lr" in res.output
     assert not out.exists()

@@ -73,23 +73,24 @@ def train(
 
     # the named options, where given (their defaults mean "the recipe's"), then the --set ones
     named = {
-        "vae.steps": (vae_steps, 0),
-        "unet.steps": (unet_steps, 0),
-        "decoder_steps": (decoder_steps, -1),
-        "unet.object_weight": (object_weight, -1.0),
-        "text_steps": (text_steps, -1),
-        "unet.high_noise_frac": (high_noise_frac, -1.0),
-        "unet.lr": (unet_lr, -1.0),
-        "star_weight": (star_weight, -1.0),
+        "vae.steps": ("--vae-steps", vae_steps, 0),
+        "unet.steps": ("--unet-steps", unet_steps, 0),
+        "decoder_steps": ("--decoder-steps", decoder_steps, -1),
+        "unet.object_weight": ("--object-weight", object_weight, -1.0),
+        "text_steps": ("--text-steps", text_steps, -1),
+        "unet.high_noise_frac": ("--high-noise-frac", high_noise_frac, -1.0),
+        "unet.lr": ("--unet-lr", unet_lr, -1.0),
+        "star_weight": ("--star-weight", star_weight, -1.0),
     }
-    overrides = {key: value for key, (value, unset) in named.items() if value != unset}
+    overrides = {key: value for key, (_, value, unset) in named.items() if value != unset}
     for item in set_ or []:
         key, value = _parse_setting(item)
         overrides[key] = value
-    try:
-        make_plan(minutes, seed, tiny, device, overrides)  # check every override before any work starts
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--set") from None
+    for key, value in overrides.items():  # each one checked before any work starts
+        try:
+            make_plan(minutes, seed, tiny, device, {key: value})
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint=named[key][0] if key in named else "--set") from None
     _threads(threads)
     t0 = time.time()
     model = run(out, minutes, seed, device, tiny, snapshot_every, stop_after or None, overrides=overrides)

@@ -201,6 +201,17 @@ def make_plan(
 # Plan keys that overrides may not touch: seed and minutes have their own options, and the architecture
 # is the recipe's (the engine and the shipped model card depend on it)
 _FIXED_KEYS = ("seed", "minutes", "config")
+# settings that only make sense above zero (a negative step count or learning rate trains nothing useful)
+_POSITIVE_KEYS = (
+    "vae.steps",
+    "unet.steps",
+    "vae.lr",
+    "unet.lr",
+    "unet.text_lr",
+    "vae.batch_size",
+    "unet.batch_size",
+    "star_weight",
+)
 
 
 def set_in_plan(plan: dict, key: str, value: Any) -> None:
@@ -216,6 +227,8 @@ def set_in_plan(plan: dict, key: str, value: Any) -> None:
         value = float(value)
     if type(value) is not type(old):
         raise ValueError(f"{key} takes a {type(old).__name__} (now {old!r}), not {value!r}")
+    if key in _POSITIVE_KEYS and value <= 0:
+        raise ValueError(f"{key} must be above 0 (now {old!r}), not {value!r}")
     section[name] = value
 
 
