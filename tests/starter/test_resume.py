@@ -183,3 +183,8 @@ def test_overrides_set_any_plan_setting_and_a_wrong_one_says_what_to_pass():
         make_plan(60, 0, overrides={"seed": 3})
     with pytest.raises(ValueError, match="unet.bf16 takes a bool .*, not 1"):
         make_plan(60, 0, overrides={"unet.bf16": 1})
+    # the step counts feed the plan's arithmetic, and are checked like every other setting
+    with pytest.raises(ValueError, match="unet.steps must be above 0"):
+        make_plan(60, 0, overrides={"unet.steps": -5})
+    with pytest.raises(ValueError, match="vae.steps takes a int"):
+        make_plan(60, 0, overrides={"vae.steps": 1.5})

@@ -158,13 +158,10 @@ def make_plan(
     """Steps per stage from the nominal rates, and the recipe's choices. `overrides` replace any of them by
     plan key ("unet.lr", "vae.steps", "star_weight"; see set_in_plan) and are recorded like the rest."""
     cfg = StarterConfig.tiny() if tiny else StarterConfig()
-    rest = dict(overrides or {})
-    # the step counts first: the UNet's share of time, and the step where its high-noise share drops,
-    # depend on them
-    text_steps = rest.pop("text_steps", 2 if tiny else TEXT_STEPS)
-    vae_steps = rest.pop("vae.steps", max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S)))
-    unet_s = minutes * 60 * (1 - VAE_SHARE) - text_steps * TEXT_STEP_S
-    unet_steps = rest.pop("unet.steps", max(2, int(unet_s / UNET_STEP_S)))
+    overrides = overrides or {}
+    text_steps = 2 if tiny else TEXT_STEPS
+    vae_steps = max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
+    unet_steps = _unet_steps(minutes, text_steps)
     bf16 = bf16_is_native(device)
     vae = VAETrainConfig(steps=vae_steps, seed=seed, bf16=VAE_BF16 and bf16, edge_weight=VAE_EDGE_WEIGHT, lr=VAE_LR)
     unet = UNetTrainConfig(
@@ -176,7 +173,6 @@ def make_plan(
         object_weight_max_t=OBJECT_WEIGHT_MAX_T,
         high_noise_frac=HIGH_NOISE_FRAC,
         high_noise_frac_late=HIGH_NOISE_FRAC_LATE,
-        high_noise_late_from=round(unet_steps * HIGH_NOISE_EARLY_SHARE),
         bf16=UNET_BF16 and bf16,
     )
     if tiny:
@@ -193,9 +189,21 @@ def make_plan(
         "text_steps": text_steps,
         "star_weight": STAR_WEIGHT,
     }
-    for key, value in rest.items():
+    for key, value in overrides.items():
         set_in_plan(plan, key, value)
+    # what follows from the step counts, unless set too: the UNet's share of the time, and the step where
+    # its high-noise share drops
+    unet_plan = plan["unet"]
+    if "unet.steps" not in overrides:
+        unet_plan["steps"] = _unet_steps(minutes, plan["text_steps"])
+    if "unet.high_noise_late_from" not in overrides:
+        unet_plan["high_noise_late_from"] = round(unet_plan["steps"] * HIGH_NOISE_EARLY_SHARE)
     return plan
+
+
+def _unet_steps(minutes: float, text_steps: int) -> int:
+    unet_s = minutes * 60 * (1 - VAE_SHARE) - text_steps * TEXT_STEP_S
+    return max(2, int(unet_s / UNET_STEP_S))
 
 
 # Plan keys that overrides may not touch: seed and minutes have their own options, and the architecture
