@@ -101,8 +101,10 @@ def test_the_plan_records_the_recipe_and_older_plans_keep_float32():
 
     plan = recipe.make_plan(60, 0)
     u, v = plan["unet"], plan["vae"]
-    assert v["bf16"] is recipe.bf16_is_native("cpu") and u["bf16"] is False  # the UNet trains in float32
-    assert recipe.make_plan(60, 0, overrides={"unet.bf16": True})["unet"]["bf16"] is True
+    # bfloat16 where the hardware has it, in both stages; the caption reaches the UNet pooled too
+    assert v["bf16"] is recipe.bf16_is_native("cpu") and u["bf16"] is recipe.bf16_is_native("cpu")
+    assert recipe.make_plan(60, 0, overrides={"unet.bf16": False})["unet"]["bf16"] is False
+    assert plan["config"]["unet_text_pool"] is True
     assert u["object_weight"] == recipe.OBJECT_WEIGHT and u["object_weight_max_t"] == recipe.OBJECT_WEIGHT_MAX_T
     assert u["high_noise_frac_late"] == recipe.HIGH_NOISE_FRAC_LATE
     assert u["high_noise_late_from"] == round(u["steps"] * recipe.HIGH_NOISE_EARLY_SHARE)

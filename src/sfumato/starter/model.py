@@ -44,6 +44,10 @@ class StarterConfig:
     unet_attention_levels: tuple[int, ...] = (1, 2)
     unet_layers: int = 1
     unet_heads: int = 4
+    # the caption, attention-pooled to one vector, added to the timestep embedding (diffusers'
+    # addition_embed_type="text"): every ResNet block, the 16x16 ones without attention included, then
+    # sees what the caption asks for
+    unet_text_pool: bool = True
     recommended_steps: int = 20
     recommended_guidance: float = 5.0
 
@@ -71,6 +75,7 @@ class StarterConfig:
         d["buckets"] = [tuple(b) for b in d["buckets"]]
         # configs written before the field existed had attention at every level but the last
         d.setdefault("unet_attention_levels", list(range(len(d["unet_channels"]) - 1)))
+        d.setdefault("unet_text_pool", False)  # and before the pooled caption existed, none
         for k in ("vae_channels", "unet_channels", "unet_attention_levels"):
             d[k] = tuple(d[k])
         return StarterConfig(**d)
@@ -151,6 +156,8 @@ def build_unet(cfg: StarterConfig) -> UNet2DConditionModel:
         cross_attention_dim=cfg.text_hidden,
         attention_head_dim=cfg.unet_heads,  # diffusers' legacy name: this is the number of heads
         norm_num_groups=16 if min(cfg.unet_channels) >= 16 else 8,
+        addition_embed_type="text" if cfg.unet_text_pool else None,
+        addition_embed_type_num_heads=cfg.unet_heads,
     )
 
 

@@ -38,18 +38,18 @@ from .world import caption, render, render_with_mask, sample_scene
 # Nominal seconds per step on the 2-core reference CPU; they turn --minutes into a fixed step plan, so the
 # same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
 # Measured with bfloat16 autocast and two threads on the slowest 2-core machine seen so far (session 4: AMD
-# EPYC, AVX512-BF16, 2.6 GHz); machines seen earlier were up to 1.7x faster. The UNet now trains in float32
-# (UNET_BF16), about 1.3x slower per step there; UNET_STEP_S stays, so --minutes 60 still plans the 4,672
-# steps that trained the shipped weights (about 72 min on such a machine, 111 min without AVX512).
+# EPYC, AVX512-BF16, 2.6 GHz); machines seen earlier were up to 1.7x faster. Without AVX512-BF16 the steps
+# run in float32, about 1.3x (UNet) slower: the same plan then takes longer (111 min on session 6's AVX2 VM).
 VAE_SHARE = 0.1875
 VAE_STEP_S = 0.2
 UNET_STEP_S = 0.61
-# bfloat16 autocast where the hardware has it (bf16_is_native): 1.5x (VAE) and 1.3x (UNet) faster steps on
-# an AVX512-BF16 CPU; plans record it, so older plans resume as they were. VAE only: the same 60-minute plan
-# and seed gave shape 84.0% with a float32 UNet (session 6) and 58.2% with a bfloat16 one (session 7, same
-# VAE ceiling of 99.3%), and the shipped weights were trained in float32
+# bfloat16 autocast where the hardware has it (bf16_is_native): 1.5x (VAE) and 1.2x (UNet) faster steps on
+# an AVX512-BF16 CPU; plans record it, so older plans resume as they were. Without the pooled caption
+# (StarterConfig.unet_text_pool) a bfloat16 UNet learned slower per step than a float32 one (same VAE, seed
+# and data, 2,000 steps: colour 73.6% against 95.1%); with it, the bfloat16 UNet is ahead of both (shape
+# 95.0% at the end of the 60-minute plan; docs/starter-model.md, session 8)
 VAE_BF16 = True
-UNET_BF16 = False
+UNET_BF16 = True
 # VAE loss weight on the pixels around object outlines (train.VAETrainConfig.edge_weight), and the VAE's
 # peak learning rate. Small stars that read back as stars after encode/decode (400 held-out scenes, 1,500
 # steps): 0% unweighted at 1e-3; at 1e-3 46% (w=10), 62% (w=30); at 2e-3 66% (w=10), 76% (w=30); 80% at
