@@ -43,13 +43,12 @@ from .world import caption, render, render_with_mask, sample_scene
 VAE_SHARE = 0.1875
 VAE_STEP_S = 0.2
 UNET_STEP_S = 0.61
-# bfloat16 autocast where the hardware has it (bf16_is_native): 1.5x (VAE) and 1.2x (UNet) faster steps on
-# an AVX512-BF16 CPU; plans record it, so older plans resume as they were. Without the pooled caption
-# (StarterConfig.unet_text_pool) a bfloat16 UNet learned slower per step than a float32 one (same VAE, seed
-# and data, 2,000 steps: colour 73.6% against 95.1%); with it, the bfloat16 UNet is ahead of both (shape
-# 95.0% at the end of the 60-minute plan; docs/starter-model.md, session 8)
-VAE_BF16 = True
-UNET_BF16 = True
+# bfloat16 autocast in the VAE and UNet stages where the hardware has it (bf16_is_native): 1.5x (VAE) and
+# 1.2x (UNet) faster steps on an AVX512-BF16 CPU; plans record it, so older plans resume as they were. Without
+# the pooled caption (StarterConfig.unet_text_pool) a bfloat16 UNet learned slower per step than a float32
+# one (same VAE, seed and data, 2,000 steps: colour 73.6% against 95.1%); with it, the bfloat16 UNet is ahead
+# of both (shape 95.0% at the end of the 60-minute plan; docs/starter-model.md, session 8)
+BF16 = True
 # VAE loss weight on the pixels around object outlines (train.VAETrainConfig.edge_weight), and the VAE's
 # peak learning rate. Small stars that read back as stars after encode/decode (400 held-out scenes, 1,500
 # steps): 0% unweighted at 1e-3; at 1e-3 46% (w=10), 62% (w=30); at 2e-3 66% (w=10), 76% (w=30); 80% at
@@ -78,7 +77,7 @@ HIGH_NOISE_EARLY_SHARE = 1 / 3
 # (world.sample_scene): stars are the shape the UNet learns last. Session 6 (one 60-minute plan, EMA, 100
 # held-out scenes): with 1e-3 and 2, shape 41% at 3,000 steps against 18% for 5e-4 and 1 (session 5's run),
 # colour 95% at 2,000 steps against 72% (session 3's); the two were changed together, not isolated, and
-# session 5's run had a bfloat16 UNet, session 6's a float32 one (part of the gap is that; see UNET_BF16)
+# session 5's run had a bfloat16 UNet, session 6's a float32 one (part of the gap is that; see BF16)
 UNET_LR = 1e-3
 STAR_WEIGHT = 2.0
 
@@ -162,8 +161,8 @@ def make_plan(
     text_steps = 2 if tiny else TEXT_STEPS
     vae_steps = max(2, int(minutes * 60 * VAE_SHARE / VAE_STEP_S))
     unet_steps = _unet_steps(minutes, text_steps)
-    bf16 = bf16_is_native(device)
-    vae = VAETrainConfig(steps=vae_steps, seed=seed, bf16=VAE_BF16 and bf16, edge_weight=VAE_EDGE_WEIGHT, lr=VAE_LR)
+    bf16 = BF16 and bf16_is_native(device)
+    vae = VAETrainConfig(steps=vae_steps, seed=seed, bf16=bf16, edge_weight=VAE_EDGE_WEIGHT, lr=VAE_LR)
     unet = UNetTrainConfig(
         steps=unet_steps,
         seed=seed,
@@ -173,7 +172,7 @@ def make_plan(
         object_weight_max_t=OBJECT_WEIGHT_MAX_T,
         high_noise_frac=HIGH_NOISE_FRAC,
         high_noise_frac_late=HIGH_NOISE_FRAC_LATE,
-        bf16=UNET_BF16 and bf16,
+        bf16=bf16,
     )
     if tiny:
         vae.batch_size, vae.full_batch_size, vae.crop = 8, 4, 16
