@@ -2,7 +2,7 @@ import json
 
 from typer.testing import CliRunner
 
-from sfumato.starter.cli import starter_app
+from sfumato.cli.starter import starter_app
 
 
 def test_cli_train_resumes_and_eval_prints_a_table(tmp_path, tiny_run):
@@ -27,7 +27,7 @@ def test_cli_train_resumes_and_eval_prints_a_table(tmp_path, tiny_run):
 def test_eval_of_a_missing_model_says_what_to_pass(tmp_path):
     from typer.testing import CliRunner
 
-    from sfumato.starter.cli import starter_app
+    from sfumato.cli.starter import starter_app
 
     res = CliRunner().invoke(starter_app, ["eval", "--model", str(tmp_path / "nope")])
     assert res.exit_code == 2

@@ -117,7 +117,7 @@ def test_autoencoder_eval_scores_the_vae_alone():
     # the ceiling any UNet on this VAE can reach: the encode/decode of the true images, read back by the checker
     from typer.testing import CliRunner
 
-    from sfumato.starter.cli import starter_app
+    from sfumato.cli.starter import starter_app
     from sfumato.starter.evaluate import evaluate
 
     res = evaluate(SHIPPED, n=24, autoencoder=True)

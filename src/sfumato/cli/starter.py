@@ -1,4 +1,4 @@
-"""`sfumato starter ...`: train and evaluate the Starter model (mounted by the main CLI as a sub-app)."""
+"""`sfumato starter ...`: train and evaluate the Starter model (sfumato/starter/)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 
 starter_app = typer.Typer(help="The Starter model: train it from scratch, evaluate it.", no_args_is_help=True)
 
+# The weights shipped in the repository checkout (src/sfumato/cli/ -> the checkout's models/starter).
 DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "models" / "starter"
 
 
@@ -69,7 +70,7 @@ def train(
     ] = 0.0,
 ) -> None:
     """Train tokenizer, VAE, text encoder and UNet; rerun the same command to resume after an interruption."""
-    from .recipe import make_plan, run
+    from sfumato.starter.recipe import make_plan, run
 
     # the named options, where given (their defaults mean "the recipe's"), then the --set ones
     named = {
@@ -126,18 +127,14 @@ def eval_cmd(
     ] = False,
 ) -> None:
     """Render held-out captions with fixed seeds and print per-attribute adherence measured from pixels."""
-    from .evaluate import evaluate, format_table
+    from sfumato.starter.evaluate import evaluate, format_table
 
     if not (model / "sfumato_model.json").exists():
-        typer.echo(f"--model {model}: no Starter pipeline folder there (it needs sfumato_model.json); pass the "
-                   "model/ folder of a finished run or a snapshots/step-N folder", err=True)  # fmt: skip
+        missing = f"--model {model}: no Starter pipeline folder there (it needs sfumato_model.json)"
+        typer.echo(f"{missing}; pass the model/ folder of a finished run or a snapshots/step-N folder", err=True)
         raise typer.Exit(2)
     _threads(threads)
     res = evaluate(
         model, n=n, steps=steps, guidance=guidance or None, bucket=bucket, grid_path=grid, autoencoder=autoencoder
     )
     typer.echo(format_table(res))
-
-
-if __name__ == "__main__":
-    starter_app()

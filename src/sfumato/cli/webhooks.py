@@ -1,33 +1,23 @@
-"""`sfumato webhooks ...`: see and replay webhook deliveries (mounted by cli.py)."""
+"""`sfumato webhooks ...`: see and replay webhook deliveries."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 import typer
 
-from sfumato.bootstrap import build
-from sfumato.services.errors import SfumatoError
-from sfumato.services.webhooks import DeliveryInfo, Webhooks
-from sfumato.settings import Settings
+from sfumato.cli.common import JsonFlag, container, emit, fails_cleanly
+from sfumato.services.webhooks import DeliveryInfo
 
-# Self-contained (no import of sfumato.cli): `python -m sfumato.cli` runs that module as __main__, and
-# importing it again from here would build a second copy of the app.
 webhooks_app = typer.Typer(help="Webhook deliveries: list them, replay one.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
-
-def _webhooks() -> Webhooks:
-    return build(Settings()).webhooks
-
-
-def _time(value) -> str | None:  # type: ignore[no-untyped-def]
+def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _row(d: DeliveryInfo) -> dict:
+def _row(d: DeliveryInfo) -> dict[str, Any]:
     last = d.history[-1] if d.history else None
     return {
         "id": d.id,
@@ -55,16 +45,11 @@ def _row(d: DeliveryInfo) -> dict:
     }
 
 
-def _line(r: dict) -> str:
+def _line(r: dict[str, Any]) -> str:
     code = r["last_status_code"] if r["last_status_code"] is not None else "-"
     latency = f"{r['last_latency_ms']}ms" if r["last_latency_ms"] is not None else "-"
     tail = f"  {r['last_error']}" if r["status"] != "delivered" and r["last_error"] else ""
     return f"{r['id']}  {r['status']:<9}  {r['event']:<26}  tries {r['attempts']}  last {code} {latency}{tail}"
-
-
-def _fail(exc: SfumatoError) -> None:
-    typer.secho(f"error: {exc.message}", fg="red", err=True)
-    raise typer.Exit(code=1)
 
 
 @webhooks_app.command("list")
@@ -74,23 +59,16 @@ def webhooks_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List deliveries, newest first, with each attempt's status code and latency."""
-    rows = [_row(d) for d in _webhooks().list_deliveries(failed_only=failed, limit=limit)]
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-    else:
-        typer.echo("\n".join(_line(r) for r in rows) or "no deliveries")
+    rows = [_row(d) for d in container().webhooks.list_deliveries(failed_only=failed, limit=limit)]
+    emit(as_json, rows, "\n".join(_line(r) for r in rows) or "no deliveries")
 
 
 @webhooks_app.command("redeliver")
+@fails_cleanly
 def webhooks_redeliver(
     delivery_id: Annotated[str, typer.Argument(help="A delivery id (msg_...) from `sfumato webhooks list`.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Queue a delivery again: same webhook-id and body, new attempts. A running server sends it."""
-    try:
-        info = _webhooks().redeliver(delivery_id)
-    except SfumatoError as exc:
-        _fail(exc)
-        return
-    row = _row(info)
-    typer.echo(json.dumps(row) if as_json else f"delivery {info.id} queued again ({info.url})")
+    info = container().webhooks.redeliver(delivery_id)
+    emit(as_json, _row(info), f"delivery {info.id} queued again ({info.url})")

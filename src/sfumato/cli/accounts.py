@@ -1,0 +1,90 @@
+"""`sfumato users ...` and `sfumato keys ...`: accounts, their limits and their production API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sfumato.cli.common import JsonFlag, container, emit, fails_cleanly
+
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Production API keys.", no_args_is_help=True)
+
+
+@users_app.command("create")
+@fails_cleanly
+def users_create(name: str, as_json: JsonFlag = False) -> None:
+    """Create a user and print its id and a first API key (shown once)."""
+    user_id, key = container().accounts.create_user(name)
+    text = f"user {name} created\nuser id: {user_id}\nAPI key (shown once): {key.secret}"
+    emit(as_json, {"user_id": user_id, "api_key": key.secret, "key_id": key.info.id}, text)
+
+
+@users_app.command("delete")
+@fails_cleanly
+def users_delete(name: str, as_json: JsonFlag = False) -> None:
+    """Delete a user with every row and file they own, for good."""
+    user_id = container().accounts.delete_user(name)
+    emit(as_json, {"deleted_user_id": user_id}, f"user {name} ({user_id}) and all their data deleted")
+
+
+@users_app.command("set")
+@fails_cleanly
+def users_set(
+    name: str,
+    slots: Annotated[int, typer.Option("--slots", help="apiConcurrencySlots: the user's jobs run at once.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a user's limits."""
+    from sfumato.services.limits import set_concurrency_slots
+
+    user_id = set_concurrency_slots(container().db, name, slots)
+    emit(as_json, {"user_id": user_id, "api_concurrency_slots": slots}, f"user {name}: {slots} slots")
+
+
+@keys_app.command("create")
+@fails_cleanly
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="The user's name.")],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    webhook_url: Annotated[
+        str | None, typer.Option("--webhook-url", help="http(s) URL POSTed to when a job finishes.")
+    ] = None,
+    webhook_key: Annotated[
+        str | None, typer.Option("--webhook-key", help="Sent as `authorization: Bearer KEY` with each webhook.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a production API key (shown once); with --webhook-url, also its webhook signing secret."""
+    key = container().accounts.create_key(user, name=name, webhook_url=webhook_url, webhook_key=webhook_key)
+    text = f"key id: {key.info.id}\nAPI key (shown once): {key.secret}"
+    if key.signing_secret:
+        text += f"\nwebhook signing secret (shown once): {key.signing_secret}"
+    emit(as_json, {"key_id": key.info.id, "api_key": key.secret, "signing_secret": key.signing_secret}, text)
+
+
+@keys_app.command("list")
+@fails_cleanly
+def keys_list(user: Annotated[str, typer.Option("--user")], as_json: JsonFlag = False) -> None:
+    """List a user's keys (ids and hints; secrets are never stored)."""
+    rows = [
+        {
+            "key_id": k.id,
+            "name": k.name,
+            "hint": k.hint,
+            "created_at": k.created_at.isoformat(),
+            "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+        }
+        for k in container().accounts.list_keys(user)
+    ]
+    text = "\n".join(f"{r['key_id']}  {r['hint']}  {r['name']}" for r in rows) or "no keys"
+    emit(as_json, rows, text)
+
+
+@keys_app.command("revoke")
+@fails_cleanly
+def keys_revoke(key_id: str, as_json: JsonFlag = False) -> None:
+    """Revoke a key: it stops working at once."""
+    container().accounts.revoke_key(key_id)
+    emit(as_json, {"revoked_key_id": key_id}, f"key {key_id} revoked")
