@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_keys_per_user: int = Field(default=10, description="Production API keys a user may hold.")
     max_job_attempts: int = Field(default=3, description="Attempts before a job that crashes is FAILED.")
     log_level: str = Field(default="INFO", description="Python logging level.")
+    job_kind_plugins: str = Field(
+        default="",
+        description="Comma list of `module:function` that register extra job kinds (docs/architecture.md).",
+    )
     # Webhooks (docs/webhooks.md): delivery is retried from a database outbox, so none is lost on restart.
     webhook_allow_private: bool = Field(
         default=False,

@@ -7,39 +7,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from PIL import Image
-
-from sfumato.engine.types import GenerateRequest, GenerateResult
-from sfumato.jobs.dispatch import Dispatcher, JobKind
+from sfumato.jobs.dispatch import Dispatcher
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
 from sfumato.services.variations import Variations
 from sfumato.store.database import Database
 from sfumato.store.files import LocalFileStore
+from sfumato.testing.jobs import FlatEngine, RecordingDispatcher
 from tests.scaleout.harness import scratch_database
 from tests.support import TINY_MODEL_ID
 
-
-class FlatEngine:
-    """Plain images at once: these tests are about the rows, not the pixels."""
-
-    def generate(self, request: GenerateRequest, progress=None) -> GenerateResult:  # type: ignore[no-untyped-def]
-        return GenerateResult([Image.new("RGB", (request.width, request.height), "red")] * request.num_images)
-
-    def remove_background(self, image: Image.Image) -> tuple[Image.Image, str]:
-        return image.convert("RGBA"), "flat"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.jobs: list[tuple[JobKind, str]] = []
-
-    def submit(self, kind: JobKind, job_id: str) -> None:
-        self.jobs.append((kind, job_id))
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
+# The fakes live in the package (sfumato.testing.jobs), so benchmarks can use them too.
+Recorder = RecordingDispatcher
+__all__ = ["FlatEngine", "Recorder", "job_world"]
 
 
 @contextmanager

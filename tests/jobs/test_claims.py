@@ -1,4 +1,4 @@
-"""Every kind of job under the same rules (jobs/claims.py), on the machine's PostgreSQL (row locks are real
+"""Every kind of job under the same rules (jobs/core/runner.py), on the machine's PostgreSQL (row locks are real
 there): the user's concurrency slots and queue cap count generations and variations together, a variation
 held by a live worker is not taken by another, and the reaper fails a variation whose model no worker serves."""
 
@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from sfumato.jobs.dispatch import RETRY_LATER
+from sfumato.jobs.core.runner import JobRunner
+from sfumato.jobs.core.status import RunOutcome
+from sfumato.jobs.dispatch import JobKind
 from sfumato.jobs.reaper import Reaper
-from sfumato.jobs.runner import JobRunner
-from sfumato.jobs.variation_runner import VariationRunner
 from sfumato.services.errors import Busy
 from sfumato.services.generations import GenerationParams
 from sfumato.services.limits import set_concurrency_slots
 from sfumato.store.media import ImageVariation
 from sfumato.store.models import Generation
 from sfumato.store.workers import WorkerRow
+from sfumato.testing.jobs import make_runner
 from tests.jobs.support import FlatEngine, Recorder, job_world
 from tests.support import TINY_MODEL_ID
 
@@ -32,12 +33,12 @@ def world(tmp_path: Path, tiny_catalog: Path) -> Iterator[dict]:
         yield w
 
 
-def runners(w: dict, worker: str) -> tuple[JobRunner, VariationRunner]:
-    """The runners of one Celery worker: a lease, so slots and holders count."""
-    g, v = JobRunner(w["db"], w["files"], FlatEngine()), VariationRunner(w["db"], w["files"], FlatEngine())  # type: ignore[arg-type]
-    for r in (g, v):
-        r.worker_id, r.lease_seconds = worker, 30.0
-    return g, v
+GEN, VAR = JobKind.GENERATION, JobKind.VARIATION
+
+
+def worker(w: dict, worker_id: str) -> JobRunner:
+    """The runner of one Celery worker: a lease, so slots and holders count."""
+    return make_runner(w["db"], w["files"], FlatEngine(), worker_id=worker_id, lease_seconds=30.0)
 
 
 def generation(w: dict) -> str:
@@ -48,25 +49,24 @@ def generation(w: dict) -> str:
 def image_of(w: dict) -> str:
     """A COMPLETE generation's image, the input of variations."""
     gid = generation(w)
-    JobRunner(w["db"], w["files"], FlatEngine()).run_generation(gid)
+    make_runner(w["db"], w["files"], FlatEngine()).run(GEN, gid)
     return w["generations"].get(w["user"], gid).images[0].id
 
 
 def test_a_running_generation_takes_the_only_slot_from_a_variation(world: dict) -> None:
     image = image_of(world)
     set_concurrency_slots(world["db"], "u", 1)
-    gen_a, _ = runners(world, "host:1")
-    _, var_b = runners(world, "host:2")
+    a, b = worker(world, "host:1"), worker(world, "host:2")
     gid = generation(world)
     vid = world["variations"].create(world["user"], None, "nobg", image)
-    held = gen_a.claim(gid)
-    assert isinstance(held, Generation)
-    assert var_b.run_variation(vid) == RETRY_LATER  # the user's one slot is the generation's
+    held = a.claim(GEN, gid)
+    assert held.claimed and isinstance(held.row, Generation)
+    assert b.run(VAR, vid) == RunOutcome.RETRY_LATER  # the user's one slot is the generation's
     with world["db"].session() as s:
         row = s.get(ImageVariation, vid)
         assert row.status == "PENDING" and row.attempts == 0 and row.published_at is not None
-    gen_a.fail(gid, "done with it")
-    assert var_b.run_variation(vid) is None
+    a.fail(GEN, gid, "done with it")
+    assert b.run(VAR, vid) == RunOutcome.DONE
     with world["db"].session() as s:
         row = s.get(ImageVariation, vid)
         assert row.status == "COMPLETE" and row.worker == "host:2" and row.attempts == 1
@@ -75,24 +75,22 @@ def test_a_running_generation_takes_the_only_slot_from_a_variation(world: dict) 
 def test_a_running_variation_takes_the_only_slot_from_a_generation(world: dict) -> None:
     image = image_of(world)
     set_concurrency_slots(world["db"], "u", 1)
-    _, var_a = runners(world, "host:1")
-    gen_b, _ = runners(world, "host:2")
+    a, b = worker(world, "host:1"), worker(world, "host:2")
     vid = world["variations"].create(world["user"], None, "upscale", image)
     gid = generation(world)
-    assert isinstance(var_a.claim(vid), ImageVariation)
-    assert gen_b.run_generation(gid) == RETRY_LATER
+    assert isinstance(a.claim(VAR, vid).row, ImageVariation)
+    assert b.run(GEN, gid) == RunOutcome.RETRY_LATER
 
 
 def test_a_variation_held_by_a_live_worker_is_not_claimed_by_another(world: dict) -> None:
     image = image_of(world)
-    _, var_a = runners(world, "host:1")
-    _, var_b = runners(world, "host:2")
+    a, b = worker(world, "host:1"), worker(world, "host:2")
     vid = world["variations"].create(world["user"], None, "nobg", image)
-    assert isinstance(var_a.claim(vid), ImageVariation)
-    assert var_b.claim(vid) == RETRY_LATER  # a redelivered copy while host:1 still runs it
+    assert isinstance(a.claim(VAR, vid).row, ImageVariation)
+    assert b.claim(VAR, vid).outcome == "retry-later"  # a redelivered copy while host:1 still runs it
     with world["db"].session() as s:  # host:1's lease runs out (its heartbeat stopped)
         s.get(ImageVariation, vid).claimed_at = datetime.now(UTC) - timedelta(seconds=60)
-    assert var_b.run_variation(vid) is None
+    assert b.run(VAR, vid) == RunOutcome.DONE
     with world["db"].session() as s:
         row = s.get(ImageVariation, vid)
         assert row.status == "COMPLETE" and row.worker == "host:2" and row.attempts == 2
@@ -115,8 +113,7 @@ def test_queue_cap_counts_generations_and_variations_together(world: dict) -> No
 def test_reaper_fails_a_variation_whose_model_no_worker_serves(world: dict) -> None:
     image = image_of(world)
     vid = world["variations"].create(world["user"], None, "upscale", image)
-    gen, var = runners(world, "host:1")
-    reaper = Reaper(world["db"], [gen, var], unserved_after=5, interval=1, dead_after=4)
+    reaper = Reaper(world["db"], worker(world, "host:1"), unserved_after=5, interval=1, dead_after=4)
     assert reaper.sweep().failed == []  # too young to judge
     later = datetime.now(UTC) + timedelta(seconds=10)
     with world["db"].session() as s:  # a live worker serving another model changes nothing
@@ -132,11 +129,11 @@ def test_reaper_fails_a_variation_whose_model_no_worker_serves(world: dict) -> N
 def test_reaper_leaves_a_variation_whose_model_a_live_worker_serves(world: dict) -> None:
     image = image_of(world)
     vid = world["variations"].create(world["user"], None, "nobg", image)
-    gen, var = runners(world, "host:1")
+    runner = worker(world, "host:1")
     later = datetime.now(UTC) + timedelta(seconds=10)
     with world["db"].session() as s:
         s.add(WorkerRow(id="host:1", hostname="host", pid=1, models=[TINY_MODEL_ID], device="cpu",
                         concurrency=1, jobs_done=0, started_at=later, last_seen=later))  # fmt: skip
-    assert Reaper(world["db"], [gen, var], unserved_after=5, interval=1, dead_after=4).sweep(later).failed == []
+    assert Reaper(world["db"], runner, unserved_after=5, interval=1, dead_after=4).sweep(later).failed == []
     with world["db"].session() as s:
         assert s.get(ImageVariation, vid).status == "PENDING"

@@ -15,10 +15,13 @@ import pytest
 from sfumato.jobs.broker import queue_depths, safe_broker_url
 from sfumato.jobs.celery_app import TASK_NAME, make_celery, queue_for_model
 from sfumato.jobs.celery_dispatch import CeleryDispatcher
+from sfumato.jobs.dispatch import JobKind
 from sfumato.jobs.republish import Republisher
-from sfumato.jobs.runner import JobRunner
 from sfumato.services.generations import GenerationParams
+from sfumato.store.database import Database
+from sfumato.store.files import LocalFileStore
 from sfumato.store.models import Generation
+from sfumato.testing.jobs import builtin_kinds, make_runner
 from tests.jobs.support import FlatEngine, job_world
 from tests.scaleout.harness import BROKERS, scratch_broker
 from tests.support import TINY_MODEL_ID, free_port
@@ -85,13 +88,18 @@ def test_a_job_the_broker_never_got_is_published_again_once(
     tmp_path: Path, tiny_catalog: Path, kind: str, broker_url: str
 ) -> None:
     down = dead_url(kind)
-    with job_world(tmp_path, tiny_catalog, lambda db: CeleryDispatcher(make_celery(down, 60), db)) as w:
+
+    def dispatcher(db: Database, url: str) -> CeleryDispatcher:
+        return CeleryDispatcher(make_celery(url, 60), db, builtin_kinds(db, LocalFileStore(tmp_path), FlatEngine()))
+
+    with job_world(tmp_path, tiny_catalog, lambda db: dispatcher(db, down)) as w:
         job = w["generations"].create(w["user"], None, GenerationParams(prompt="x", width=64, height=64))
         with w["db"].session() as s:
             assert s.get(Generation, job).published_at is None  # accepted, not published
-        live = CeleryDispatcher(make_celery(broker_url, 60), w["db"])
-        still_down = Republisher(w["db"], CeleryDispatcher(make_celery(down, 60), w["db"]), AFTER, 4.0)
-        again = Republisher(w["db"], live, AFTER, 4.0)
+        live = dispatcher(w["db"], broker_url)
+        kinds = builtin_kinds(w["db"], w["files"], FlatEngine())
+        still_down = Republisher(w["db"], kinds, dispatcher(w["db"], down), AFTER, 4.0)
+        again = Republisher(w["db"], kinds, live, AFTER, 4.0)
         assert again.sweep(datetime.now(UTC)) == []  # too young: its API host may still be publishing it
         time.sleep(AFTER + 0.2)
         assert still_down.sweep(datetime.now(UTC)) == []  # the broker is still down: nothing published, nothing raised
@@ -104,9 +112,8 @@ def test_a_job_the_broker_never_got_is_published_again_once(
         assert again.sweep(datetime.now(UTC)) == [job]  # the queue is empty, the job unclaimed: the message was lost
         assert live.queue_depths([TINY_MODEL_ID]) == {TINY_MODEL_ID: 1}
         # A job a live worker holds is never published again, whatever the queue says.
-        worker = JobRunner(w["db"], w["files"], FlatEngine())
-        worker.worker_id, worker.lease_seconds = "host:1", 4.0
-        assert isinstance(worker.claim(job), Generation)
+        worker = make_runner(w["db"], w["files"], FlatEngine(), worker_id="host:1", lease_seconds=4.0)
+        assert isinstance(worker.claim(JobKind.GENERATION, job).row, Generation)
         purge(broker_url, TINY_MODEL_ID)
         time.sleep(AFTER + 0.2)
         assert again.sweep(datetime.now(UTC)) == []

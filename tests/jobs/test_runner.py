@@ -12,13 +12,13 @@ from PIL import Image
 
 from sfumato.engine.types import GenerateRequest, GenerateResult
 from sfumato.jobs.dispatch import InProcessDispatcher, JobKind
-from sfumato.jobs.runner import JobRunner
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import GenerationParams, Generations
 from sfumato.store.database import Database
 from sfumato.store.files import LocalFileStore
 from sfumato.store.models import Generation
+from sfumato.testing.jobs import NullDispatcher, make_runner
 from tests.support import TINY_MODEL_ID
 
 
@@ -44,10 +44,7 @@ class SlowEngine:
         return GenerateResult([Image.new("RGB", (request.width, request.height))] * request.num_images)
 
 
-class NullDispatcher:
-    def submit(self, kind: JobKind, job_id: str) -> None: ...
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
+GEN = JobKind.GENERATION
 
 
 @pytest.fixture
@@ -73,7 +70,7 @@ def new_generation(parts: dict, **kw: object) -> str:
 
 def test_engine_error_marks_failed_with_reason(parts: dict) -> None:
     gid = new_generation(parts)
-    JobRunner(parts["db"], parts["files"], ExplodingEngine()).run_generation(gid)
+    make_runner(parts["db"], parts["files"], ExplodingEngine()).run(GEN, gid)
     row = status(parts["db"], gid)
     assert row.status == "FAILED" and "out of memory" in row.failure_reason
     assert parts["files"].count() == 0
@@ -89,7 +86,7 @@ def test_missing_model_folder_fails_with_a_clear_message(parts: dict, tmp_path: 
     )
     try:
         gid = new_generation(parts, model_id="0a1b2c3d-0000-4000-8000-00000000dead")
-        JobRunner(parts["db"], parts["files"], Engine(1 << 28)).run_generation(gid)
+        make_runner(parts["db"], parts["files"], Engine(1 << 28)).run(GEN, gid)
     finally:
         (parts["catalog_dir"] / "zz-gone.json").unlink()
     row = status(parts["db"], gid)
@@ -101,7 +98,7 @@ def test_job_that_keeps_killing_the_worker_ends_failed(parts: dict) -> None:
     with parts["db"].session() as s:
         s.get(Generation, gid).attempts = 3  # three earlier attempts died with their process
     engine = ExplodingEngine()
-    JobRunner(parts["db"], parts["files"], engine, max_attempts=3).run_generation(gid)
+    make_runner(parts["db"], parts["files"], engine, max_attempts=3).run(GEN, gid)
     row = status(parts["db"], gid)
     assert row.status == "FAILED" and "3 times" in row.failure_reason and engine.calls == 0
 
@@ -110,17 +107,17 @@ def test_finished_job_is_not_run_twice(parts: dict) -> None:
     gid = new_generation(parts)
     engine = SlowEngine()
     engine.release.set()
-    runner = JobRunner(parts["db"], parts["files"], engine)
-    runner.run_generation(gid)
-    runner.run_generation(gid)
+    runner = make_runner(parts["db"], parts["files"], engine)
+    runner.run(GEN, gid)
+    runner.run(GEN, gid)
     assert parts["files"].count() == 2 and status(parts["db"], gid).attempts == 1
 
 
 def test_generation_deleted_while_running_leaves_nothing(parts: dict) -> None:
     gid = new_generation(parts)
     engine = SlowEngine()
-    runner = JobRunner(parts["db"], parts["files"], engine)
-    worker = threading.Thread(target=runner.run_generation, args=(gid,))
+    runner = make_runner(parts["db"], parts["files"], engine)
+    worker = threading.Thread(target=runner.run, args=(GEN, gid))
     worker.start()
     assert engine.started.wait(10)
     parts["generations"].delete(parts["user_id"], gid)
@@ -133,12 +130,11 @@ def test_finish_hooks_run_in_the_finishing_transaction(parts: dict) -> None:
     seen: list[tuple[str, str]] = []
     engine = SlowEngine()
     engine.release.set()
-    runner = JobRunner(
-        parts["db"], parts["files"], engine, finish_hooks=[lambda s, row: seen.append((row.id, row.status))]
-    )
+    hooks = (lambda s, row: seen.append((row.id, row.status)),)
+    runner = make_runner(parts["db"], parts["files"], engine, finish_hooks=hooks)
     ok, bad = new_generation(parts), new_generation(parts)
-    runner.run_generation(ok)
-    JobRunner(parts["db"], parts["files"], ExplodingEngine(), finish_hooks=runner.finish_hooks).run_generation(bad)
+    runner.run(GEN, ok)
+    make_runner(parts["db"], parts["files"], ExplodingEngine(), finish_hooks=hooks).run(GEN, bad)
     assert seen == [(ok, "COMPLETE"), (bad, "FAILED")]
 
 
@@ -146,10 +142,8 @@ def test_in_process_dispatcher_recovers_pending_jobs_on_start(parts: dict) -> No
     ids = [new_generation(parts) for _ in range(3)]
     engine = SlowEngine()
     engine.release.set()
-    runner = JobRunner(parts["db"], parts["files"], engine)
-    dispatcher = InProcessDispatcher(
-        {JobKind.GENERATION: runner.run_generation}, runner.pending_jobs, sweep_seconds=0.2
-    )
+    runner = make_runner(parts["db"], parts["files"], engine)
+    dispatcher = InProcessDispatcher(runner.run, runner.pending_jobs, runner.kinds.lane_of, sweep_seconds=0.2)
     dispatcher.start()
     try:
         deadline = time.monotonic() + 20

@@ -9,14 +9,14 @@ from sqlalchemy import func, inspect, select
 
 from sfumato.engine.engine import Engine
 from sfumato.jobs.dispatch import JobKind
-from sfumato.jobs.runner import JobRunner
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound, Unauthorized
 from sfumato.services.generations import GenerationParams, Generations
 from sfumato.store.database import Database
 from sfumato.store.files import LocalFileStore
-from sfumato.store.models import ApiKey, GeneratedImage, Generation, User
+from sfumato.store.models import ApiKey, GeneratedImage, Generation, JobEvent, User
+from sfumato.testing.jobs import make_runner
 from tests.support import TINY_MODEL_ID
 
 
@@ -48,7 +48,7 @@ def world(db: Database, tmp_path: Path, tiny_catalog: Path, engine: Engine) -> d
         "files": files,
         "accounts": Accounts(db, files, max_keys_per_user=10),
         "generations": Generations(db, files, catalog, dispatcher),
-        "runner": JobRunner(db, files, engine),
+        "runner": make_runner(db, files, engine),
         "dispatcher": dispatcher,
     }
 
@@ -91,7 +91,7 @@ def test_generation_runs_lists_newest_first_and_deletes_files(world: dict) -> No
     assert world["dispatcher"].submitted == [(JobKind.GENERATION, i) for i in ids]
     assert runner.pending_jobs() == [(JobKind.GENERATION, i) for i in ids]
     for generation_id in ids:
-        runner.run_generation(generation_id)
+        runner.run(JobKind.GENERATION, generation_id)
     view = generations.get(user_id, ids[0])
     assert view.row.status == "COMPLETE" and len(view.images) == 2
     assert world["files"].count() == 6
@@ -120,12 +120,12 @@ def test_deleting_a_user_removes_every_row_and_file(world: dict) -> None:
     keeper_id, _ = accounts.create_user("keeper")
     for owner in (user_id, keeper_id):
         gid = generations.create(owner, None, GenerationParams(prompt="x", width=64, height=64, num_images=2))
-        runner.run_generation(gid)
+        runner.run(JobKind.GENERATION, gid)
     assert world["files"].count(f"users/{user_id}") == 2
     accounts.delete_user("carol")
     with db.session() as s:
         for table, column in ((User, User.id), (ApiKey, ApiKey.user_id), (Generation, Generation.user_id),
-                              (GeneratedImage, GeneratedImage.user_id)):  # fmt: skip
+                              (GeneratedImage, GeneratedImage.user_id), (JobEvent, JobEvent.user_id)):  # fmt: skip
             assert s.scalar(select(func.count()).select_from(table).where(column == user_id)) == 0
     assert world["files"].count(f"users/{user_id}") == 0
     assert world["files"].count(f"users/{keeper_id}") == 2

@@ -36,8 +36,7 @@ def reaper() -> None:
     c = container()
     if not isinstance(c.dispatcher, CeleryDispatcher):
         raise typer.BadParameter("set SFUMATO_BROKER_URL: the reaper serves Celery workers (redis:// or amqp://)")
-    runners = [c.runner, c.variation_runner]
-    build_reaper(c.settings, c.db, [r for r in runners if r is not None], c.dispatcher).run_forever()
+    build_reaper(c.settings, c.db, c.runner, c.dispatcher).run_forever()
 
 
 def status(as_json: JsonFlag = False) -> None:
@@ -51,5 +50,5 @@ def status(as_json: JsonFlag = False) -> None:
     broker = c.dispatcher if isinstance(c.dispatcher, CeleryDispatcher) else None
     url = safe_broker_url(c.settings.broker_url) if c.settings.broker_url else None
     models = [e.id for e in c.catalog.entries()]
-    data = cluster_status(c.db, c.settings.worker_dead_after_seconds, broker, url, models)
+    data = cluster_status(c.db, c.runner.kinds, c.settings.worker_dead_after_seconds, broker, url, models)
     emit(as_json, data, status_text(data))

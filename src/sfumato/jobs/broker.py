@@ -11,13 +11,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from celery import Celery
 
-from sfumato.jobs.celery_app import queue_for_model
+from sfumato.jobs.celery_app import queue_for
+from sfumato.jobs.core.lanes import Lane
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 
 
-def queue_depths(app: Celery, model_ids: Iterable[str], timeout: float = CONNECT_TIMEOUT_SECONDS) -> dict[str, int]:
-    """Model id -> messages waiting in its queue. A queue the broker has never seen (or, on Redis, an empty
+def queue_depths(
+    app: Celery, model_ids: Iterable[str], timeout: float = CONNECT_TIMEOUT_SECONDS, lane: Lane = Lane.INTERACTIVE
+) -> dict[str, int]:
+    """Model id -> messages waiting in its queue of `lane`. A queue the broker has never seen (or, on Redis, an empty
     one: Redis drops empty lists) counts 0. Raises the transport's connection error if the broker is down."""
     depths: dict[str, int] = {}
     with app.connection_for_read(connect_timeout=timeout) as conn:
@@ -26,7 +29,7 @@ def queue_depths(app: Celery, model_ids: Iterable[str], timeout: float = CONNECT
             # A channel per queue: RabbitMQ closes the channel on a passive declare of a missing queue.
             channel = conn.channel()
             try:
-                _, count, _ = channel.queue_declare(queue=queue_for_model(model_id), passive=True)
+                _, count, _ = channel.queue_declare(queue=queue_for(model_id, lane), passive=True)
                 depths[model_id] = int(count)
             except conn.channel_errors:
                 depths[model_id] = 0  # NOT_FOUND: nothing was ever queued there (or, Redis, nothing is now)

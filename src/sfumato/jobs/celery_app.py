@@ -1,13 +1,14 @@
 """The Celery application both sides share: API hosts only publish (`send_task`, no torch), workers consume.
 
-One queue per model (`queue_for_model`), so a job only reaches a worker that has its model loaded. The
+One queue per model and lane (`queue_for`), so a job only reaches a worker that has its model loaded and
+serves its lane (long jobs, such as training, go to workers started with `--lanes long`). The
 delivery guarantees come from Celery, configured here once:
 - `task_acks_late`: the message is acknowledged after the job ran, so a worker that dies mid-job leaves
   it unacknowledged; `task_reject_on_worker_lost` makes a lost pool process requeue it instead of acking.
 - Redis `visibility_timeout`: an unacknowledged message goes back to its queue after this long (a worker
   that was SIGKILLed never acknowledges); RabbitMQ requeues at once when the connection drops.
 - prefetch 1: a worker holds no job it is not running, so a queue's jobs spread over its workers.
-The job itself is the same JobRunner call as in the embedded default (handlers registered by jobs/worker.py).
+The job itself is the same JobRunner.run call as in the embedded default (registered by jobs/worker.py).
 """
 
 from __future__ import annotations
@@ -16,23 +17,28 @@ from collections.abc import Callable
 
 from celery import Celery, Task
 
-from sfumato.jobs.dispatch import RETRY_LATER, JobKind
+from sfumato.jobs.core.lanes import Lane
+from sfumato.jobs.core.status import RunOutcome
 
 TASK_NAME = "sfumato.run_job"
-QUEUE_PREFIX = "sfumato.model."
+# Interactive queues keep the name they had before lanes existed, so messages already queued still run.
+QUEUE_PREFIX = {Lane.INTERACTIVE: "sfumato.model.", Lane.LONG: "sfumato.long.model."}
 RETRY_LATER_SECONDS = 2.0
 
-# Set by the worker process before it consumes (kind -> JobRunner.run_generation / run_variation).
-_handlers: dict[JobKind, Callable[[str], object]] = {}
+# Set by the worker process before it consumes: JobRunner.run (kind, job id) -> outcome.
+_run: list[Callable[[str, str], RunOutcome]] = []
+
+
+def queue_for(model_id: str, lane: Lane = Lane.INTERACTIVE) -> str:
+    return QUEUE_PREFIX[lane] + model_id
 
 
 def queue_for_model(model_id: str) -> str:
-    return QUEUE_PREFIX + model_id
+    return queue_for(model_id, Lane.INTERACTIVE)
 
 
-def register_handlers(handlers: dict[JobKind, Callable[[str], object]]) -> None:
-    _handlers.clear()
-    _handlers.update(handlers)
+def register_runner(run: Callable[[str, str], RunOutcome]) -> None:
+    _run[:] = [run]
 
 
 def make_celery(broker_url: str, visibility_timeout: int) -> Celery:
@@ -61,7 +67,7 @@ def make_celery(broker_url: str, visibility_timeout: int) -> Celery:
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
     def run_job(self: Task, kind: str, job_id: str) -> None:
-        if _handlers[JobKind(kind)](job_id) == RETRY_LATER:
+        if _run[0](kind, job_id) == RunOutcome.RETRY_LATER:
             # A new message on the same queue; this one is acknowledged. No retry cap: the wait ends
             # when a slot frees up or the holder's lease goes stale.
             raise self.retry(countdown=RETRY_LATER_SECONDS, max_retries=None)

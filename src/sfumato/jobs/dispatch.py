@@ -1,5 +1,6 @@
-"""How a job reaches a worker. The API only calls `submit`; the embedded default runs jobs on a thread in
-this process, and a Celery dispatcher can implement the same interface for many machines."""
+"""How a job reaches a worker. Services only call `submit(kind, id)`; the embedded default runs jobs on
+threads in this process, one per lane, and the Celery dispatcher (jobs/celery_dispatch.py) implements the
+same interface for many machines."""
 
 from __future__ import annotations
 
@@ -10,69 +11,83 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
+from sfumato.jobs.core.lanes import Lane
+from sfumato.jobs.core.status import RunOutcome
+
 log = logging.getLogger(__name__)
 
 
 class JobKind(StrEnum):
+    """The kinds this server ships (a plugin may register more: jobs/core/kinds.py takes any name)."""
+
     GENERATION = "generation"
-    VARIATION = "variation"  # upscale / unzoom / no-background of a generated image (jobs/variation_runner.py)
+    VARIATION = "variation"  # upscale / unzoom / no-background of a generated image
 
 
-# A handler returns RETRY_LATER when the job may not start yet (its user's concurrency slots are full, or
-# another live worker holds it): the dispatcher delivers it again a little later. Anything else: done.
-RETRY_LATER = "retry-later"
-JobHandler = Callable[[str], object]
+# Runs one delivery of a job (JobRunner.run); RETRY_LATER asks for the job to be delivered again later.
+RunJob = Callable[[str, str], RunOutcome]
 # Returns the (kind, id) of every job the database still has as PENDING, oldest first.
-PendingJobs = Callable[[], list[tuple[JobKind, str]]]
+PendingJobs = Callable[[], list[tuple[str, str]]]
 
 
 class Dispatcher(Protocol):
-    def submit(self, kind: JobKind, job_id: str) -> None: ...
+    def submit(self, kind: str, job_id: str) -> None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
 
 class InProcessDispatcher:
-    """One worker thread (inference uses every core anyway). On start, and then every `sweep_seconds`,
-    it re-enqueues jobs the database says are PENDING: so a job whose process died mid-run, or whose
-    submit was lost, runs after a restart and never stays PENDING forever."""
+    """A worker thread per lane (interactive, long), so a long job never holds up a generation; inference
+    shares the engine through the runner's gate (jobs/core/lanes.py). On start, and then every
+    `sweep_seconds`, it re-enqueues jobs the database says are PENDING: so a job whose process died mid-run,
+    or whose submit was lost, runs after a restart and never stays PENDING forever."""
 
     def __init__(
-        self, handlers: dict[JobKind, JobHandler], pending_jobs: PendingJobs, sweep_seconds: float = 30.0
+        self,
+        run: RunJob,
+        pending_jobs: PendingJobs,
+        lane_of: Callable[[str], Lane] = lambda kind: Lane.INTERACTIVE,
+        sweep_seconds: float = 30.0,
     ) -> None:
-        self._handlers = handlers
+        self._run = run
         self._pending_jobs = pending_jobs
+        self._lane_of = lane_of
         self._sweep_seconds = sweep_seconds
-        self._queue: queue.Queue[tuple[JobKind, str] | None] = queue.Queue()
+        self._queues: dict[Lane, queue.Queue[tuple[str, str] | None]] = {lane: queue.Queue() for lane in Lane}
         # Jobs queued or running; guards against the sweep queueing a job twice.
-        self._known: set[tuple[JobKind, str]] = set()
+        self._known: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def submit(self, kind: JobKind, job_id: str) -> None:
+    def submit(self, kind: str, job_id: str) -> None:
+        item = (str(kind), job_id)
         with self._lock:
-            if (kind, job_id) in self._known:
+            if item in self._known:
                 return
-            self._known.add((kind, job_id))
-        self._queue.put((kind, job_id))
+            self._known.add(item)
+        self._queues[self._lane_of(item[0])].put(item)
 
     def start(self) -> None:
         self._stopping.clear()
         self._sweep()
-        worker = threading.Thread(target=self._work, name="sfumato-worker", daemon=True)
+        workers = [
+            threading.Thread(target=self._work, args=(lane,), name=f"sfumato-worker-{lane}", daemon=True)
+            for lane in Lane
+        ]
         sweeper = threading.Thread(target=self._sweep_loop, name="sfumato-sweeper", daemon=True)
-        self._threads = [worker, sweeper]
+        self._threads = [*workers, sweeper]
         for t in self._threads:
             t.start()
 
     def stop(self) -> None:
         self._stopping.set()
-        self._queue.put(None)
+        for q in self._queues.values():
+            q.put(None)
         for t in self._threads:
             t.join(timeout=5)
 
-    def _retry_later(self, item: tuple[JobKind, str], delay: float = 1.0) -> None:
+    def _retry_later(self, item: tuple[str, str], delay: float = 1.0) -> None:
         def again() -> None:  # `_work` has already forgotten the item, so submit queues it once
             if not self._stopping.is_set():
                 self.submit(*item)
@@ -96,18 +111,18 @@ class InProcessDispatcher:
         while not self._stopping.wait(self._sweep_seconds):
             self._sweep()
 
-    def _work(self) -> None:
+    def _work(self, lane: Lane) -> None:
+        jobs = self._queues[lane]
         while not self._stopping.is_set():
-            item = self._queue.get()
+            item = jobs.get()
             if item is None:
                 return
-            kind, job_id = item
             try:
-                if self._handlers[kind](job_id) == RETRY_LATER:
+                if self._run(*item) == RunOutcome.RETRY_LATER:
                     self._retry_later(item)
             except Exception:
                 # The runner records failures itself; this only guards the thread.
-                log.exception("job %s %s raised", kind, job_id)
+                log.exception("job %s %s raised", *item)
             finally:
                 with self._lock:
                     self._known.discard(item)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from sfumato.jobs.claims import JobClaims, aware, pending_with_model
+from sfumato.jobs.core.runner import JobRunner, aware
 from sfumato.jobs.republish import Republisher
 from sfumato.store.database import Database
 from sfumato.store.workers import WorkerRow
@@ -68,14 +68,14 @@ class Reaper:
     def __init__(
         self,
         db: Database,
-        runners: list[JobClaims],
+        runner: JobRunner,
         unserved_after: float,
         interval: float,
         dead_after: float,
         republisher: Republisher | None = None,
     ) -> None:
         self._db = db
-        self._runners = runners
+        self._runner = runner
         self._unserved_after = unserved_after
         self._interval = interval
         self._dead_after = dead_after
@@ -84,7 +84,7 @@ class Reaper:
         self._thread: threading.Thread | None = None
 
     def sweep(self, now: datetime | None = None) -> Sweep:
-        """One pass over every kind of job (generations and variations)."""
+        """One pass over every kind of job."""
         now = now or datetime.now(UTC)
         cutoff = now - timedelta(seconds=self._unserved_after)
         last_served: dict[str, datetime] = {}
@@ -93,19 +93,19 @@ class Reaper:
             seen = now if w.alive else w.last_seen
             for model_id in w.models:
                 last_served[model_id] = max(seen, last_served.get(model_id, seen))
-        waiting: list[tuple[JobClaims, str, str]] = []
+        waiting: list[tuple[str, str, str]] = []
         with self._db.session() as s:
-            for runner in self._runners:
-                query = pending_with_model(runner.table).where(runner.table.created_at < cutoff)
-                waiting += [(runner, job_id, model_id) for job_id, model_id, *_ in s.execute(query).all()]
+            for spec in self._runner.kinds:
+                query = spec.pending_with_model().where(spec.table.created_at < cutoff)
+                waiting += [(spec.name, job_id, model_id) for job_id, model_id, *_ in s.execute(query).all()]
             s.execute(delete(WorkerRow).where(WorkerRow.last_seen < now - PRUNE_WORKERS_AFTER))
         failed = []
-        for runner, job_id, model_id in waiting:
+        for kind, job_id, model_id in waiting:
             served = last_served.get(model_id)
             if served is not None and served > cutoff:
                 continue
-            if runner.fail_unclaimed(job_id, unserved_message(model_id, self._unserved_after), cutoff):
-                log.warning("%s %s FAILED: no worker serves model %s", runner.kind, job_id, model_id)
+            if self._runner.fail_unclaimed(kind, job_id, unserved_message(model_id, self._unserved_after), cutoff):
+                log.warning("%s %s FAILED: no worker serves model %s", kind, job_id, model_id)
                 failed.append(job_id)
         republished = self._republisher.sweep(now) if self._republisher is not None else []
         return Sweep(failed, republished)

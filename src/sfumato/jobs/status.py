@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sfumato.jobs.claims import JOB_TABLES, KIND_OF_TABLE, aware, pending_with_model
+from sfumato.jobs.core.kinds import JobKinds
+from sfumato.jobs.core.runner import aware
 from sfumato.jobs.reaper import list_workers
 from sfumato.store.database import Database
 
@@ -31,6 +32,7 @@ class RunningJob:
 
 def cluster_status(
     db: Database,
+    kinds: JobKinds,
     dead_after: float,
     broker: QueueReader | None,
     broker_url: str | None,
@@ -45,11 +47,11 @@ def cluster_status(
     in_flight: dict[str, int] = {}
     running: list[RunningJob] = []
     with db.session() as s:
-        for table in JOB_TABLES:
-            for job_id, model_id, _, claimed_at, _, worker in s.execute(pending_with_model(table)).all():
+        for spec in kinds:
+            for job_id, model_id, _, claimed_at, _, worker in s.execute(spec.pending_with_model()).all():
                 if claimed_at is not None and aware(claimed_at) > fresh:
                     in_flight[model_id] = in_flight.get(model_id, 0) + 1
-                    running.append(RunningJob(job_id, str(KIND_OF_TABLE[table]), model_id, worker,
+                    running.append(RunningJob(job_id, spec.name, model_id, worker,
                                               aware(claimed_at).isoformat()))  # fmt: skip
                 else:
                     queued[model_id] = queued.get(model_id, 0) + 1

@@ -1,6 +1,8 @@
 """`sfumato worker`: one Celery worker per GPU. It preloads its models, consumes one queue per model, writes
 a heartbeat row (models, device, current job) every few seconds and renews the lease of the jobs it runs.
-Jobs run through the same JobRunner as the embedded default; this module only wires and reports."""
+Jobs run through the same JobRunner as the embedded default; this module only wires and reports. A worker
+serves the lanes it is given (both by default): start dedicated `--lanes long` workers for training and
+motion so their jobs never queue in front of generations."""
 
 from __future__ import annotations
 
@@ -11,15 +13,17 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from sfumato.jobs.celery_app import make_celery, queue_for_model, register_handlers
-from sfumato.jobs.claims import JOB_TABLES
-from sfumato.jobs.dispatch import JobKind
+from sfumato.jobs.celery_app import make_celery, queue_for, register_runner
+from sfumato.jobs.core.lanes import Lane
+from sfumato.jobs.core.status import RunOutcome
 from sfumato.settings import Settings
 from sfumato.store.database import Database
+from sfumato.store.models import JobColumns
 from sfumato.store.workers import WorkerRow
 
 log = logging.getLogger("sfumato.worker")
@@ -54,11 +58,12 @@ def configure_json_logging(worker_id: str, level: str) -> None:
 
 
 class Heartbeat:
-    """Upserts this worker's row and renews its jobs' leases (`claimed_at` of its generations and variations)
-    on a thread."""
+    """Upserts this worker's row and renews its jobs' leases (`claimed_at` of its jobs of every kind) on a
+    thread."""
 
-    def __init__(self, db: Database, row: WorkerRow, every: float) -> None:
+    def __init__(self, db: Database, row: WorkerRow, every: float, tables: list[type[JobColumns]]) -> None:
         self._db = db
+        self._tables = tables
         self._row = row
         self._every = every
         self._stopping = threading.Event()
@@ -75,7 +80,7 @@ class Heartbeat:
                 s.add(row)
             row.models, row.device, row.concurrency = self._row.models, self._row.device, self._row.concurrency
             row.current_job, row.jobs_done, row.last_seen = self.current_job, self.jobs_done, now
-            for table in JOB_TABLES:  # generations and variations: the same lease
+            for table in self._tables:  # every kind of job: the same lease
                 s.execute(
                     update(table).where(table.worker == self._row.id, table.status == "PENDING")
                     .values(claimed_at=now)
@@ -92,11 +97,11 @@ class Heartbeat:
             except Exception:
                 log.exception("heartbeat failed")
 
-    def tracked(self, handler):  # type: ignore[no-untyped-def]
-        def run(job_id: str) -> object:
+    def tracked(self, run_job: Callable[[str, str], RunOutcome]) -> Callable[[str, str], RunOutcome]:
+        def run(kind: str, job_id: str) -> RunOutcome:
             self.current_job = job_id
             try:
-                return handler(job_id)
+                return run_job(kind, job_id)
             finally:
                 self.current_job = None
                 self.jobs_done += 1
@@ -104,7 +109,9 @@ class Heartbeat:
         return run
 
 
-def run_worker(settings: Settings, model_ids: list[str], device: str, concurrency: int) -> None:
+def run_worker(
+    settings: Settings, model_ids: list[str], device: str, concurrency: int, lanes: tuple[Lane, ...] = tuple(Lane)
+) -> None:
     from sfumato.bootstrap import build, build_engine  # the worker side of the one composition root
 
     if not settings.broker_url:
@@ -113,7 +120,8 @@ def run_worker(settings: Settings, model_ids: list[str], device: str, concurrenc
     configure_json_logging(worker_id, settings.log_level)
     settings = settings.model_copy(update={"device": device})
     engine = build_engine(settings)
-    container = build(settings, engine=engine)
+    # A lease: other workers leave this one's jobs alone while its heartbeat renews them; user slots count.
+    container = build(settings, engine=engine, worker_id=worker_id, lease_seconds=settings.worker_dead_after_seconds)
     for model_id in model_ids:  # fail fast on an unknown id, before consuming anything
         entry = container.catalog.get(model_id)
         started = time.perf_counter()
@@ -121,17 +129,10 @@ def run_worker(settings: Settings, model_ids: list[str], device: str, concurrenc
         log.info("preloaded model %s (%s) in %.2fs", model_id, entry.name, time.perf_counter() - started)
     row = WorkerRow(id=worker_id, hostname=socket.gethostname(), pid=os.getpid(), models=model_ids,
                     device=device, concurrency=concurrency)  # fmt: skip
-    heartbeat = Heartbeat(container.db, row, settings.worker_heartbeat_seconds)
-    for runner in (container.runner, container.variation_runner):
-        assert runner is not None
-        runner.worker_id = worker_id
-        runner.lease_seconds = settings.worker_dead_after_seconds  # leases and user slots, every kind of job
-    register_handlers({
-        JobKind.GENERATION: heartbeat.tracked(container.runner.run_generation),
-        JobKind.VARIATION: heartbeat.tracked(container.variation_runner.run_variation),
-    })  # fmt: skip
+    heartbeat = Heartbeat(container.db, row, settings.worker_heartbeat_seconds, container.runner.kinds.tables())
+    register_runner(heartbeat.tracked(container.runner.run))
     heartbeat.start()
-    queues = [queue_for_model(m) for m in model_ids]
+    queues = [queue_for(m, lane) for lane in lanes for m in model_ids]
     log.info("worker %s serving models %s on %s, queues %s", worker_id, ",".join(model_ids), device, queues)
     app = make_celery(settings.broker_url, settings.visibility_timeout_seconds)
     # solo/threads: the models loaded above live in this process; a prefork pool would load them per child.

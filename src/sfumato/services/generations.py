@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sfumato.engine.types import SCHEDULER_NAMES
+from sfumato.jobs.core.events import delete_events
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound
@@ -21,6 +22,7 @@ from sfumato.services.limits import check_queue_cap
 from sfumato.services.styles import STYLE_TEMPLATES, apply_style
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix
+from sfumato.store.media import ImageVariation
 from sfumato.store.models import GeneratedImage, Generation
 
 log = logging.getLogger(__name__)
@@ -264,5 +266,8 @@ class Generations:
     def delete(self, user_id: str, generation_id: str) -> None:
         row = self._owned(user_id, generation_id)
         with self._db.session() as s:
+            variations = select(ImageVariation.id).where(ImageVariation.generation_id == row.id)
+            variation_ids = s.scalars(variations).all()
+            delete_events(s, [row.id, *variation_ids])  # its jobs' events go with it
             s.delete(s.get(Generation, row.id))
         self._files.delete_prefix(generation_files_prefix(user_id, row.id))

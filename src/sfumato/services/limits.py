@@ -1,5 +1,5 @@
 """Limits that hold across API hosts: per-user concurrency slots (in the database, checked by the job
-runner's claim, jobs/claims.py), the per-user queue cap over every kind of job (in the database, checked
+runner's claim, jobs/core/runner.py), the per-user queue cap over every kind of job (in the database, checked
 when a job is created) and per-key request rate limits (fixed one-minute windows, in Redis when configured so
 every API host counts together; in process memory otherwise, for the embedded default)."""
 
@@ -12,10 +12,9 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sfumato.jobs.claims import JOB_TABLES
 from sfumato.services.errors import Busy, InvalidRequest, NotFound
 from sfumato.store.database import Database
-from sfumato.store.models import User
+from sfumato.store.models import User, job_tables
 
 WINDOW_SECONDS = 60
 QUEUE_CAP = 200  # PENDING jobs per user, generations and variations together (SFUMATO_MAX_PENDING_PER_USER)
@@ -40,7 +39,7 @@ def check_queue_cap(s: Session, user_id: str, max_pending: int) -> None:
     s.get(User, user_id, with_for_update=True)
     pending = sum(
         s.scalar(select(func.count()).select_from(t).where(t.user_id == user_id, t.status == "PENDING")) or 0
-        for t in JOB_TABLES
+        for t in job_tables()
     )
     if pending >= max_pending:
         raise Busy(f"you have {pending} jobs pending (generations and variations), the most allowed is "

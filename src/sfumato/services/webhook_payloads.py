@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sfumato.jobs.core.status import wire_status
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.store.models import ApiKey, Generation
 
@@ -126,7 +127,7 @@ def generation_event(
     ]  # fmt: skip
     obj: dict[str, Any] = {
         "id": row.id, "createdAt": wire_time(row.created_at), "updatedAt": wire_time(row.updated_at or now),
-        "userId": row.user_id, "public": row.public, "flagged": False, "nsfw": False, "status": row.status,
+        "userId": row.user_id, "public": row.public, "flagged": False, "nsfw": False, "status": wire_status(row.status),
         "coreModel": "SD", "guidanceScale": row.guidance_scale, "imageHeight": row.height,
         "imageWidth": row.width, "inferenceSteps": row.num_inference_steps,
         "initGeneratedImageId": extras.get("initGeneratedImageId"), "initImageId": extras.get("initImageId"),
@@ -181,7 +182,8 @@ def post_processing_event(
     url = urls.variation(base_url, v.image_id, v.token, v.file_key or "") if done else None  # type: ignore[arg-type]
     obj = {
         "id": v.id, "createdAt": wire_time(v.created_at), "updatedAt": wire_time(v.updated_at),
-        "status": v.status, "url": url, "transparent": v.transparent, "generatedImageId": v.generated_image_id,
+        "status": wire_status(v.status), "url": url, "transparent": v.transparent,
+        "generatedImageId": v.generated_image_id,
         "transformType": v.transform_type, "api": True, "tokenCost": 0, "apiDollarCost": "0",
         "apiKey": api_key_record(key),
     }  # fmt: skip

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sfumato.store.models import Base, utcnow
+from sfumato.store.models import Base, JobColumns, utcnow
 
 
 class InitImage(Base):
@@ -33,31 +33,20 @@ class InitImage(Base):
     uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class ImageVariation(Base):
+class ImageVariation(JobColumns, Base):
     """One variation job and its result. `generated_image_id` is the root generated image (a variation of a
     variation keeps the root, so it is listed under the same image); `source_variation_id` is set when the
     input was an earlier variation's output."""
 
     __tablename__ = "image_variations"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
     generated_image_id: Mapped[str] = mapped_column(ForeignKey("generated_images.id", ondelete="CASCADE"), index=True)
     source_variation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     transform_type: Mapped[str] = mapped_column(String(16))  # UPSCALE | UNZOOM | NOBG
-    status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
-    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     # How the result was made (e.g. "lanczos+diffusion-detail", "border-colour-key"): for the record.
     method: Mapped[str | None] = mapped_column(String(64), nullable=True)
     file_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     token: Mapped[str] = mapped_column(String(64))
     transparent: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    # Scale-out, as on Generation: the worker holding the job, its lease, the last broker publish.
-    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -6,8 +6,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -16,6 +28,38 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+class JobColumns:
+    """The columns every job table has (generations, variations, and each kind registered later): the one
+    state machine in jobs/core/runner.py reads and writes only these."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)  # jobs/core/status.py
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # Scale-out: which worker runs (or ran) the job, and when it last proved it is still on it (a lease the
+    # worker's heartbeat renews); a claim by another worker waits until the lease is stale.
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When a "run it" message was last handed to the broker; None: never (the broker was down), so the
+    # reaper publishes it again (jobs/republish.py).
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Set by `sfumato jobs cancel`: a running job stops at its next step, a waiting one never starts.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[str]:  # noqa: N805 (a declared_attr takes the class)
+        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+def job_tables() -> list[type[JobColumns]]:
+    """Every job table of this schema (generations, variations, ...): for counts over every kind of job."""
+    return sorted(
+        (m.class_ for m in Base.registry.mappers if issubclass(m.class_, JobColumns)), key=lambda t: t.__tablename__
+    )
 
 
 class User(Base):
@@ -60,15 +104,10 @@ class RegisteredModel(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Generation(Base):
+class Generation(JobColumns, Base):
     __tablename__ = "generations"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
-    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     model_id: Mapped[str] = mapped_column(String(36))
     # What the job needs, fixed at creation so the worker needs no catalog: the folder, the prompt after
     # the style template, and the scheduler to force (None: the model's own).
@@ -91,15 +130,6 @@ class Generation(Base):
     init_strength: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Accepted fields that change nothing here (alchemy, photoReal, promptMagic, ...), kept for the record.
     extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    # Scale-out: which worker runs (or ran) the job, and when it last proved it is still on it (a lease the
-    # worker's heartbeat renews); a claim by another worker waits until the lease is stale.
-    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # When a "run it" message was last handed to the broker; None: never (the broker was down), so the
-    # reaper publishes it again (jobs/republish.py).
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     images: Mapped[list[GeneratedImage]] = relationship(
         back_populates="generation", cascade="all, delete-orphan", order_by="GeneratedImage.index"
@@ -169,3 +199,23 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | failed
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # error or response excerpt, <= 500 chars
+
+
+class JobEvent(Base):
+    """A job's typed events (jobs/core/events.py): started, progress (throttled), log, done. Written by
+    whichever worker runs the job, read by anyone (the CLI, the API's progress stream) without knowing
+    which worker that was. `id` only grows, so a reader resumes after the last id it saw."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(16))  # started | progress | log | done
+    step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # done: the final status
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    preview: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # a small PNG, progress only
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

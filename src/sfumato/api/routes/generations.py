@@ -20,6 +20,7 @@ from sfumato.api.schemas.generations import (
     SdGenerationJob,
     VariationGeneric,
 )
+from sfumato.jobs.core.status import wire_status
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import GenerationView
 from sfumato.services.urls import FileUrls
@@ -30,7 +31,8 @@ router = APIRouter(tags=["Image"])
 
 def variation_generic(v: VariationView, base: str, urls: FileUrls) -> VariationGeneric:
     url = urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None
-    return VariationGeneric(id=v.id, status=v.status, transformType=v.transform_type, url=url, method=v.method)
+    status = wire_status(v.status)
+    return VariationGeneric(id=v.id, status=status, transformType=v.transform_type, url=url, method=v.method)
 
 
 def generation_out(
@@ -42,7 +44,7 @@ def generation_out(
     return GenerationOut(
         id=row.id,
         createdAt=timestamp(row.created_at),
-        status=row.status,
+        status=wire_status(row.status),
         prompt=row.prompt,
         negativePrompt=row.negative_prompt,
         modelId=row.model_id,

@@ -18,6 +18,7 @@ from sfumato.api.schemas.media import (
     VariationGenericOut,
     VariationJob,
 )
+from sfumato.jobs.core.status import wire_status
 from sfumato.services.errors import NotFound
 
 router = APIRouter(tags=["Variation"])
@@ -52,7 +53,7 @@ def get_variation(request: Request, id: str, c: ContainerDep, who: PrincipalDep)
     base = public_base_url(request, c)
     items = [
         VariationGenericOut(
-            id=v.id, createdAt=timestamp(v.created_at), status=v.status, transformType=v.transform_type,
+            id=v.id, createdAt=timestamp(v.created_at), status=wire_status(v.status), transformType=v.transform_type,
             url=c.urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None,
             failureReason=v.failure_reason, method=v.method,
         )

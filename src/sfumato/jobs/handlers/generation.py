@@ -1,5 +1,5 @@
-"""The one place that moves a generation from PENDING to COMPLETE or FAILED, whichever dispatcher
-delivered it. It needs only the row: the service fixed the model folder and prompt at creation."""
+"""Generations (text-to-image and image-to-image): the work of one generation job. It needs only the row:
+the service fixed the model folder and prompt at creation. Claims and finishing are jobs/core/runner.py's."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import io
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -15,21 +14,19 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from sfumato.engine.types import GenerateRequest, GenerateResult, ModelNotFoundError, ProgressCallback
-from sfumato.jobs.claims import JobClaims
-from sfumato.jobs.dispatch import JobKind
-from sfumato.store.database import Database
+from sfumato.jobs.core.context import JobContext
+from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
+from sfumato.jobs.core.lanes import Lane
 from sfumato.store.files import FileStore, generation_files_prefix, image_file_key
 from sfumato.store.models import GeneratedImage, Generation
 
 log = logging.getLogger(__name__)
 
-# Called inside the transaction that finishes a job (COMPLETE or FAILED): the webhook outbox hooks in here
-# so a completion and its notification are written together or not at all.
-FinishHook = Callable[[Session, Generation], None]
+KIND = "generation"
 
 
 class GenerationEngine(Protocol):
-    """What the runner needs of the engine (the real one is sfumato.engine.engine.Engine)."""
+    """What generations need of the engine (the real one is sfumato.engine.engine.Engine)."""
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None) -> GenerateResult: ...
 
@@ -62,37 +59,19 @@ def load_inputs(files: FileStore, extras: dict) -> tuple[Image.Image | None, tup
     return init, tuple(load(k) for k in keys.get("prompts", []))
 
 
-class JobRunner(JobClaims[Generation]):
-    """Generations: the claim, finish and failure discipline is JobClaims' (jobs/claims.py)."""
-
-    table = Generation
-    kind = JobKind.GENERATION
-
-    def __init__(
-        self,
-        db: Database,
-        files: FileStore,
-        engine: GenerationEngine,
-        max_attempts: int = 3,
-        finish_hooks: list[FinishHook] | None = None,
-    ) -> None:
-        super().__init__(db, max_attempts, finish_hooks)
+class GenerationHandler:
+    def __init__(self, files: FileStore, engine: GenerationEngine) -> None:
         self._files = files
         self._engine = engine
 
-    def run_generation(self, generation_id: str) -> str | None:
-        return self.run(generation_id)
-
-    def failure_reason(self, exc: Exception) -> str:
-        if isinstance(exc, (ModelNotFoundError, InputMissing)):
-            return str(exc)
-        return super().failure_reason(exc)
+    def failure_reason(self, exc: Exception) -> str | None:
+        return str(exc) if isinstance(exc, (ModelNotFoundError, InputMissing)) else None
 
     def discard(self, row: Generation) -> None:
         # A generation that did not complete has no images: everything under its prefix is this job's.
         self._files.delete_prefix(generation_files_prefix(row.user_id, row.id))
 
-    def execute(self, row: Generation) -> str | None:
+    def execute(self, ctx: JobContext, row: Generation) -> str | None:
         extras = dict(row.extras or {})
         init_image, prompts = load_inputs(self._files, extras)
         result = self._engine.generate(
@@ -114,7 +93,8 @@ class JobRunner(JobClaims[Generation]):
                 strength=round(1.0 - (row.init_strength or 0.5), 4) if init_image is not None else 1.0,
                 image_prompts=prompts,
                 image_prompt_weight=float(extras.get("imagePromptWeight") or 0.5),
-            )
+            ),
+            progress=ctx.progress,
         )
         outputs = result.images
         if result.image_prompt_method:
@@ -130,7 +110,7 @@ class JobRunner(JobClaims[Generation]):
             buf = io.BytesIO()
             # Level 1: PNG stays lossless; higher levels cost seconds on big images for a few % size.
             image.save(buf, format="PNG", compress_level=1)
-            self._files.put(key, buf.getvalue())
+            ctx.put(key, buf.getvalue())
             images.append(GeneratedImage(id=image_id, generation_id=row.id, user_id=row.user_id, index=index,
                                          file_key=key, token=secrets.token_urlsafe(24)))  # fmt: skip
 
@@ -138,5 +118,18 @@ class JobRunner(JobClaims[Generation]):
             s.add_all(images)
             current.extras = extras  # a new dict, so the JSON column is written
 
-        self.complete(row.id, record)
+        ctx.complete(record)
         return None
+
+
+def generation_kind(
+    files: FileStore, engine: GenerationEngine, finish_hooks: tuple[FinishHook, ...] = ()
+) -> JobKindSpec:
+    return JobKindSpec(
+        name=KIND,
+        table=Generation,
+        handler=GenerationHandler(files, engine),
+        model_of=ModelOf(Generation.model_id),
+        lane=Lane.INTERACTIVE,
+        finish_hooks=finish_hooks,
+    )

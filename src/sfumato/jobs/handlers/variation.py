@@ -1,23 +1,22 @@
-"""The job that moves a variation (upscale, unzoom, no-background) from PENDING to COMPLETE or FAILED.
-Same discipline as jobs/runner.py (both are JobClaims, jobs/claims.py): the attempt is counted before running,
-files are written before the row says COMPLETE, and the finish hooks (the webhook outbox) run inside the
-finishing transaction."""
+"""Variations (upscale, unzoom, no-background of a generated image): the work of one variation job. It runs
+on its generation's model (its queue is that model's). Claims and finishing are jobs/core/runner.py's."""
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from PIL import Image
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from sfumato.engine.types import InpaintRequest
-from sfumato.jobs.claims import JobClaims
-from sfumato.jobs.dispatch import JobKind
-from sfumato.jobs.runner import open_stored
+from sfumato.jobs.core.context import JobContext
+from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
+from sfumato.jobs.core.lanes import Lane
+from sfumato.jobs.handlers.generation import open_stored
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix
 from sfumato.store.media import ImageVariation
@@ -25,7 +24,7 @@ from sfumato.store.models import GeneratedImage, Generation
 
 log = logging.getLogger(__name__)
 
-VariationFinishHook = Callable[[Session, ImageVariation], None]
+KIND = "variation"
 REFINE_STEPS = 20  # denoising steps asked of the model for upscale refinement and unzoom painting
 
 
@@ -51,31 +50,14 @@ def variation_file_key(user_id: str, generation_id: str, variation_id: str) -> s
     return f"{generation_files_prefix(user_id, generation_id)}variations/{variation_id}.png"
 
 
-class VariationRunner(JobClaims[ImageVariation]):
-    """Variations: the claim, finish and failure discipline is JobClaims' (jobs/claims.py)."""
-
-    table = ImageVariation
-    kind = JobKind.VARIATION
-
-    def __init__(
-        self,
-        db: Database,
-        files: FileStore,
-        engine: VariationEngine,
-        max_attempts: int = 3,
-        finish_hooks: list[VariationFinishHook] | None = None,
-    ) -> None:
-        super().__init__(db, max_attempts, finish_hooks)
+class VariationHandler:
+    def __init__(self, db: Database, files: FileStore, engine: VariationEngine) -> None:
+        self._db = db
         self._files = files
         self._engine = engine
 
-    def run_variation(self, variation_id: str) -> str | None:
-        return self.run(variation_id)
-
-    def failure_reason(self, exc: Exception) -> str:
-        if isinstance(exc, (FileNotFoundError, InputDeleted)):
-            return INPUT_DELETED
-        return super().failure_reason(exc)
+    def failure_reason(self, exc: Exception) -> str | None:
+        return INPUT_DELETED if isinstance(exc, (FileNotFoundError, InputDeleted)) else None
 
     def discard(self, row: ImageVariation) -> None:
         self._files.delete(variation_file_key(row.user_id, row.generation_id, row.id))
@@ -91,19 +73,21 @@ class VariationRunner(JobClaims[ImageVariation]):
                 raise InputDeleted()
             return generation, key
 
-    def execute(self, row: ImageVariation) -> str | None:
+    def execute(self, ctx: JobContext, row: ImageVariation) -> str | None:
         generation, source_key = self._inputs(row)
-        source = open_stored(self._files.get(source_key))
+        source = open_stored(ctx.get(source_key))
+        ctx.check_cancelled()
         result, method = self._transform(row.transform_type, source, generation)
+        ctx.check_cancelled()
         buf = io.BytesIO()
         result.save(buf, format="PNG", compress_level=1)
         key = variation_file_key(row.user_id, row.generation_id, row.id)
-        self._files.put(key, buf.getvalue())
+        ctx.put(key, buf.getvalue())
 
         def record(s: Session, current: ImageVariation) -> None:
             current.file_key, current.method, current.transparent = key, method, result.mode == "RGBA"
 
-        self.complete(row.id, record)
+        ctx.complete(record)
         return f" ({row.transform_type}, {method})"
 
     def _transform(self, kind: str, source: Image.Image, g: Generation) -> tuple[Image.Image, str]:
@@ -119,3 +103,21 @@ class VariationRunner(JobClaims[ImageVariation]):
         if kind == "NOBG":
             return self._engine.remove_background(source)
         raise ValueError(f"unknown variation kind {kind!r}")
+
+
+def _join_generation(query: Select) -> Select:
+    return query.join(Generation, ImageVariation.generation_id == Generation.id)
+
+
+def variation_kind(
+    db: Database, files: FileStore, engine: VariationEngine, finish_hooks: tuple[FinishHook, ...] = ()
+) -> JobKindSpec:
+    return JobKindSpec(
+        name=KIND,
+        table=ImageVariation,
+        handler=VariationHandler(db, files, engine),
+        # A variation runs on its generation's model (upscale and unzoom use it).
+        model_of=ModelOf(Generation.model_id, _join_generation),
+        lane=Lane.INTERACTIVE,
+        finish_hooks=finish_hooks,
+    )

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sfumato.jobs.claims import JobClaims
-from sfumato.jobs.dispatch import Dispatcher, InProcessDispatcher, JobKind
-from sfumato.jobs.runner import GenerationEngine, JobRunner
-from sfumato.jobs.variation_runner import VariationRunner
+from sfumato.bootstrap.kinds import KindParts, build_kinds
+from sfumato.jobs.core.events import JobEvents
+from sfumato.jobs.core.runner import JobRunner
+from sfumato.jobs.dispatch import Dispatcher, InProcessDispatcher
+from sfumato.jobs.handlers.generation import GenerationEngine
 from sfumato.jobs.webhook_delivery import RetryPolicy, WebhookDeliveryWorker
 from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.accounts import Accounts
@@ -48,7 +49,6 @@ class Container:
     variations: Variations
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    variation_runner: VariationRunner | None = None
     rate_limiter: RateLimiter | None = None
 
     def start(self) -> None:
@@ -73,7 +73,13 @@ def build_engine(settings: Settings) -> GenerationEngine:
     )
 
 
-def build(settings: Settings | None = None, engine: GenerationEngine | None = None) -> Container:
+def build(
+    settings: Settings | None = None,
+    engine: GenerationEngine | None = None,
+    worker_id: str | None = None,
+    lease_seconds: float | None = None,
+) -> Container:
+    """`worker_id`/`lease_seconds`: set by Celery workers (jobs/worker.py), whose claims take leases."""
     settings = settings or Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -86,21 +92,16 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
     urls = FileUrls(s3.url) if s3 is not None else LOCAL_URLS
     catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
     engine = engine or _LazyEngine(settings)
-    runner = JobRunner(db, files, engine, max_attempts=settings.max_job_attempts)
-    variation_runner = VariationRunner(db, files, engine, max_attempts=settings.max_job_attempts)  # type: ignore[arg-type]
-    dispatcher: Dispatcher
-    if settings.broker_url:  # scale-out: Celery workers on other processes and machines
-        dispatcher = build_celery_dispatcher(settings, db, [runner, variation_runner])
-    else:
-        dispatcher = InProcessDispatcher(
-            {JobKind.GENERATION: runner.run_generation, JobKind.VARIATION: variation_runner.run_variation},
-            lambda: runner.pending_jobs() + variation_runner.pending_jobs(),
-        )
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
     webhooks = Webhooks(db, settings.resolved_public_url, catalog_model_lookup(catalog), window, urls)
-    # The outbox row is written in the transaction that finishes the job (see services/webhooks.py).
-    runner.finish_hooks.append(webhooks.on_generation_finished)
-    variation_runner.finish_hooks.append(webhooks.on_variation_finished)
+    # The outbox row is written in the transaction that finishes the job (the kinds' finish hooks).
+    kinds = build_kinds(KindParts(db, files, engine), webhooks, settings.job_kind_plugins)
+    runner = JobRunner(db, kinds, JobEvents(db), files, settings.max_job_attempts, worker_id, lease_seconds)
+    dispatcher: Dispatcher
+    if settings.broker_url:  # scale-out: Celery workers on other processes and machines
+        dispatcher = build_celery_dispatcher(settings, db, runner)
+    else:
+        dispatcher = InProcessDispatcher(runner.run, runner.pending_jobs, kinds.lane_of)
     webhook_worker = WebhookDeliveryWorker(
         db,
         RetryPolicy(settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds, window),
@@ -132,7 +133,6 @@ def build(settings: Settings | None = None, engine: GenerationEngine | None = No
         webhook_worker=webhook_worker,
         init_images=init_images,
         variations=variations,
-        variation_runner=variation_runner,
         rate_limiter=build_rate_limiter(settings),
         urls=urls,
     )
@@ -150,24 +150,27 @@ def build_file_store(settings: Settings) -> FileStore:
     return S3FileStore(client, bucket, prefix, settings.s3_public_base_url)
 
 
-def build_celery_dispatcher(settings: Settings, db: Database, runners: list[JobClaims]) -> Dispatcher:
+def build_celery_dispatcher(settings: Settings, db: Database, runner: JobRunner) -> Dispatcher:
     # Imported here: the embedded default never imports Celery.
     from sfumato.jobs.celery_app import make_celery
     from sfumato.jobs.celery_dispatch import CeleryDispatcher
 
     assert settings.broker_url
-    dispatcher = CeleryDispatcher(make_celery(settings.broker_url, settings.visibility_timeout_seconds), db)
-    dispatcher.background.append(build_reaper(settings, db, runners, dispatcher))
+    app = make_celery(settings.broker_url, settings.visibility_timeout_seconds)
+    dispatcher = CeleryDispatcher(app, db, runner.kinds)
+    dispatcher.background.append(build_reaper(settings, db, runner, dispatcher))
     return dispatcher
 
 
-def build_reaper(settings: Settings, db: Database, runners: list[JobClaims], publisher: Publisher) -> Reaper:
+def build_reaper(settings: Settings, db: Database, runner: JobRunner, publisher: Publisher) -> Reaper:
     """Fails jobs no worker will take, publishes again the ones whose message is missing (API hosts)."""
     from sfumato.jobs.reaper import Reaper
     from sfumato.jobs.republish import Republisher
 
-    republisher = Republisher(db, publisher, settings.republish_after_seconds, settings.worker_dead_after_seconds)
-    return Reaper(db, runners, settings.unserved_model_timeout_seconds, settings.reaper_interval_seconds,
+    republisher = Republisher(
+        db, runner.kinds, publisher, settings.republish_after_seconds, settings.worker_dead_after_seconds
+    )
+    return Reaper(db, runner, settings.unserved_model_timeout_seconds, settings.reaper_interval_seconds,
                   settings.worker_dead_after_seconds, republisher)  # fmt: skip
 
 

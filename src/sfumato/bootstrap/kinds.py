@@ -1,0 +1,44 @@
+"""Which job kinds exist: each registered with its handler, its model lookup, its lane and its finish hooks,
+in the order they run inside the finishing transaction. Plugins (SFUMATO_JOB_KIND_PLUGINS) add theirs here."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from sfumato.jobs.core.kinds import JobKinds
+from sfumato.jobs.handlers.generation import GenerationEngine, generation_kind
+from sfumato.jobs.handlers.variation import variation_kind
+from sfumato.services.webhooks import Webhooks
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore
+
+
+@dataclass(frozen=True)
+class KindParts:
+    """What a kind's handler may be built from (a plugin's `register(kinds, parts)` gets the same)."""
+
+    db: Database
+    files: FileStore
+    engine: Any  # the engine (lazy until first use); each handler states what it needs as a Protocol
+
+
+def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str = "") -> JobKinds:
+    kinds = JobKinds()
+    # Finish hooks, in order: the webhook outbox row (credits will go before it).
+    generation_hooks = (webhooks.on_generation_finished,) if webhooks else ()
+    variation_hooks = (webhooks.on_variation_finished,) if webhooks else ()
+    engine: GenerationEngine = parts.engine
+    kinds.register(generation_kind(parts.files, engine, generation_hooks))
+    kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))
+    for plugin in filter(None, (p.strip() for p in plugins.split(","))):
+        load_plugin(plugin)(kinds, parts)
+    return kinds
+
+
+def load_plugin(spec: str) -> Any:
+    module_name, _, function = spec.partition(":")
+    if not module_name or not function:
+        raise ValueError(f"SFUMATO_JOB_KIND_PLUGINS entry {spec!r}: write it as module:function")
+    return getattr(importlib.import_module(module_name), function)

@@ -1,0 +1,113 @@
+"""Typed job events (after Cog's eventtypes.py): started, progress, log, done. Workers publish them to the
+database, the one place the embedded default, every API host and every Celery worker can all reach; readers
+(`sfumato jobs events`, the API's progress stream) need not know which worker ran the job. `seq` only grows,
+so a reader resumes after the last one it saw."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from PIL import Image
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from sfumato.store.database import Database
+from sfumato.store.models import JobEvent
+
+PREVIEW_SIDE = 128  # previews are thumbnails: small enough to write on every throttled progress event
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    worker: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    step: int
+    steps: int
+    preview_png: bytes | None = None
+
+
+@dataclass(frozen=True)
+class JobLog:
+    message: str
+
+
+@dataclass(frozen=True)
+class JobDone:
+    status: str  # COMPLETE | FAILED | CANCELLED
+    reason: str | None = None
+
+
+Event = JobStarted | JobProgress | JobLog | JobDone
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    seq: int
+    job_id: str
+    kind: str
+    at: datetime
+    event: Event
+
+
+def preview_png(image: Image.Image) -> bytes:
+    small = image.copy()
+    small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    buf = io.BytesIO()
+    small.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _row(kind: str, job_id: str, user_id: str, event: Event) -> JobEvent:
+    row = JobEvent(job_id=job_id, kind=kind, user_id=user_id, created_at=datetime.now(UTC))
+    match event:
+        case JobStarted(worker=worker, attempt=attempt):
+            row.type, row.message, row.step = "started", worker, attempt
+        case JobProgress(step=step, steps=steps, preview_png=png):
+            row.type, row.step, row.steps, row.preview = "progress", step, steps, png
+        case JobLog(message=message):
+            row.type, row.message = "log", message
+        case JobDone(status=status, reason=reason):
+            row.type, row.status, row.message = "done", status, reason
+    return row
+
+
+def _event(row: JobEvent) -> Event:
+    if row.type == "started":
+        return JobStarted(row.message or "", row.step or 0)
+    if row.type == "progress":
+        return JobProgress(row.step or 0, row.steps or 0, row.preview)
+    if row.type == "log":
+        return JobLog(row.message or "")
+    return JobDone(row.status or "", row.message)
+
+
+class JobEvents:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, s: Session, kind: str, job_id: str, user_id: str, event: Event) -> None:
+        """Inside a caller's transaction (a claim writes `started`, a transition writes `done`)."""
+        s.add(_row(kind, job_id, user_id, event))
+
+    def publish(self, kind: str, job_id: str, user_id: str, event: Event) -> None:
+        with self._db.session() as s:
+            self.add(s, kind, job_id, user_id, event)
+
+    def read(self, job_id: str, after: int = 0) -> list[EventRecord]:
+        with self._db.session() as s:
+            rows = s.scalars(
+                select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after).order_by(JobEvent.id)
+            ).all()
+            return [EventRecord(r.id, r.job_id, r.kind, r.created_at, _event(r)) for r in rows]
+
+
+def delete_events(s: Session, job_ids: list[str]) -> None:
+    """With the jobs they tell of (a deleted generation takes its variations' events too)."""
+    if job_ids:
+        s.execute(delete(JobEvent).where(JobEvent.job_id.in_(job_ids)))

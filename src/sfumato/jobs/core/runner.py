@@ -1,0 +1,265 @@
+"""The one place a job moves from PENDING to COMPLETE, FAILED or CANCELLED, whichever kind it is and
+whichever dispatcher delivered it.
+
+- claim: the attempt is counted before the work starts, so a job that kills its process each time ends
+  FAILED after `max_attempts`. With a lease (Celery workers, many at once) a claim also leaves a job alone
+  while another live worker holds it, and honours the user's `apiConcurrencySlots`, counted over every kind
+  of job under a lock on the user's row (so the cap holds across workers and hosts).
+- transition: the only write of a final status. It refuses to leave a final status (a late `complete` after
+  the reaper's FAILED changes nothing and queues no second webhook), and writes the `done` event and runs the
+  kind's finish hooks (the webhook outbox) in their registered order, all in one transaction.
+- a job deleted while it ran leaves no file behind; a failed or cancelled one leaves none either, and an
+  attempt that lost the race to another worker removes only what it wrote itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sfumato.jobs.core.context import JobCancelled, JobContext
+from sfumato.jobs.core.events import JobDone, JobEvents, JobStarted
+from sfumato.jobs.core.kinds import JobKinds, JobKindSpec
+from sfumato.jobs.core.lanes import EngineGate, Lane
+from sfumato.jobs.core.status import ClaimOutcome, ClaimResult, JobStatus, RunOutcome
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore
+from sfumato.store.models import JobColumns, User
+
+log = logging.getLogger("sfumato.jobs")
+
+CANCELLED_REASON = "cancelled on request (`sfumato jobs cancel`)"
+
+
+def aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC).
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class JobDeleted(Exception):
+    """The job's row was deleted (with its generation or user) while the job ran."""
+
+
+class JobSuperseded(Exception):
+    """The job reached a final status some other way while this attempt ran (cancelled, reaped, or finished
+    by another worker after this one's lease went stale)."""
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    kind: str
+    job_id: str
+    status: str  # the job's status after the request
+    running_on: str | None  # the worker that will stop it at its next step; None when it is final already
+
+
+class JobRunner:
+    def __init__(
+        self,
+        db: Database,
+        kinds: JobKinds,
+        events: JobEvents,
+        files: FileStore,
+        max_attempts: int = 3,
+        worker_id: str | None = None,
+        lease_seconds: float | None = None,
+        gate: EngineGate | None = None,
+    ) -> None:
+        self._db = db
+        self.kinds = kinds
+        self.events = events
+        self._files = files
+        self._max_attempts = max_attempts
+        # Recorded on the row (`worker`). `lease_seconds` is set on Celery workers only.
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease_seconds = lease_seconds
+        self.gate = gate or EngineGate()
+
+    # --- the template every job follows ---
+    def run(self, kind: str, job_id: str) -> RunOutcome:
+        """Claim, do the work, finish."""
+        spec = self.kinds.get(kind)
+        claim = self.claim(kind, job_id)
+        if claim.outcome is ClaimOutcome.RETRY_LATER:
+            return RunOutcome.RETRY_LATER
+        if claim.row is None:
+            return RunOutcome.DONE
+        row = claim.row
+        ctx = self._context(spec, row)
+        started = time.perf_counter()
+        try:
+            with self.gate.turn(spec.lane):
+                note = spec.handler.execute(ctx, row)
+        except JobDeleted:
+            spec.handler.discard(row)
+        except JobSuperseded:
+            self._remove(ctx.written)
+        except JobCancelled:
+            if self._end(spec, row.id, JobStatus.CANCELLED, CANCELLED_REASON):
+                spec.handler.discard(row)
+            else:
+                self._remove(ctx.written)
+            log.info("%s %s CANCELLED", spec.name, row.id)
+        except Exception as exc:
+            log.exception("%s %s FAILED", spec.name, row.id)
+            reason = spec.handler.failure_reason(exc) or f"{type(exc).__name__}: {exc}"
+            if self._end(spec, row.id, JobStatus.FAILED, reason):
+                spec.handler.discard(row)
+            else:
+                self._remove(ctx.written)
+        else:
+            log.info("%s %s COMPLETE in %.2fs%s", spec.name, row.id, time.perf_counter() - started, note or "")
+        return RunOutcome.DONE
+
+    def _context(self, spec: JobKindSpec, row: JobColumns) -> JobContext:
+        give_way = self.gate.yield_to_interactive if spec.lane is Lane.LONG else (lambda: None)
+        return JobContext(
+            spec.name, row.id, row.user_id, self._files, self.events,
+            cancel_requested=lambda: self.cancel_requested(spec.name, row.id),
+            complete=lambda record: self.complete(spec.name, row.id, record),
+            give_way=give_way,
+        )  # fmt: skip
+
+    def _remove(self, keys: list[str]) -> None:
+        for key in keys:
+            self._files.delete(key)
+
+    # --- the row's moves ---
+    def transition(self, s: Session, spec: JobKindSpec, row: Any, to: JobStatus, reason: str | None = None) -> bool:
+        """PENDING -> `to`, with the done event and the finish hooks, in the caller's transaction. False (and
+        nothing written) when the row is final already."""
+        if JobStatus(row.status).terminal or not to.terminal:
+            return False
+        row.status, row.failure_reason = to.value, reason
+        self.events.add(s, spec.name, row.id, row.user_id, JobDone(to.value, reason))
+        for hook in spec.finish_hooks:
+            hook(s, row)
+        return True
+
+    def pending_jobs(self) -> list[tuple[str, str]]:
+        """(kind, id) of every PENDING job of every kind, oldest first."""
+        found: list[tuple[datetime, str, str]] = []
+        with self._db.session() as s:
+            for spec in self.kinds:
+                t = spec.table
+                rows = s.execute(select(t.id, t.created_at).where(t.status == JobStatus.PENDING)).all()
+                found += [(aware(created), spec.name, job_id) for job_id, created in rows]
+        return [(kind, job_id) for _, kind, job_id in sorted(found)]
+
+    def claim(self, kind: str, job_id: str) -> ClaimResult[Any]:
+        spec = self.kinds.get(kind)
+        with self._db.session() as s:
+            # FOR UPDATE (PostgreSQL): two workers handed the same job claim it one after the other.
+            row = s.get(spec.table, job_id, with_for_update=True)
+            if row is None or row.status != JobStatus.PENDING:
+                return ClaimResult(ClaimOutcome.SKIP)
+            if row.cancel_requested_at is not None:  # cancelled before it started (or after its worker died)
+                self.transition(s, spec, row, JobStatus.CANCELLED, CANCELLED_REASON)
+                return ClaimResult(ClaimOutcome.SKIP)
+            now = datetime.now(UTC)
+            if self.lease_seconds is not None:
+                fresh = now - timedelta(seconds=self.lease_seconds)
+                held = row.claimed_at is not None and aware(row.claimed_at) > fresh
+                if held and row.worker != self.worker_id:
+                    return ClaimResult(ClaimOutcome.RETRY_LATER)  # a redelivered copy while its worker runs it
+                # The user row lock serializes the slot check of one user's jobs across all workers.
+                user = s.get(User, row.user_id, with_for_update=True)
+                if user is not None and self.running_jobs(s, row.user_id, fresh, row.id) >= user.api_concurrency_slots:
+                    # The Celery task publishes the job again at once: a fresh publish, not a lost one.
+                    row.published_at = now
+                    return ClaimResult(ClaimOutcome.RETRY_LATER)
+            row.attempts += 1
+            if row.attempts > self._max_attempts:
+                reason = f"the job stopped its worker {row.attempts - 1} times; giving up"
+                self.transition(s, spec, row, JobStatus.FAILED, reason)
+                return ClaimResult(ClaimOutcome.SKIP)
+            row.worker, row.claimed_at = self.worker_id, now
+            self.events.add(s, spec.name, row.id, row.user_id, JobStarted(self.worker_id, row.attempts))
+            return ClaimResult(ClaimOutcome.CLAIMED, row)
+
+    def running_jobs(self, s: Session, user_id: str, fresh: datetime, besides: str) -> int:
+        """The user's jobs of every kind that a live worker holds now (lease renewed after `fresh`)."""
+        total = 0
+        for t in self.kinds.tables():
+            total += s.scalar(
+                select(func.count()).select_from(t).where(
+                    t.user_id == user_id, t.status == JobStatus.PENDING, t.id != besides, t.claimed_at > fresh)
+            ) or 0  # fmt: skip
+        return total
+
+    def complete(self, kind: str, job_id: str, record: Callable[[Session, Any], None]) -> None:
+        """`record` writes the results on the row; then COMPLETE, in one transaction."""
+        spec = self.kinds.get(kind)
+        with self._db.session() as s:
+            row = s.get(spec.table, job_id, with_for_update=True)
+            if row is None:
+                raise JobDeleted()
+            if row.status != JobStatus.PENDING:
+                raise JobSuperseded(row.status)
+            record(s, row)
+            self.transition(s, spec, row, JobStatus.COMPLETE)
+
+    def fail(self, kind: str, job_id: str, reason: str) -> bool:
+        return self._end(self.kinds.get(kind), job_id, JobStatus.FAILED, reason)
+
+    def _end(self, spec: JobKindSpec, job_id: str, to: JobStatus, reason: str) -> bool:
+        with self._db.session() as s:
+            row = s.get(spec.table, job_id, with_for_update=True)
+            return row is not None and self.transition(s, spec, row, to, reason)
+
+    def fail_unclaimed(self, kind: str, job_id: str, reason: str, stale_before: datetime) -> bool:
+        """FAILED with `reason` if still PENDING and not held by a worker since `stale_before` (the reaper)."""
+        spec = self.kinds.get(kind)
+        with self._db.session() as s:
+            row = s.get(spec.table, job_id, with_for_update=True)
+            if row is None or row.status != JobStatus.PENDING:
+                return False
+            if row.claimed_at is not None and aware(row.claimed_at) > stale_before:
+                return False
+            return self.transition(s, spec, row, JobStatus.FAILED, reason)
+
+    # --- cancel ---
+    def find(self, job_id: str) -> JobKindSpec | None:
+        """The kind of a job id (ids are UUIDs, unique across kinds)."""
+        with self._db.session() as s:
+            for spec in self.kinds:
+                if s.get(spec.table, job_id) is not None:
+                    return spec
+        return None
+
+    def cancel(self, kind: str, job_id: str) -> CancelResult:
+        """A job waiting for a worker is CANCELLED at once; a running one stops at its next step (its worker
+        sees the request through `JobContext.progress`). KeyError: no such job; ValueError: not cancellable."""
+        spec = self.kinds.get(kind)
+        if not spec.cancellable:
+            raise ValueError(f"{spec.name} jobs cannot be cancelled")
+        with self._db.session() as s:
+            row = s.get(spec.table, job_id, with_for_update=True)
+            if row is None:
+                raise KeyError(job_id)
+            if JobStatus(row.status).terminal:
+                return CancelResult(spec.name, job_id, row.status, None)
+            now = datetime.now(UTC)
+            row.cancel_requested_at = now
+            live = self.lease_seconds is None or (
+                row.claimed_at is not None and aware(row.claimed_at) > now - timedelta(seconds=self.lease_seconds)
+            )
+            if row.claimed_at is None or not live:
+                self.transition(s, spec, row, JobStatus.CANCELLED, CANCELLED_REASON)
+                return CancelResult(spec.name, job_id, row.status, None)
+            return CancelResult(spec.name, job_id, row.status, row.worker)
+
+    def cancel_requested(self, kind: str, job_id: str) -> bool:
+        spec = self.kinds.get(kind)
+        with self._db.session() as s:
+            requested = s.scalar(select(spec.table.cancel_requested_at).where(spec.table.id == job_id))
+        return requested is not None
