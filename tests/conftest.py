@@ -14,7 +14,7 @@ import pytest
 # imports (python/cpython#87712), failing every S3 test of that run.
 from moto.server import ThreadedMotoServer
 
-from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
+from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -1,115 +1,25 @@
-"""Test support: run the real server (uvicorn in a subprocess) and the real CLI on loopback."""
+"""Moved to sfumato.testing.live_server (bench/ uses it too); re-exported for the tests that still import it."""
 
-from __future__ import annotations
+from sfumato.testing.live_server import (
+    API,
+    TINY_MODEL_ID,
+    TINY_XL_MODEL_ID,
+    LiveServer,
+    cli,
+    cli_json,
+    free_port,
+    server_env,
+    wait_for_generation,
+)
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import httpx
-
-TINY_MODEL_ID = "0a1b2c3d-0000-4000-8000-000000000015"
-TINY_XL_MODEL_ID = "0a1b2c3d-0000-4000-8000-0000000000c1"
-API = "/api/rest/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sfumato.cli", *args], env=env, capture_output=True, text=True, check=check
-    )
-
-
-def cli_json(env: dict[str, str], *args: str) -> dict | list:
-    return json.loads(cli(env, *args, "--json").stdout)
-
-
-@dataclass
-class LiveServer:
-    env: dict[str, str]
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    users: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api_url(self) -> str:
-        return self.base_url + API
-
-    def start(self, timeout: float = 60) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sfumato.cli", "serve", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.base_url + "/openapi.json", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not start in time")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def user(self, name: str) -> dict:
-        """A user created through the real CLI: {"user_id", "api_key", "key_id"}."""
-        if name not in self.users:
-            self.users[name] = cli_json(self.env, "users", "create", name)
-        return self.users[name]
-
-    def client(self, name: str) -> httpx.Client:
-        key = self.user(name)["api_key"]
-        return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-
-
-def server_env(data_dir: Path, catalog_dir: Path, default_model_id: str = TINY_MODEL_ID) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SFUMATO_")}
-    env.update(
-        SFUMATO_DATA_DIR=str(data_dir),
-        SFUMATO_CATALOG_DIR=str(catalog_dir),
-        SFUMATO_DEFAULT_MODEL_ID=default_model_id,
-        SFUMATO_LOG_LEVEL="INFO",
-        HF_HUB_OFFLINE="1",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def wait_for_generation(client: httpx.Client, generation_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/generations/{generation_id}").json()["generations_by_pk"]
-        if body["status"] != "PENDING":
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"generation {generation_id} still PENDING after {timeout}s")
+__all__ = [
+    "API",
+    "TINY_MODEL_ID",
+    "TINY_XL_MODEL_ID",
+    "LiveServer",
+    "cli",
+    "cli_json",
+    "free_port",
+    "server_env",
+    "wait_for_generation",
+]

@@ -7,7 +7,7 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.support import API, LiveServer, wait_for_generation
+from sfumato.testing.live_server import API, LiveServer, wait_for_generation
 
 
 @pytest.fixture(scope="module")

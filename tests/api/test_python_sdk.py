@@ -12,7 +12,7 @@ from leonardo_ai_sdk.models import operations
 from leonardo_ai_sdk.models.errors import SDKError
 from PIL import Image
 
-from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer
+from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer
 
 
 def sdk(server: LiveServer, user: str = "alice", key: str | None = None) -> LeonardoAiSDK:

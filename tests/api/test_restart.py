@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support import LiveServer, free_port, server_env, wait_for_generation
+from sfumato.testing.live_server import LiveServer, free_port, server_env, wait_for_generation
 
 
 def test_sigkill_with_pending_generations_then_restart_completes_them(tiny_catalog: Path, tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from PIL import Image
 
 from sfumato.starter import STARTER_MODEL_ID
 from sfumato.starter.checker import read_scene
+from sfumato.testing.live_server import LiveServer
 from tests.api.test_python_sdk import poll, sdk
-from tests.support import LiveServer
 
 # (caption, background, [(colour, side), ...]); every (colour, shape) pair here is held out of training.
 # The shipped weights place objects on the named side (left/right) but do not yet tell top from bottom or

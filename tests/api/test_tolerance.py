@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.support import API, TINY_MODEL_ID, LiveServer, wait_for_generation
+from sfumato.testing.live_server import API, TINY_MODEL_ID, LiveServer, wait_for_generation
 
 SMALL = {"num_images": 1, "width": 64, "height": 64}
 
@@ -194,7 +194,7 @@ def test_path_prefix_is_the_documented_one(live_server: LiveServer) -> None:
 
 
 def test_deleting_a_user_kills_their_keys_and_image_urls(live_server: LiveServer) -> None:
-    from tests.support import cli_json
+    from sfumato.testing.live_server import cli_json
 
     client = live_server.client("leaver")
     gid = create(client, {"prompt": "x", **SMALL})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer
+from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer
 
 TS_DIR = Path(__file__).resolve().parents[1] / "ts"
 SCENARIO = TS_DIR / "scenario.mjs"

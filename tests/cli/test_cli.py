@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sfumato.engine.tiny import build_tiny_sd15
-from tests.support import cli, cli_json, server_env
+from sfumato.testing.live_server import cli, cli_json, server_env
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from sfumato.testing.live_server import LiveServer, free_port, server_env
 from tests.images.support import AddonServer
-from tests.support import LiveServer, free_port, server_env
 
 IP_MODEL_ID = "0a1b2c3d-0000-4000-8000-0000000001a1"  # tiny SD 1.5 with a tiny IP-Adapter installed
 BROKEN_IP_MODEL_ID = "0a1b2c3d-0000-4000-8000-0000000001a2"  # tiny SD 1.5 whose ip_adapter/ the tests break

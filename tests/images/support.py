@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tests.support import LiveServer
+from sfumato.testing.live_server import LiveServer
 
 SMALL = {"num_images": 1, "width": 64, "height": 64, "num_inference_steps": 10}
 

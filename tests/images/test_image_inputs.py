@@ -8,8 +8,8 @@ import pytest
 from leonardo_ai_sdk import LeonardoAiSDK
 from PIL import Image
 
+from sfumato.testing.live_server import LiveServer
 from tests.images.support import SMALL, fetch, generate, picture, pixels, reserve, upload
-from tests.support import LiveServer
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from sfumato.testing.live_server import LiveServer, cli_json
 from tests.images.support import SMALL, generate, picture, upload, wait
-from tests.support import LiveServer, cli_json
 from tests.webhooks.support import webhook_key
 
 

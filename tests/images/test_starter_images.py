@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sfumato.starter.world import COLORS, Obj, Scene, render, to_pil
+from sfumato.testing.live_server import LiveServer
 from tests.images.support import fetch, generate, pixels, upload, wait
-from tests.support import LiveServer
 
 STARTER_ID = "1cda8773-2726-40ce-8342-cbdc373d1e10"  # src/sfumato/catalog/platform.json
 STARTER = {"modelId": STARTER_ID, "width": 64, "height": 64, "num_inference_steps": 20, "guidance_scale": 4}

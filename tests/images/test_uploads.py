@@ -14,8 +14,8 @@ from leonardo_ai_sdk.models.errors import SDKError
 from PIL import Image
 
 from sfumato.services.uploads import UploadPolicy
+from sfumato.testing.live_server import LiveServer
 from tests.images.support import encode, fetch, file_count, picture, post_form, reserve, upload
-from tests.support import LiveServer
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 after) and Redis (a database index of its own, flushed), two API processes and three Celery workers,
 each serving a different set of tiny models. The broker is that Redis, or a RabbitMQ vhost of the
 module's own where a module sets `broker_kind` (test_cluster.py runs on both). The machinery is in
-harness.py (the benchmark uses it too)."""
+sfumato.testing.cluster (the benchmark uses it too)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scaleout.harness import (
+from sfumato.testing.cluster import (
     Cluster,
     cluster_env,
     running_cluster,
@@ -21,7 +21,7 @@ from tests.scaleout.harness import (
     scratch_redis,
     scratch_vhost,
 )
-from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID
+from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID
 
 EXTRA_A = "0a1b2c3d-0000-4000-8000-0000000000a1"
 EXTRA_B = "0a1b2c3d-0000-4000-8000-0000000000b2"

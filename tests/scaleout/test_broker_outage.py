@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from sfumato.jobs.celery_app import TASK_NAME, make_celery, queue_for_model
-from tests.scaleout.harness import Cluster, RedisServer, cluster_env, running_cluster, scratch_database, scratch_redis
-from tests.support import TINY_MODEL_ID, free_port
+from sfumato.testing.cluster import Cluster, RedisServer, cluster_env, running_cluster, scratch_database, scratch_redis
+from sfumato.testing.live_server import TINY_MODEL_ID, free_port
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(300)]
 

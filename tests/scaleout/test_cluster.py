@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from sfumato.testing.cluster import BROKERS
+from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, cli, cli_json, free_port
 from tests.scaleout.conftest import EXTRA_A, EXTRA_B, MAX_PENDING, UNSERVED, UNSERVED_TIMEOUT, Cluster
-from tests.scaleout.harness import BROKERS
-from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID, cli, cli_json, free_port
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(420)]
 

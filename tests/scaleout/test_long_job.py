@@ -12,7 +12,7 @@ vhost of the module's own, and one worker per test:
 - the negative control, a worker whose broker URL asks for heartbeats (`?heartbeat=`, which kombu lets the
   URL override; Celery's own default is 120 s, and the server's shorter interval wins): RabbitMQ drops its
   connection in the middle of the job, and the message is delivered again once the job is over. The
-  database claim (jobs/claims.py) still keeps the redelivered copy from running the job a second time, so
+  database claim (jobs/core/runner.py) still keeps the redelivered copy from running the job a second time, so
   the control shows the broker-level failure (a dropped connection and a redelivery), not a double run."""
 
 from __future__ import annotations
@@ -31,8 +31,15 @@ import pytest
 
 from sfumato.engine.tiny import build_tiny_sd15
 from sfumato.jobs.celery_app import TASK_NAME, queue_for_model
-from tests.scaleout.harness import Cluster, cluster_env, running_cluster, scratch_database, scratch_redis, scratch_vhost
-from tests.support import TINY_MODEL_ID
+from sfumato.testing.cluster import (
+    Cluster,
+    cluster_env,
+    running_cluster,
+    scratch_database,
+    scratch_redis,
+    scratch_vhost,
+)
+from sfumato.testing.live_server import TINY_MODEL_ID
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(300)]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sfumato.testing.live_server import API, free_port
 from tests.scaleout.conftest import EXTRA_B, Cluster
-from tests.support import API, free_port
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(240)]
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,6 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from sfumato.testing.cluster import cluster_env, running_cluster, scratch_database, scratch_redis
+from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer
 from tests.api.test_python_sdk import (  # noqa: F401 — collected here again, against this module's live_server
     test_another_users_generation_is_not_found,
     test_bad_key_is_refused_with_leonardo_body,
@@ -18,8 +20,6 @@ from tests.api.test_python_sdk import (  # noqa: F401 — collected here again, 
     test_prompt_only_generation_completes_with_sdk_defaults,
     test_sdxl_model_through_the_sdk,
 )
-from tests.scaleout.harness import cluster_env, running_cluster, scratch_database, scratch_redis
-from tests.support import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(300)]
 

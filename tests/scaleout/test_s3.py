@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from sfumato.store.s3 import S3FileStore, make_s3_client
+from sfumato.testing.live_server import LiveServer, cli_json, free_port, server_env
 from tests.conftest import S3_KEY, S3_REGION, S3_SECRET
 from tests.images.support import encode, generate, picture, post_form, reserve
-from tests.support import LiveServer, cli_json, free_port, server_env
 
 pytestmark = [pytest.mark.timeout(300)]
 PREFIX = "prod/"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LiveServer, free_port, server_env
+from sfumato.testing.live_server import LiveServer, free_port, server_env
 from tests.webhooks.support import FAST_WEBHOOKS, Receiver
 
 ServerFactory = Callable[..., LiveServer]

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from tests.support import LiveServer, cli_json
+from sfumato.testing.live_server import LiveServer, cli_json
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import time
 import httpx
 from standardwebhooks import Webhook
 
-from tests.support import LiveServer, cli_json, free_port
+from sfumato.testing.live_server import LiveServer, cli_json, free_port
 from tests.webhooks.conftest import ServerFactory
 from tests.webhooks.support import FAST_WEBHOOKS, Receiver, deliveries, generate, webhook_key
 

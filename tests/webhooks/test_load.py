@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.support import LiveServer
+from sfumato.testing.live_server import LiveServer
 from tests.webhooks.conftest import ServerFactory
 from tests.webhooks.support import FAST_WEBHOOKS, Receiver, deliveries, generate, webhook_key
 

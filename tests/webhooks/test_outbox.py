@@ -20,7 +20,7 @@ from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.webhooks import Webhooks, new_signing_secret
 from sfumato.store.database import Database
 from sfumato.store.models import ApiKey, Generation, User, WebhookAttempt, WebhookDelivery
-from tests.support import free_port
+from sfumato.testing.live_server import free_port
 from tests.webhooks.support import Receiver
 
 PG_ADMIN_URL = os.environ.get("SFUMATO_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/postgres")
