@@ -28,9 +28,11 @@ install: $(STAMP) $(TS_STAMP)
 run: $(STAMP)
 	$(BIN)/sfumato serve --host $(SFUMATO_HOST) --port $(SFUMATO_PORT)
 
+# ruff, then the import contracts between the floors (pyproject.toml [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports
 
 test: $(STAMP) $(TS_STAMP) lint
 	$(BIN)/python -m pytest -q
