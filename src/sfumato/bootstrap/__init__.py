@@ -18,6 +18,7 @@ from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
+from sfumato.services.jobs import Jobs
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
 from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
 from sfumato.services.urls import LOCAL_URLS, FileUrls
@@ -42,6 +43,7 @@ class Container:
     accounts: Accounts
     generations: Generations
     runner: JobRunner
+    jobs: Jobs
     dispatcher: Dispatcher
     webhooks: Webhooks
     webhook_worker: WebhookDeliveryWorker
@@ -128,6 +130,7 @@ def build(
         accounts=Accounts(db, files, settings.max_keys_per_user),
         generations=generations,
         runner=runner,
+        jobs=Jobs(runner),
         dispatcher=dispatcher,
         webhooks=webhooks,
         webhook_worker=webhook_worker,

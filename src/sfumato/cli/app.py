@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from sfumato.cli import accounts, cluster, db, models, serve, starter, webhooks
+from sfumato.cli import accounts, cluster, db, jobs, models, serve, starter, webhooks
 
 app = typer.Typer(help="Sfumato: self-hosted, Leonardo-compatible image generation.", no_args_is_help=True)
 
@@ -19,4 +19,5 @@ app.add_typer(accounts.keys_app, name="keys")
 app.add_typer(models.models_app, name="models")
 app.add_typer(db.db_app, name="db")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(starter.starter_app, name="starter", help="Train and evaluate the bundled starter model.")

@@ -60,6 +60,7 @@ class CancelResult:
     job_id: str
     status: str  # the job's status after the request
     running_on: str | None  # the worker that will stop it at its next step; None when it is final already
+    was_final: bool = False  # it had finished before the request: nothing changed
 
 
 class JobRunner:
@@ -247,7 +248,7 @@ class JobRunner:
             if row is None:
                 raise KeyError(job_id)
             if JobStatus(row.status).terminal:
-                return CancelResult(spec.name, job_id, row.status, None)
+                return CancelResult(spec.name, job_id, row.status, None, was_final=True)
             now = datetime.now(UTC)
             row.cancel_requested_at = now
             live = self.lease_seconds is None or (

@@ -1,0 +1,85 @@
+"""A job kind added as a plugin runs on a Celery worker exactly as in-process: the worker loads the plugin
+from SFUMATO_JOB_KIND_PLUGINS, its progress events are read back from PostgreSQL by another process (this
+one), and a cancel asked here stops it on the worker at its next step. PostgreSQL + Redis, one worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sfumato.bootstrap import Container, build
+from sfumato.jobs.core.events import JobDone, JobLog, JobProgress, JobStarted
+from sfumato.settings import Settings
+from sfumato.testing.cluster import Cluster, cluster_env, running_cluster, scratch_database, scratch_redis
+from sfumato.testing.echo_kind import ECHO, ECHO_LONG, EchoJob, LongEchoJob, add_echo
+from sfumato.testing.live_server import TINY_MODEL_ID
+
+pytestmark = pytest.mark.scaleout
+PLUGIN = "sfumato.testing.echo_kind:register"
+
+
+@pytest.fixture(scope="module")
+def world(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Container]]:
+    root = tmp_path_factory.mktemp("job-kinds")
+    with scratch_database("sfumato_kinds") as pg, scratch_redis(offset=1) as broker:
+        env = cluster_env(root / "data", tiny_catalog, pg, broker, SFUMATO_JOB_KIND_PLUGINS=PLUGIN)
+        with running_cluster(env, root, pg, apis=0, worker_models=[[TINY_MODEL_ID]]) as cluster:
+            # This process plays an API host: it submits through the Celery dispatcher and reads the database.
+            settings = Settings(data_dir=root / "data", database_url=pg, broker_url=broker, redis_url=broker,
+                                catalog_dir=tiny_catalog, default_model_id=TINY_MODEL_ID,
+                                job_kind_plugins=PLUGIN, log_level="WARNING")  # fmt: skip
+            container = build(settings)
+            try:
+                yield cluster, container
+            finally:
+                container.db.dispose()
+
+
+def wait_final(c: Container, table: type, job_id: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with c.db.session() as s:
+            status = s.get(table, job_id).status
+        if status != "PENDING":
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"{job_id} still PENDING")
+
+
+def steps_of(c: Container, job_id: str) -> list[int]:
+    return [r.event.step for r in c.runner.events.read(job_id) if isinstance(r.event, JobProgress)]
+
+
+def test_a_plugin_kind_runs_on_a_celery_worker_with_progress_events(world: tuple[Cluster, Container]) -> None:
+    cluster, c = world
+    user_id, _ = c.accounts.create_user("echo-user")
+    job = add_echo(c.db, user_id, TINY_MODEL_ID, steps=4, step_seconds=0.3, message="from afar")
+    c.dispatcher.submit(ECHO, job)
+    assert wait_final(c, EchoJob, job) == "COMPLETE", cluster.logs()[-3000:]
+    events = [r.event for r in c.runner.events.read(job)]
+    worker_pid = cluster.workers[0].pid
+    assert isinstance(events[0], JobStarted) and events[0].worker.endswith(f":{worker_pid}")
+    assert steps_of(c, job) == [1, 2, 3, 4]
+    assert JobLog("echoing 9 characters") in events and events[-1] == JobDone("COMPLETE", None)
+    with c.db.session() as s:
+        assert c.files.get(s.get(EchoJob, job).output_key) == b"from afar"
+
+
+def test_a_cancel_from_another_process_stops_the_job_on_the_worker(world: tuple[Cluster, Container]) -> None:
+    cluster, c = world
+    user_id, _ = c.accounts.create_user("canceller")
+    job = add_echo(c.db, user_id, TINY_MODEL_ID, long=True, steps=600, step_seconds=0.05)
+    c.dispatcher.submit(ECHO_LONG, job)  # the long lane's queue, which the worker serves too
+    deadline = time.monotonic() + 60
+    while len(steps_of(c, job)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    view = c.jobs.cancel(job)
+    assert view.running_on is not None and view.running_on.endswith(f":{cluster.workers[0].pid}")
+    assert wait_final(c, LongEchoJob, job, timeout=10) == "CANCELLED"
+    assert max(steps_of(c, job)) < 300
+    done = c.runner.events.read(job)[-1].event
+    assert isinstance(done, JobDone) and done.status == "CANCELLED"
+    assert c.files.count(f"users/{user_id}") == 0
