@@ -15,16 +15,24 @@ def worker(
     models: Annotated[str, typer.Option("--models", help="Comma list of model ids this worker serves.")],
     device: Annotated[str | None, typer.Option(help="Torch device: cuda:N or cpu (SFUMATO_DEVICE).")] = None,
     concurrency: Annotated[int, typer.Option(help="Jobs run at once (threads; 1 per GPU is usual).")] = 1,
+    lanes: Annotated[
+        str, typer.Option(help="Comma list of lanes to serve: interactive (generations, variations), long.")
+    ] = "interactive,long",
 ) -> None:
-    """Run a Celery worker: preload the models, consume one queue per model (needs SFUMATO_BROKER_URL)."""
+    """Run a Celery worker: preload the models, consume one queue per model and lane (needs SFUMATO_BROKER_URL)."""
     # Imported here: Celery and the worker's machinery load only for this command.
+    from sfumato.jobs.core.lanes import Lane
     from sfumato.jobs.worker import run_worker
+
+    names = [n.strip() for n in lanes.split(",") if n.strip()]
+    if not names or any(n not in set(Lane) for n in names):
+        raise typer.BadParameter(f"--lanes takes a comma list of {', '.join(Lane)}; got {lanes!r}")
 
     settings = Settings()
     model_ids = [m.strip() for m in models.split(",") if m.strip()]
     if not model_ids:
         raise typer.BadParameter("give at least one model id (sfumato models list shows them)")
-    run_worker(settings, model_ids, device or settings.device, max(1, concurrency))
+    run_worker(settings, model_ids, device or settings.device, max(1, concurrency), tuple(Lane(n) for n in names))
 
 
 def reaper() -> None:
