@@ -111,3 +111,17 @@ def test_the_size_estimate_counts_only_what_a_load_reads(tiny_sd15: Path, model_
 
     estimate = estimate_folder_nbytes(tiny_sd15)
     assert 0.8 * model_nbytes < estimate < 1.3 * model_nbytes
+
+
+def test_the_key_holds_the_dtype_so_one_model_in_two_dtypes_is_two_entries(tiny_sd15: Path) -> None:
+    import torch
+
+    cache = PipelineCache(1 << 30)
+    full = cache.get(tiny_sd15)
+    half = cache.get(tiny_sd15, dtype=torch.bfloat16)
+    assert half is not full and half.pipe.unet.dtype == torch.bfloat16 and full.pipe.unet.dtype == torch.float32
+    assert cache.get(tiny_sd15, dtype=torch.float32) is full  # the default dtype is the same key
+    keys = cache.loaded_keys()
+    assert [(k.dtype, k.device) for k in keys] == [(torch.bfloat16, "cpu"), (torch.float32, "cpu")]  # LRU first
+    assert cache.loaded_paths() == [tiny_sd15.resolve()] and tiny_sd15 in cache
+    assert cache.evict(tiny_sd15) and cache.loaded_keys() == []  # evicting a model drops every copy

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from diffusers import AutoPipelineForText2Image, DiffusionPipeline
@@ -41,8 +42,17 @@ class LoadedPipeline:
     buckets: list[tuple[int, int]] = field(default_factory=list)
 
 
+class PipelineKey(NamedTuple):
+    """What makes two loaded pipelines different: the folder, the weights' dtype and the device. (Per-request
+    LoRA adapters are set on the cached pipeline inside the engine's lock, not cached as separate copies.)"""
+
+    path: Path
+    dtype: torch.dtype
+    device: str
+
+
 def resolve_model_path(path: Path | str) -> Path:
-    """The cache key: the absolute, symlink-free folder path."""
+    """The folder part of the cache key: the absolute, symlink-free folder path."""
     return Path(path).expanduser().resolve()
 
 
@@ -146,7 +156,7 @@ def _malloc_trim() -> None:
 
 
 class PipelineCache:
-    """LRU of loaded pipelines keyed by resolved folder path, bounded by a memory budget in bytes.
+    """LRU of loaded pipelines keyed by PipelineKey (folder, dtype, device), bounded by a memory budget in bytes.
 
     A load that would exceed the budget first evicts least-recently-used pipelines; a single model larger
     than the budget still loads, alone. Thread-safe: one lock guards the table *and* loading, so two threads
@@ -157,38 +167,43 @@ class PipelineCache:
         if memory_budget_bytes <= 0:
             raise ValueError(f"memory_budget_bytes must be positive, got {memory_budget_bytes}")
         self.memory_budget_bytes = memory_budget_bytes
-        self.device = device
+        self.device = device  # the defaults of `get`
         self.dtype = dtype
-        self._entries: OrderedDict[Path, LoadedPipeline] = OrderedDict()  # LRU first, MRU last
+        self._entries: OrderedDict[PipelineKey, LoadedPipeline] = OrderedDict()  # LRU first, MRU last
         self._lock = threading.Lock()
 
-    def get(self, path: Path | str) -> LoadedPipeline:
-        """The pipeline for `path`, loading it on a miss; either way it becomes the most recently used."""
-        key = resolve_model_path(path)
+    def key(self, path: Path | str, dtype: torch.dtype | None = None, device: str | None = None) -> PipelineKey:
+        return PipelineKey(resolve_model_path(path), dtype or self.dtype, device or self.device)
+
+    def get(self, path: Path | str, dtype: torch.dtype | None = None, device: str | None = None) -> LoadedPipeline:
+        """The pipeline for `path` in `dtype` on `device` (the cache's defaults when None), loading it on a
+        miss; either way it becomes the most recently used."""
+        key = self.key(path, dtype, device)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry
-            check_model_folder(key)
-            buckets = read_buckets(key)
+            check_model_folder(key.path)
+            buckets = read_buckets(key.path)
             # Evict on the on-disk estimate first, to keep the peak low; then again on the true size.
-            self._evict_for(estimate_folder_nbytes(key))
-            pipe = load_pipeline(key, self.device, self.dtype)
+            self._evict_for(estimate_folder_nbytes(key.path))
+            pipe = load_pipeline(key.path, key.device, key.dtype)
             entry = LoadedPipeline(
-                path=key, pipe=pipe, nbytes=pipeline_nbytes(pipe), scheduler=pipe.scheduler, buckets=buckets
+                path=key.path, pipe=pipe, nbytes=pipeline_nbytes(pipe), scheduler=pipe.scheduler, buckets=buckets
             )
             self._evict_for(entry.nbytes)
             self._entries[key] = entry
             return entry
 
     def evict(self, path: Path | str) -> bool:
-        """Drop one model; True if it was loaded."""
+        """Drop every loaded copy of one model; True if one was loaded."""
+        folder = resolve_model_path(path)
         with self._lock:
-            entry = self._entries.pop(resolve_model_path(path), None)
-        if entry is None:
+            dropped = [self._entries.pop(k) for k in list(self._entries) if k.path == folder]
+        if not dropped:
             return False
-        del entry
+        del dropped
         release_memory()
         return True
 
@@ -197,10 +212,14 @@ class PipelineCache:
             self._entries.clear()
         release_memory()
 
-    def loaded_paths(self) -> list[Path]:
-        """Loaded model folders, least recently used first."""
+    def loaded_keys(self) -> list[PipelineKey]:
+        """Loaded pipelines, least recently used first."""
         with self._lock:
             return list(self._entries)
+
+    def loaded_paths(self) -> list[Path]:
+        """Loaded model folders, least recently used first (a folder loaded twice, in two dtypes, once)."""
+        return list(dict.fromkeys(k.path for k in self.loaded_keys()))
 
     def used_bytes(self) -> int:
         with self._lock:
@@ -209,8 +228,7 @@ class PipelineCache:
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, (str, Path)):
             return False
-        with self._lock:
-            return resolve_model_path(path) in self._entries
+        return resolve_model_path(path) in self.loaded_paths()
 
     def _evict_for(self, incoming_nbytes: int) -> None:
         """Evict LRU entries until `incoming_nbytes` fits beside the rest (caller holds the lock)."""
