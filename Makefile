@@ -28,15 +28,17 @@ install: $(STAMP) $(TS_STAMP)
 run: $(STAMP)
 	$(BIN)/sfumato serve --host $(SFUMATO_HOST) --port $(SFUMATO_PORT)
 
-# ruff, then the import contracts between the floors (pyproject.toml [tool.importlinter]).
+# ruff, the import contracts between the floors (pyproject.toml [tool.importlinter]), mypy on the core floors.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: $(STAMP) $(TS_STAMP) lint
 	$(BIN)/python -m pytest -q
 
+# Every benchmark with quick settings, then one table of ratios (python bench/run_all.py --full: their defaults).
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 

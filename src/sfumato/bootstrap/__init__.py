@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sfumato.bootstrap.kinds import KindParts, build_kinds
 from sfumato.jobs.core.events import JobEvents
@@ -192,7 +192,7 @@ class _LazyEngine:
         self._settings = settings
         self._engine: GenerationEngine | None = None
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Any:
         # generate, inpaint, unzoom, upscale, remove_background...: whatever the real engine offers.
         if self._engine is None:
             self._engine = build_engine(self._settings)

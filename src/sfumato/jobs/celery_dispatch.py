@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from celery import Celery
 from sqlalchemy import update
@@ -23,7 +24,7 @@ from sfumato.store.database import Database
 log = logging.getLogger(__name__)
 
 
-class Background:
+class Background(Protocol):
     """Something this dispatcher runs beside it in the API process (the reaper)."""
 
     def start(self) -> None: ...

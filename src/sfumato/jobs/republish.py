@@ -63,8 +63,8 @@ class Republisher:
         depths: dict[Lane, dict[str, int]] = {}
         try:
             for lane in {spec.lane for spec, *_ in candidates}:
-                published = {model for spec, _, model, at in candidates if at is not None and spec.lane is lane}
-                depths[lane] = self._publisher.queue_depths(published, lane)
+                models = {model for spec, _, model, at in candidates if at is not None and spec.lane is lane}
+                depths[lane] = self._publisher.queue_depths(models, lane)
         except Exception as exc:
             log.warning("broker unreachable, %d jobs wait to be published again: %s", len(candidates), exc)
             return []

@@ -114,7 +114,8 @@ def run_worker(
 ) -> None:
     from sfumato.bootstrap import build, build_engine  # the worker side of the one composition root
 
-    if not settings.broker_url:
+    broker_url = settings.broker_url
+    if not broker_url:
         raise SystemExit("set SFUMATO_BROKER_URL (redis://... or amqp://...) to run a worker")
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     configure_json_logging(worker_id, settings.log_level)
@@ -134,7 +135,7 @@ def run_worker(
     heartbeat.start()
     queues = [queue_for(m, lane) for lane in lanes for m in model_ids]
     log.info("worker %s serving models %s on %s, queues %s", worker_id, ",".join(model_ids), device, queues)
-    app = make_celery(settings.broker_url, settings.visibility_timeout_seconds)
+    app = make_celery(broker_url, settings.visibility_timeout_seconds)
     # solo/threads: the models loaded above live in this process; a prefork pool would load them per child.
     worker = app.Worker(
         hostname=f"sfumato@{worker_id}", queues=queues, concurrency=concurrency,

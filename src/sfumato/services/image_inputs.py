@@ -8,7 +8,7 @@ of another user is simply unknown (404), never confirmed to exist.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -28,11 +28,14 @@ class ImageRef:
 
 
 def classify_id(s: Session, user_id: str, some_id: str) -> IdKind:
-    for kind, table in (("init_image", InitImage), ("generated_image", GeneratedImage),
-                        ("variation", ImageVariation), ("generation", Generation)):  # fmt: skip
+    tables: tuple[tuple[IdKind, Any], ...] = (
+        ("init_image", InitImage), ("generated_image", GeneratedImage), ("variation", ImageVariation),
+        ("generation", Generation),
+    )  # fmt: skip
+    for kind, table in tables:
         row = s.get(table, some_id)
         if row is not None and row.user_id == user_id:
-            return kind  # type: ignore[return-value]
+            return kind
     return "unknown"
 
 

@@ -83,7 +83,7 @@ def decode_image(data: bytes, extension: str, max_side: int = MAX_SIDE, max_pixe
         with warnings.catch_warnings():
             # PIL only warns between MAX_IMAGE_PIXELS and twice that: make every bomb warning an error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))  # reads the header only
+            img: Image.Image = Image.open(io.BytesIO(data))  # reads the header only
             width, height = img.size
             if width > max_side or height > max_side or width * height > max_pixels:
                 raise ImageRejected(

@@ -58,7 +58,7 @@ class JobColumns:
 def job_tables() -> list[type[JobColumns]]:
     """Every job table of this schema (generations, variations, ...): for counts over every kind of job."""
     return sorted(
-        (m.class_ for m in Base.registry.mappers if issubclass(m.class_, JobColumns)), key=lambda t: t.__tablename__
+        (m.class_ for m in Base.registry.mappers if issubclass(m.class_, JobColumns)), key=lambda t: t.__name__
     )
 
 

@@ -84,7 +84,13 @@ def register(kinds: JobKinds, parts: object) -> None:
 
 
 def add_echo(
-    db: Database, user_id: str, model_id: str, *, long: bool = False, steps: int = 3, step_seconds: float = 0.0,
+    db: Database,
+    user_id: str,
+    model_id: str,
+    *,
+    long: bool = False,
+    steps: int = 3,
+    step_seconds: float = 0.0,
     message: str = "hello",
 ) -> str:
     """A PENDING echo job (what a service would insert before submitting it)."""

@@ -99,7 +99,7 @@ class JobKinds:
         if spec.name in self._specs:
             raise InvalidJobKind(f"job kind {spec.name!r} is registered already")
         if any(other.table is spec.table for other in self._specs.values()):
-            raise InvalidJobKind(f"job kind {spec.name!r}: table {spec.table.__tablename__} belongs to another kind")
+            raise InvalidJobKind(f"job kind {spec.name!r}: table {spec.table.__name__} belongs to another kind")
         self._specs[spec.name] = spec
         return spec
 
