@@ -21,8 +21,8 @@ def worker(
 ) -> None:
     """Run a Celery worker: preload the models, consume one queue per model and lane (needs SFUMATO_BROKER_URL)."""
     # Imported here: Celery and the worker's machinery load only for this command.
+    from sfumato.bootstrap.worker import run_worker
     from sfumato.jobs.core.lanes import Lane
-    from sfumato.jobs.worker import run_worker
 
     names = [n.strip() for n in lanes.split(",") if n.strip()]
     if not names or any(n not in set(Lane) for n in names):

@@ -12,7 +12,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from sqlalchemy import update
 
 from sfumato.jobs.celery_app import make_celery, queue_for, register_runner
 from sfumato.jobs.core.lanes import Lane
+from sfumato.jobs.core.runner import JobRunner
 from sfumato.jobs.core.status import RunOutcome
 from sfumato.settings import Settings
 from sfumato.store.database import Database
@@ -109,36 +109,33 @@ class Heartbeat:
         return run
 
 
-def run_worker(
-    settings: Settings, model_ids: list[str], device: str, concurrency: int, lanes: tuple[Lane, ...] = tuple(Lane)
-) -> None:
-    from sfumato.bootstrap import build, build_engine  # the worker side of the one composition root
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
-    broker_url = settings.broker_url
-    if not broker_url:
-        raise SystemExit("set SFUMATO_BROKER_URL (redis://... or amqp://...) to run a worker")
-    worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    configure_json_logging(worker_id, settings.log_level)
-    settings = settings.model_copy(update={"device": device})
-    engine = build_engine(settings)
-    # A lease: other workers leave this one's jobs alone while its heartbeat renews them; user slots count.
-    container = build(settings, engine=engine, worker_id=worker_id, lease_seconds=settings.worker_dead_after_seconds)
-    for model_id in model_ids:  # fail fast on an unknown id, before consuming anything
-        entry = container.catalog.get(model_id)
-        started = time.perf_counter()
-        engine.preload(entry.path)  # type: ignore[attr-defined]
-        log.info("preloaded model %s (%s) in %.2fs", model_id, entry.name, time.perf_counter() - started)
-    row = WorkerRow(id=worker_id, hostname=socket.gethostname(), pid=os.getpid(), models=model_ids,
+
+def consume(
+    settings: Settings,
+    broker_url: str,
+    db: Database,
+    runner: JobRunner,
+    model_ids: list[str],
+    device: str,
+    concurrency: int,
+    lanes: tuple[Lane, ...],
+) -> None:
+    """Beat, and consume the queues of `model_ids` x `lanes` until stopped. The container (with `runner`) was
+    built by the composition root (bootstrap/worker.py) with this worker's id and lease."""
+    row = WorkerRow(id=runner.worker_id, hostname=socket.gethostname(), pid=os.getpid(), models=model_ids,
                     device=device, concurrency=concurrency)  # fmt: skip
-    heartbeat = Heartbeat(container.db, row, settings.worker_heartbeat_seconds, container.runner.kinds.tables())
-    register_runner(heartbeat.tracked(container.runner.run))
+    heartbeat = Heartbeat(db, row, settings.worker_heartbeat_seconds, runner.kinds.tables())
+    register_runner(heartbeat.tracked(runner.run))
     heartbeat.start()
     queues = [queue_for(m, lane) for lane in lanes for m in model_ids]
-    log.info("worker %s serving models %s on %s, queues %s", worker_id, ",".join(model_ids), device, queues)
+    log.info("worker %s serving models %s on %s, queues %s", runner.worker_id, ",".join(model_ids), device, queues)
     app = make_celery(broker_url, settings.visibility_timeout_seconds)
     # solo/threads: the models loaded above live in this process; a prefork pool would load them per child.
     worker = app.Worker(
-        hostname=f"sfumato@{worker_id}", queues=queues, concurrency=concurrency,
+        hostname=f"sfumato@{runner.worker_id}", queues=queues, concurrency=concurrency,
         pool="solo" if concurrency == 1 else "threads", loglevel=settings.log_level.upper(),
         without_gossip=True, without_mingle=True, without_heartbeat=True, redirect_stdouts=False,
     )  # fmt: skip
