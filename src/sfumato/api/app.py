@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI
 
 from sfumato import __version__
+from sfumato.api.deps import ApiServices
 from sfumato.api.errors import install_error_handlers
 from sfumato.api.rate_limit import RateLimit
 from sfumato.api.routes import accounts, files, generations, init_images, variations
 from sfumato.api.tolerance import TolerantRequests
-from sfumato.bootstrap import Container
 
 API_PREFIX = "/api/rest/v1"
 
 
-def create_app(container: Container, start_worker: bool = True) -> FastAPI:
+class Lifecycle(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class ServedContainer(ApiServices, Lifecycle, Protocol):
+    """The services the routes use, and the workers the app starts and stops with it (the embedded default)."""
+
+
+def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start_worker:
@@ -33,7 +43,7 @@ def create_app(container: Container, start_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
         servers=[{"url": "/"}],
     )
-    app.state.container = container
+    app.state.services = container
     install_error_handlers(app)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(generations.router, prefix=API_PREFIX)

@@ -1,30 +1,100 @@
-"""Typed dependencies: the composition root's services and the calling user."""
+"""Typed dependencies: one per service a route may use, the calling user, and the base URL of links. Routes
+declare exactly what they use; the composition root (bootstrap) provides the services as `app.state.services`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from sfumato.bootstrap import Container
-from sfumato.services.accounts import Principal
+from sfumato.services.accounts import Accounts, Principal
+from sfumato.services.catalog import Catalog
+from sfumato.services.cdn import CdnFiles
+from sfumato.services.generations import Generations
+from sfumato.services.uploads import InitImages
+from sfumato.services.urls import FileUrls
+from sfumato.services.variations import Variations
+from sfumato.settings import Settings
 
 
-def container(request: Request) -> Container:
-    return request.app.state.container
+class ApiServices(Protocol):
+    """What the HTTP layer uses (bootstrap's Container has it all, and more)."""
+
+    settings: Settings
+    accounts: Accounts
+    catalog: Catalog
+    generations: Generations
+    variations: Variations
+    init_images: InitImages
+    urls: FileUrls
+    cdn: CdnFiles
+    started_at: datetime
 
 
-def principal(request: Request, c: Annotated[Container, Depends(container)]) -> Principal:
+def services(request: Request) -> ApiServices:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[ApiServices, Depends(services)]
+
+
+def _accounts(s: ServicesDep) -> Accounts:
+    return s.accounts
+
+
+def _catalog(s: ServicesDep) -> Catalog:
+    return s.catalog
+
+
+def _generations(s: ServicesDep) -> Generations:
+    return s.generations
+
+
+def _variations(s: ServicesDep) -> Variations:
+    return s.variations
+
+
+def _init_images(s: ServicesDep) -> InitImages:
+    return s.init_images
+
+
+def _urls(s: ServicesDep) -> FileUrls:
+    return s.urls
+
+
+def _cdn(s: ServicesDep) -> CdnFiles:
+    return s.cdn
+
+
+def _started_at(s: ServicesDep) -> datetime:
+    return s.started_at
+
+
+AccountsDep = Annotated[Accounts, Depends(_accounts)]
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
+GenerationsDep = Annotated[Generations, Depends(_generations)]
+VariationsDep = Annotated[Variations, Depends(_variations)]
+InitImagesDep = Annotated[InitImages, Depends(_init_images)]
+UrlsDep = Annotated[FileUrls, Depends(_urls)]
+CdnDep = Annotated[CdnFiles, Depends(_cdn)]
+StartedAtDep = Annotated[datetime, Depends(_started_at)]
+
+
+def principal(request: Request, accounts: AccountsDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.strip().partition(" ")
     # Python's SDK sends "Bearer KEY"; some scripts send the bare key.
     secret = token.strip() if scheme.lower() == "bearer" else header.strip()
-    return c.accounts.authenticate(secret)
+    return accounts.authenticate(secret)
 
 
-ContainerDep = Annotated[Container, Depends(container)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def public_base_url(request: Request, c: Container) -> str:
-    return (c.settings.public_url or str(request.base_url)).rstrip("/")
+def base_url(request: Request, s: ServicesDep) -> str:
+    """Where links in responses point: SFUMATO_PUBLIC_URL, else the request's own base."""
+    return (s.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+BaseUrlDep = Annotated[str, Depends(base_url)]

@@ -17,6 +17,7 @@ from sfumato.jobs.webhook_delivery import RetryPolicy, WebhookDeliveryWorker
 from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
+from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
 from sfumato.services.jobs import Jobs
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
@@ -49,6 +50,7 @@ class Container:
     webhook_worker: WebhookDeliveryWorker
     init_images: InitImages
     variations: Variations
+    cdn: CdnFiles
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rate_limiter: RateLimiter | None = None
@@ -136,6 +138,7 @@ def build(
         webhook_worker=webhook_worker,
         init_images=init_images,
         variations=variations,
+        cdn=CdnFiles(db, files),
         rate_limiter=build_rate_limiter(settings),
         urls=urls,
     )

@@ -252,14 +252,3 @@ class InitImages:
             key = row.file_key
             s.delete(row)
         self._files.delete(key)
-
-    def file_for(self, token: str, filename: str) -> tuple[str, str] | None:
-        """(file key, media type) of an uploaded init image behind a CDN URL, or None."""
-        image_id, _, ext = filename.rpartition(".")
-        with self._db.session() as s:
-            row = s.get(InitImage, image_id)
-            if row is None or row.status != "UPLOADED" or ext != row.extension:
-                return None
-            if not hmac.compare_digest(row.token, token):
-                return None
-            return row.file_key, EXTENSIONS[row.extension][1]

@@ -3,7 +3,6 @@ row, hand it to the dispatcher; read them by id or by the images they belong to.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -115,12 +114,3 @@ class Variations:
             for r in rows:
                 found.setdefault(r.generated_image_id, []).append(_view(r))
         return found
-
-    def file_for(self, token: str, filename: str) -> str | None:
-        """The file key of a finished variation behind a CDN URL, or None."""
-        variation_id, _, ext = filename.rpartition(".")
-        with self._db.session() as s:
-            row = s.get(ImageVariation, variation_id)
-            if row is None or ext != "png" or row.status != "COMPLETE" or not row.file_key:
-                return None
-            return row.file_key if hmac.compare_digest(row.token, token) else None

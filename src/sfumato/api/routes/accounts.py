@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sfumato.api.deps import ContainerDep, PrincipalDep
+from sfumato.api.deps import CatalogDep, PrincipalDep, StartedAtDep
 from sfumato.api.schemas.accounts import (
     MeResponse,
     ModelByIdResponse,
@@ -35,23 +35,23 @@ def me(who: PrincipalDep) -> MeResponse:
 
 @router.get("/platformModels", response_model=PlatformModelsResponse, response_model_exclude_none=True,
             operation_id="listPlatformModels", tags=["Models"])  # fmt: skip
-def platform_models(c: ContainerDep, _: PrincipalDep) -> PlatformModelsResponse:
+def platform_models(catalog: CatalogDep, _: PrincipalDep) -> PlatformModelsResponse:
     return PlatformModelsResponse(
         custom_models=[
             PlatformModelOut(id=e.id, name=e.name, description=e.description, featured=e.featured)
-            for e in c.catalog.entries()
+            for e in catalog.entries()
         ]
     )
 
 
 @router.get("/models/{id}", response_model=ModelByIdResponse, response_model_exclude_none=True,
             operation_id="getModelById", tags=["Models"])  # fmt: skip
-def model_by_id(id: str, c: ContainerDep, _: PrincipalDep) -> ModelByIdResponse:  # noqa: A002
+def model_by_id(id: str, catalog: CatalogDep, started_at: StartedAtDep, _: PrincipalDep) -> ModelByIdResponse:  # noqa: A002
     try:
-        entry = c.catalog.get(id)
+        entry = catalog.get(id)
     except NotFound:
         raise NotFound(f"model {id} not found; GET /platformModels lists the model ids") from None
-    created = timestamp(c.started_at)
+    created = timestamp(started_at)
     width, height = entry.native_size or (entry.default_width, entry.default_height)
     return ModelByIdResponse(
         custom_models_by_pk=ModelOut(

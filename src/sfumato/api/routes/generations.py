@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query
 
-from sfumato.api.deps import ContainerDep, PrincipalDep, public_base_url
+from sfumato.api.deps import BaseUrlDep, GenerationsDep, PrincipalDep, UrlsDep, VariationsDep
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.generations import (
     CreateGenerationBody,
@@ -79,42 +79,45 @@ def generation_out(
 @router.post("/generations", response_model=CreateGenerationResponse, response_model_exclude_none=True,
              operation_id="createGeneration")  # fmt: skip
 def create_generation(
-    c: ContainerDep, who: PrincipalDep, body: Annotated[CreateGenerationBody | None, Body()] = None
+    generations: GenerationsDep, who: PrincipalDep, body: Annotated[CreateGenerationBody | None, Body()] = None
 ) -> CreateGenerationResponse:
     body = body or CreateGenerationBody()
     body.log_unknown_keys("POST /generations")
-    generation_id = c.generations.create(who.user_id, who.api_key_id, body.to_params())
+    generation_id = generations.create(who.user_id, who.api_key_id, body.to_params())
     return CreateGenerationResponse(sdGenerationJob=SdGenerationJob(generationId=generation_id))
 
 
 @router.get("/generations/user/{userId}", response_model=ListGenerationsResponse,
             response_model_exclude_none=True, operation_id="getGenerationsByUserId")  # fmt: skip
 def list_generations(
-    request: Request,
     userId: str,  # noqa: N803 — Leonardo's path parameter name
-    c: ContainerDep,
+    generations: GenerationsDep,
+    variations: VariationsDep,
+    urls: UrlsDep,
+    base: BaseUrlDep,
     who: PrincipalDep,
     offset: Annotated[int, Query()] = 0,
     limit: Annotated[int, Query()] = 10,
 ) -> ListGenerationsResponse:
     if userId not in (who.user_id, who.username):
         raise NotFound(f"user {userId} not found; GET /me shows your user id")
-    base = public_base_url(request, c)
-    views = c.generations.list_for_user(who.user_id, offset=offset, limit=limit)
-    variations = c.variations.for_images(i.id for v in views for i in v.images)
-    return ListGenerationsResponse(generations=[generation_out(v, base, c.urls, variations) for v in views])
+    views = generations.list_for_user(who.user_id, offset=offset, limit=limit)
+    found = variations.for_images(i.id for v in views for i in v.images)
+    return ListGenerationsResponse(generations=[generation_out(v, base, urls, found) for v in views])
 
 
 @router.get("/generations/{id}", response_model=GetGenerationResponse, response_model_exclude_none=True,
             operation_id="getGenerationById")  # fmt: skip
-def get_generation(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetGenerationResponse:  # noqa: A002
-    view = c.generations.get(who.user_id, id)
-    variations = c.variations.for_images(i.id for i in view.images)
-    out = generation_out(view, public_base_url(request, c), c.urls, variations)
+def get_generation(  # noqa: A002
+    id: str, generations: GenerationsDep, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
+) -> GetGenerationResponse:
+    view = generations.get(who.user_id, id)
+    found = variations.for_images(i.id for i in view.images)
+    out = generation_out(view, base, urls, found)
     return GetGenerationResponse(generations_by_pk=out)
 
 
 @router.delete("/generations/{id}", response_model=DeleteGenerationResponse, operation_id="deleteGenerationById")
-def delete_generation(id: str, c: ContainerDep, who: PrincipalDep) -> DeleteGenerationResponse:  # noqa: A002
-    c.generations.delete(who.user_id, id)
+def delete_generation(id: str, generations: GenerationsDep, who: PrincipalDep) -> DeleteGenerationResponse:  # noqa: A002
+    generations.delete(who.user_id, id)
     return DeleteGenerationResponse(delete_generations_by_pk=DeletedId(id=id))

@@ -9,10 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from sfumato.api.deps import ContainerDep, PrincipalDep, public_base_url
+from sfumato.api.deps import BaseUrlDep, CdnDep, InitImagesDep, PrincipalDep, UrlsDep
 from sfumato.api.errors import error_response
+from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.generations import DeletedId
 from sfumato.api.schemas.media import (
@@ -23,7 +25,7 @@ from sfumato.api.schemas.media import (
     UploadInitImageBody,
     UploadInitImageResponse,
 )
-from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.services.errors import InvalidRequest
 from sfumato.services.imaging import MAX_UPLOAD_BYTES
 from sfumato.services.uploads import InitImageView, UploadRefused
 from sfumato.services.urls import FileUrls
@@ -54,33 +56,38 @@ def refuse_multipart(request: Request) -> None:
 @router.post("/init-image", response_model=UploadInitImageResponse, operation_id="uploadInitImage",
              dependencies=[Depends(refuse_multipart)])  # fmt: skip
 def upload_init_image(
-    request: Request, c: ContainerDep, who: PrincipalDep, body: Annotated[UploadInitImageBody | None, Body()] = None
+    init_images: InitImagesDep,
+    base: BaseUrlDep,
+    who: PrincipalDep,
+    body: Annotated[UploadInitImageBody | None, Body()] = None,
 ) -> UploadInitImageResponse:
     body = body or UploadInitImageBody()
     body.log_unknown_keys("POST /init-image")
-    r = c.init_images.reserve(who.user_id, body.extension)
+    r = init_images.reserve(who.user_id, body.extension)
     # Object storage: S3's own URL (the client posts to the bucket); else our receiver below.
-    url = r.url or public_base_url(request, c) + UPLOAD_PATH
+    url = r.url or base + UPLOAD_PATH
     return UploadInitImageResponse(uploadInitImage=UploadInitImage(id=r.id, url=url, fields=json.dumps(r.fields),
                                                                    key=r.key))  # fmt: skip
 
 
 @router.get("/init-image/{id}", response_model=GetInitImageResponse, operation_id="getInitImageById")
-def get_init_image(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetInitImageResponse:  # noqa: A002
-    v = c.init_images.get(who.user_id, id)
-    url = init_image_url(public_base_url(request, c), v, c.urls)
+def get_init_image(  # noqa: A002
+    id: str, init_images: InitImagesDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
+) -> GetInitImageResponse:
+    v = init_images.get(who.user_id, id)
+    url = init_image_url(base, v, urls)
     out = InitImageOut(id=v.id, url=url, createdAt=timestamp(v.created_at))
     return GetInitImageResponse(init_images_by_pk=out)
 
 
 @router.delete("/init-image/{id}", response_model=DeleteInitImageResponse, operation_id="deleteInitImageById")
-def delete_init_image(id: str, c: ContainerDep, who: PrincipalDep) -> DeleteInitImageResponse:  # noqa: A002
-    c.init_images.delete(who.user_id, id)
+def delete_init_image(id: str, init_images: InitImagesDep, who: PrincipalDep) -> DeleteInitImageResponse:  # noqa: A002
+    init_images.delete(who.user_id, id)
     return DeleteInitImageResponse(delete_init_images_by_pk=DeletedId(id=id))
 
 
 @files_router.post(UPLOAD_PATH, status_code=204)
-async def receive_upload(request: Request, c: ContainerDep) -> Response:
+async def receive_upload(request: Request, init_images: InitImagesDep) -> Response:
     """The presigned POST target: fields + `file` in multipart/form-data, 204 on success, JSON 4xx else."""
     declared = int(request.headers.get("content-length") or 0)
     if declared > MAX_UPLOAD_BYTES + _FORM_OVERHEAD:  # refuse before reading a byte of it
@@ -102,16 +109,14 @@ async def receive_upload(request: Request, c: ContainerDep) -> Response:
     data = await upload.read() if isinstance(upload, UploadFile) else upload.encode("latin-1", "replace")
     await form.close()
     try:
-        c.init_images.receive(fields, data)
+        # SQL, a PIL decode of up to 20 MB and an fsync: on a worker thread, never on the event loop.
+        await run_in_threadpool(init_images.receive, fields, data)
     except UploadRefused as exc:
         return error_response(exc.status, exc.message, exc.code, "$.file")
     return Response(status_code=204)
 
 
 @files_router.get("/cdn/init/{token}/{filename}")
-def init_image_file(token: str, filename: str, c: ContainerDep) -> FileResponse:
-    found = c.init_images.file_for(token, filename)
-    path = c.files.local_path(found[0]) if found else None
-    if found is None or path is None:
-        raise NotFound("no such image")
-    return FileResponse(path, media_type=found[1], headers={"Cache-Control": "public, max-age=31536000"})
+def init_image_file(token: str, filename: str, cdn: CdnDep) -> FileResponse:
+    found = cdn.init_image(token, filename)
+    return FileResponse(found.path, media_type=found.media_type, headers=CACHE_FOREVER)

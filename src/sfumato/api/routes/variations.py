@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body
 from fastapi.responses import FileResponse
 
-from sfumato.api.deps import ContainerDep, PrincipalDep, public_base_url
+from sfumato.api.deps import BaseUrlDep, CdnDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.media import (
     GetVariationResponse,
@@ -19,53 +20,50 @@ from sfumato.api.schemas.media import (
     VariationJob,
 )
 from sfumato.jobs.core.status import wire_status
-from sfumato.services.errors import NotFound
 
 router = APIRouter(tags=["Variation"])
 files_router = APIRouter(include_in_schema=False)
 BodyDep = Annotated[VariationBody | None, Body()]
 
 
-def _create(c: ContainerDep, who: PrincipalDep, transform: str, body: VariationBody | None) -> VariationJob:
+def _create(variations: VariationsDep, who: PrincipalDep, transform: str, body: VariationBody | None) -> VariationJob:
     body = body or VariationBody()
     body.log_unknown_keys(f"POST /variations/{transform}")
-    return VariationJob(id=c.variations.create(who.user_id, who.api_key_id, transform, body.id, body.isVariation))
+    return VariationJob(id=variations.create(who.user_id, who.api_key_id, transform, body.id, body.isVariation))
 
 
 @router.post("/variations/upscale", response_model=UpscaleResponse, operation_id="createVariationUpscale")
-def create_upscale(c: ContainerDep, who: PrincipalDep, body: BodyDep = None) -> UpscaleResponse:
-    return UpscaleResponse(sdUpscaleJob=_create(c, who, "upscale", body))
+def create_upscale(variations: VariationsDep, who: PrincipalDep, body: BodyDep = None) -> UpscaleResponse:
+    return UpscaleResponse(sdUpscaleJob=_create(variations, who, "upscale", body))
 
 
 @router.post("/variations/unzoom", response_model=UnzoomResponse, operation_id="createVariationUnzoom")
-def create_unzoom(c: ContainerDep, who: PrincipalDep, body: BodyDep = None) -> UnzoomResponse:
-    return UnzoomResponse(sdUnzoomJob=_create(c, who, "unzoom", body))
+def create_unzoom(variations: VariationsDep, who: PrincipalDep, body: BodyDep = None) -> UnzoomResponse:
+    return UnzoomResponse(sdUnzoomJob=_create(variations, who, "unzoom", body))
 
 
 @router.post("/variations/nobg", response_model=NobgResponse, operation_id="createVariationNoBG")
-def create_nobg(c: ContainerDep, who: PrincipalDep, body: BodyDep = None) -> NobgResponse:
-    return NobgResponse(sdNobgJob=_create(c, who, "nobg", body))
+def create_nobg(variations: VariationsDep, who: PrincipalDep, body: BodyDep = None) -> NobgResponse:
+    return NobgResponse(sdNobgJob=_create(variations, who, "nobg", body))
 
 
 @router.get("/variations/{id}", response_model=GetVariationResponse, response_model_exclude_none=True,
             operation_id="getVariationById")  # fmt: skip
-def get_variation(request: Request, id: str, c: ContainerDep, who: PrincipalDep) -> GetVariationResponse:  # noqa: A002
-    base = public_base_url(request, c)
+def get_variation(  # noqa: A002
+    id: str, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
+) -> GetVariationResponse:
     items = [
         VariationGenericOut(
             id=v.id, createdAt=timestamp(v.created_at), status=wire_status(v.status), transformType=v.transform_type,
-            url=c.urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None,
+            url=urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None,
             failureReason=v.failure_reason, method=v.method,
         )
-        for v in c.variations.get(who.user_id, id)
+        for v in variations.get(who.user_id, id)
     ]  # fmt: skip
     return GetVariationResponse(generated_image_variation_generic=items)
 
 
 @files_router.get("/cdn/variations/{token}/{filename}")
-def variation_file(token: str, filename: str, c: ContainerDep) -> FileResponse:
-    key = c.variations.file_for(token, filename)
-    path = c.files.local_path(key) if key else None
-    if path is None:
-        raise NotFound("no such image")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=31536000"})
+def variation_file(token: str, filename: str, cdn: CdnDep) -> FileResponse:
+    found = cdn.variation(token, filename)
+    return FileResponse(found.path, media_type=found.media_type, headers=CACHE_FOREVER)

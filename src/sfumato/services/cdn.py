@@ -1,0 +1,59 @@
+"""Files behind unguessable CDN URLs (generated images, variations, uploaded init images): they need no auth
+header, never expire, and stop working when their row (and with it the token) is deleted. Local disk only:
+object storage serves its files itself."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+from sfumato.services.errors import NotFound
+from sfumato.services.imaging import EXTENSIONS
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore
+from sfumato.store.media import ImageVariation, InitImage
+from sfumato.store.models import GeneratedImage
+
+
+@dataclass(frozen=True)
+class CdnFile:
+    path: Path
+    media_type: str
+
+
+class CdnFiles:
+    def __init__(self, db: Database, files: FileStore) -> None:
+        self._db = db
+        self._files = files
+
+    def _found(self, key: str | None, media_type: str) -> CdnFile:
+        path = self._files.local_path(key) if key else None
+        if path is None:
+            raise NotFound("no such image")
+        return CdnFile(path, media_type)
+
+    def generated_image(self, token: str, filename: str) -> CdnFile:
+        image_id, _, ext = filename.rpartition(".")
+        with self._db.session() as s:
+            image = s.get(GeneratedImage, image_id)
+            ok = image is not None and ext == "png" and hmac.compare_digest(image.token, token)
+            return self._found(image.file_key if image is not None and ok else None, "image/png")
+
+    def variation(self, token: str, filename: str) -> CdnFile:
+        variation_id, _, ext = filename.rpartition(".")
+        with self._db.session() as s:
+            row = s.get(ImageVariation, variation_id)
+            ok = row is not None and ext == "png" and row.status == "COMPLETE" and bool(row.file_key)
+            ok = ok and row is not None and hmac.compare_digest(row.token, token)
+            return self._found(row.file_key if row is not None and ok else None, "image/png")
+
+    def init_image(self, token: str, filename: str) -> CdnFile:
+        image_id, _, ext = filename.rpartition(".")
+        with self._db.session() as s:
+            row = s.get(InitImage, image_id)
+            if row is None or row.status != "UPLOADED" or ext != row.extension:
+                raise NotFound("no such image")
+            if not hmac.compare_digest(row.token, token):
+                raise NotFound("no such image")
+            return self._found(row.file_key, EXTENSIONS[row.extension][1])
