@@ -30,17 +30,16 @@ class StarterConfig:
     # smallest size at which the renderer's small shapes stay distinguishable
     buckets: list[tuple[int, int]] = field(default_factory=lambda: [(32, 32), (40, 32), (32, 40)])
     bucket_probs: list[float] = field(default_factory=lambda: [0.5, 0.25, 0.25])
-    # two blocks: 2x downsampling, 4 latent channels (a 2x2x3 patch of flat colour fits in 4 numbers);
-    # the 4x, 8-channel autoencoder of earlier runs lost small shapes
+    # two blocks: 2x downsampling, 4 latent channels (a 2x2x3 patch of flat colour fits in 4 numbers); a 4x,
+    # 8-channel autoencoder lost small shapes (docs/starter-model.md, "How the recipe got here")
     vae_channels: tuple[int, ...] = (32, 64)
     latent_channels: int = 4
     text_hidden: int = 128
     text_layers: int = 3
     # 16 -> 8 -> 4 -> 2 on the latent grid: the 2x2 bottleneck sees the whole frame (position)
     unet_channels: tuple[int, ...] = (32, 64, 128, 128)
-    # levels with (self- and cross-) attention: 8x8 and 4x4 (plus the 2x2 mid block, always). Attention at
-    # 16x16 costs ~0.35 s of a 0.8 s training step; without it the 60-minute budget holds ~6,200 steps, not
-    # 3,600, and position needs the steps (session 2: still rising at 3,600)
+    # levels with (self- and cross-) attention: 8x8 and 4x4 (plus the 2x2 mid block, always). None at 16x16:
+    # it nearly doubles the training step, and position needs the steps (docs/starter-model.md)
     unet_attention_levels: tuple[int, ...] = (1, 2)
     unet_layers: int = 1
     unet_heads: int = 4

@@ -35,36 +35,29 @@ from .train import (
 )
 from .world import caption, render, render_with_mask, sample_scene
 
-# Nominal seconds per step on the 2-core reference CPU; they turn --minutes into a fixed step plan, so the
-# same (seed, minutes) always trains the same steps (wall time then depends on the machine, not the result).
-# Measured with bfloat16 autocast and two threads on the slowest 2-core machine seen so far (session 4: AMD
-# EPYC, AVX512-BF16, 2.6 GHz); machines seen earlier were up to 1.7x faster. Without AVX512-BF16 the steps
-# run in float32, about 1.3x (UNet) slower: the same plan then takes longer (111 min on session 6's AVX2 VM).
+# Why each setting is what it is: docs/starter-model.md, "How the recipe got here" (the measurements).
+
+# VAE_SHARE of --minutes goes to the VAE. Nominal seconds per step, from the slowest 2-core CPU seen (bfloat16,
+# two threads): they turn --minutes into a fixed step plan, so a (seed, minutes) trains the same steps anywhere
 VAE_SHARE = 0.1875
 VAE_STEP_S = 0.2
 UNET_STEP_S = 0.61
-# bfloat16 autocast in the VAE and UNet stages where the hardware has it (bf16_is_native): 1.5x (VAE) and
-# 1.2x (UNet) faster steps on an AVX512-BF16 CPU; plans record it, so older plans resume as they were. Without
-# the pooled caption (StarterConfig.unet_text_pool) a bfloat16 UNet learned slower per step than a float32
-# one (same VAE, seed and data, 2,000 steps: colour 73.6% against 95.1%); with it, the bfloat16 UNet is ahead
-# of both (shape 95.0% at the end of the 60-minute plan; docs/starter-model.md, session 8)
+# bfloat16 autocast in the VAE and UNet stages where the hardware has it (bf16_is_native): faster steps,
+# and with the pooled caption no slower learning. Plans record it, so older plans resume as they were
 BF16 = True
-# VAE loss weight on the pixels around object outlines (train.VAETrainConfig.edge_weight), and the VAE's
-# peak learning rate. Small stars that read back as stars after encode/decode (400 held-out scenes, 1,500
-# steps): 0% unweighted at 1e-3; at 1e-3 46% (w=10), 62% (w=30); at 2e-3 66% (w=10), 76% (w=30); 80% at
-# w=20 and 3e-3, where every other shape was 97-100%
+# VAE loss weight on the pixels around object outlines (train.VAETrainConfig.edge_weight) and its peak
+# learning rate: the pair that keeps small stars through encode/decode
 VAE_EDGE_WEIGHT = 20.0
 VAE_LR = 3e-3
-# Decoder refinement (encoder frozen): extra nominal time on top of --minutes; off by default (it did not
-# help shape in run 1), --decoder-steps N turns it on.
+# Decoder refinement (encoder frozen): extra nominal time on top of --minutes. Off (it did not help shape);
+# --decoder-steps N turns it on
 DEC_SHARE = 0.0
 DEC_STEP_S = 0.75
 # UNet loss weight on object pixels (1 + w * mask), only at t < OBJECT_WEIGHT_MAX_T where the noisy input
-# already shows where the objects are. Objects are 5-15% of the pixels; shape is decided on them. (Session 2
-# weighted every timestep, and the model painted spurious objects where the layout was still undecided.)
+# already shows where the objects are: objects are 5-15% of the pixels, and shape is decided on them
 OBJECT_WEIGHT = 3.0
 OBJECT_WEIGHT_MAX_T = 700
-# Text-encoder warm start (text_pretrain.py): steps, and nominal seconds per step (batch 128; 0.23 measured)
+# Text-encoder warm start (text_pretrain.py): steps, and nominal seconds per step (batch 128)
 TEXT_STEPS = 300
 TEXT_STEP_S = 0.25
 # Share of each UNet batch trained at the noisiest timesteps (where the layout is decided; see train.py):
@@ -74,10 +67,7 @@ HIGH_NOISE_FRAC = 0.4
 HIGH_NOISE_FRAC_LATE = 0.15
 HIGH_NOISE_EARLY_SHARE = 1 / 3
 # UNet peak learning rate, and how many times as likely a star is as each other shape in UNet batches
-# (world.sample_scene): stars are the shape the UNet learns last. Session 6 (one 60-minute plan, EMA, 100
-# held-out scenes): with 1e-3 and 2, shape 41% at 3,000 steps against 18% for 5e-4 and 1 (session 5's run),
-# colour 95% at 2,000 steps against 72% (session 3's); the two were changed together, not isolated, and
-# session 5's run had a bfloat16 UNet, session 6's a float32 one (part of the gap is that; see BF16)
+# (world.sample_scene): stars are the shape the UNet learns last
 UNET_LR = 1e-3
 STAR_WEIGHT = 2.0
 

@@ -52,7 +52,7 @@ class UNetTrainConfig:
     grad_clip: float = 1.0
     object_weight: float = 0.0  # loss weight 1 + w * object mask (needs batches with a mask); 0: off
     # ... applied only to samples with t below this: at the noisiest steps the input shows no objects yet,
-    # and weighting them there rewards painting objects everywhere (spurious copies, session 2)
+    # and weighting them there rewards painting objects everywhere (spurious copies; docs/starter-model.md)
     object_weight_max_t: int = 1000
     # share of each batch whose timestep is drawn from the noisiest `high_noise_from`..T range instead of
     # uniformly: the layout (where objects go) is only learned at those steps, where the input shows none
@@ -81,7 +81,7 @@ class VAETrainConfig:
     bf16: bool = False  # bfloat16 autocast for encode/decode (loss and weights float32); see UNetTrainConfig
     # loss weight 1 + w * outline map (pixels within one of an object's outline; needs batches with a mask).
     # A shape is told by its outline, a few percent of the pixels: unweighted, the autoencoder rounded
-    # small stars into circles (12% of them read back as stars after 3,375 steps; w=10: 46% after 1,500)
+    # small stars into circles (docs/starter-model.md, "How the recipe got here")
     edge_weight: float = 0.0
 
 
