@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,7 +26,6 @@ import psutil  # noqa: E402
 import torch  # noqa: E402
 from diffusers import DiffusionPipeline  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without install
 from sfumato.engine.engine import Engine  # noqa: E402
 from sfumato.engine.tiny import build_tiny_sd15  # noqa: E402
 from sfumato.engine.types import GenerateRequest  # noqa: E402
@@ -168,6 +167,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--switches", type=int, default=50)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
+    parser.add_argument("--ratios-json", type=Path, help="also write the ratios here (bench/run_all.py reads them)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sfumato-bench-") as tmp:
@@ -189,6 +189,10 @@ def main() -> None:
             generation_rows,
         )
         _print_table("(b) model switching", ("", "first load", "after switching", "ratio"), switching_rows)
+    if args.ratios_json:
+        rows = [*generation_rows, *switching_rows]
+        ratios = [{"measure": r[0], "ratio": float(r[3].rstrip("x")), "detail": f"{r[2]} vs {r[1]}"} for r in rows]
+        args.ratios_json.write_text(json.dumps(ratios))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Scale-out throughput: the same batch of generations on 1, 2 and 3 Celery workers (tiny SD 1.5 model,
 one torch thread per worker), through a real API host on PostgreSQL with Redis as the broker.
 
-Each round starts a fresh cluster (tests/scaleout/harness.py), warms every worker with one job, then submits
+Each round starts a fresh cluster (sfumato.testing.cluster), warms every worker with one job, then submits
 --jobs generations at once and times them from the first POST until the last is COMPLETE. Prints images per
 minute for each worker count, the scaling ratio against one worker, the mean time a worker spent on one job
 (claim to COMPLETE, from the runners' log lines) and the share of the round's worker time that went to jobs (the rest
@@ -19,23 +19,20 @@ min(N, C)x, and the API host, PostgreSQL and Redis share those cores too. Run it
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a benchmark never downloads
 
 import httpx  # noqa: E402
 
 from sfumato.engine.tiny import build_tiny_sd15  # noqa: E402
-from tests.scaleout.harness import Cluster, cluster_env, running_cluster, scratch_database, scratch_redis  # noqa: E402
-from tests.support import TINY_MODEL_ID, cli  # noqa: E402
+from sfumato.testing.cluster import Cluster, cluster_env, running_cluster, scratch_database, scratch_redis  # noqa: E402
+from sfumato.testing.live_server import TINY_MODEL_ID, cli  # noqa: E402
 
 
 def submit(client: httpx.Client, body: dict) -> str:
@@ -93,6 +90,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="inference steps per generation")
     parser.add_argument("--size", type=int, default=256, help="width and height of the images")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3], help="worker counts to compare")
+    parser.add_argument("--ratios-json", type=Path, help="also write the ratios here (bench/run_all.py reads them)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         model = build_tiny_sd15(Path(tmp) / "tiny-sd15", seed=0)  # no buckets: renders at --size
@@ -119,6 +117,17 @@ def main() -> None:
     print(f"scaling: images/min against {args.workers[0]} worker(s); bound: min(workers, cores), the most a CPU "
           f"host can give;\ns/job: a worker's mean time inside one job (it grows when workers share a core); "
           f"busy: share of worker time inside jobs.")  # fmt: skip
+    if args.ratios_json:
+        ratios = [
+            {
+                "measure": f"images/min, {n} vs {args.workers[0]} worker(s)",
+                "ratio": args.jobs * args.images / seconds * 60 / base,
+                "detail": f"{args.jobs * args.images / seconds * 60:.1f} images/min; bound {min(n, cores)}x",
+            }
+            for n, (seconds, _) in results.items()
+            if n != args.workers[0]  # the baseline itself
+        ]
+        args.ratios_json.write_text(json.dumps(ratios))
 
 
 if __name__ == "__main__":

@@ -18,15 +18,12 @@ import io
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a benchmark never downloads
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "src"))
 
 import httpx  # noqa: E402
 import psutil  # noqa: E402
@@ -36,7 +33,7 @@ from PIL import Image  # noqa: E402
 
 from sfumato.engine.tiny import build_tiny_sd15  # noqa: E402
 from sfumato.settings import STARTER_MODEL_ID  # noqa: E402
-from tests.support import LiveServer, free_port, server_env  # noqa: E402
+from sfumato.testing.live_server import LiveServer, free_port, server_env  # noqa: E402
 
 STARTER = ROOT / "models" / "starter"
 PROMPT = "a red circle on the left on a blue background"
@@ -102,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--switches", type=int, default=50)
+    parser.add_argument("--ratios-json", type=Path, help="also write the ratios here (bench/run_all.py reads them)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -137,6 +135,20 @@ def main() -> None:
           f"(worst {max(server_times):.2f} s)")  # fmt: skip
     print(f"{'server RSS (MiB)':34}{'after 1st load':>16}{'after ' + str(args.switches) + ' switches':>19}{'ratio':>8}")
     print(f"{'':34}{rss_first:>16.0f}{rss_after:>19.0f}{rss_after / rss_first:>8.2f}")
+    if args.ratios_json:
+        ratios = [
+            {
+                "measure": f"end-to-end, median of {args.runs}",
+                "ratio": server_median / plain_median,
+                "detail": f"server {server_median:.2f} s vs plain diffusers {plain_median:.2f} s",
+            },
+            {
+                "measure": "server RSS",
+                "ratio": rss_after / rss_first,
+                "detail": f"{rss_after:.0f} MiB after {args.switches} switches vs {rss_first:.0f} MiB after 1st load",
+            },
+        ]
+        args.ratios_json.write_text(json.dumps(ratios))
 
 
 if __name__ == "__main__":

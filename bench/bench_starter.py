@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--ratios-json", type=Path, help="also write the ratios here (bench/run_all.py reads them)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     info = json.loads((args.model / "sfumato_model.json").read_text())
@@ -51,6 +52,12 @@ def main() -> None:
     print(f"model {args.model.name}: {w}x{h}, {args.steps} steps, guidance {g}, {args.threads} threads")
     print(f"one image:            median {statistics.median(one):.3f} s  (min {min(one):.3f} s)")
     print(f"per image at batch 4: median {statistics.median(four):.3f} s  (min {min(four):.3f} s)")
+    if args.ratios_json:
+        one_s, four_s = statistics.median(one), statistics.median(four)
+        detail = f"{four_s:.3f} s per image at batch 4 vs {one_s:.3f} s alone ({w}x{h}, {args.steps} steps)"
+        args.ratios_json.write_text(
+            json.dumps([{"measure": "per image, batch 4 / batch 1", "ratio": four_s / one_s, "detail": detail}])
+        )
 
 
 if __name__ == "__main__":
