@@ -21,7 +21,7 @@ def test_cancel_and_events_of_a_waiting_generation(tmp_path: Path, tiny_catalog:
     cancelled = cli_json(env, "jobs", "cancel", gid)
     assert cancelled["kind"] == "generation" and cancelled["status"] == "CANCELLED"
     assert cancelled["message"] == f"generation {gid}: CANCELLED"
-    assert c.generations.get(user_id, gid).row.status == "CANCELLED"
+    assert c.generations.get(user_id, gid).status == "CANCELLED"
 
     again = cli(env, "jobs", "cancel", gid)
     assert again.stdout.strip() == f"generation {gid} is CANCELLED already; nothing to cancel"

@@ -121,5 +121,8 @@ class AddonServer:
     def variation_method(self, variation_id: str) -> str:
         return self.query("SELECT method FROM image_variations WHERE id = ?", variation_id)[0]
 
-    def generation_extras(self, generation_id: str) -> dict:
-        return json.loads(self.query("SELECT extras FROM generations WHERE id = ?", generation_id)[0])
+    def generation_methods(self, generation_id: str) -> dict[str, str | None]:
+        """How the job honoured image prompts and transparency, as it recorded them."""
+        query = "SELECT image_prompt_method, transparency_method FROM generations WHERE id = ?"
+        image_prompt, transparency = self.query(query, generation_id)
+        return {"image_prompt": image_prompt, "transparency": transparency}

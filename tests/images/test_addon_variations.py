@@ -150,7 +150,7 @@ def test_installed_mask_model_removes_the_background(addon_server: AddonServer, 
     assert_disk_alpha(fetch(done["url"]))
     gen = generate(client, {"seed": 8, "transparency": "foreground_only"})
     assert gen["status"] == "COMPLETE", gen.get("failureReason")
-    assert addon_server.generation_extras(gen["id"])["transparencyMethod"] == "salient-model"
+    assert addon_server.generation_methods(gen["id"])["transparency"] == "salient-model"
     assert_disk_alpha(fetch(gen["generated_images"][0]["url"]))
 
 

@@ -29,8 +29,8 @@ def test_installed_ip_adapter_conditions_the_image(addon_server: AddonServer, cl
                                                "image_prompt_weight": 0.8, **SMALL})  # fmt: skip
     steered = wait(client, f"/generations/{job.object.sd_generation_job.generation_id}")
     assert steered["status"] == "COMPLETE", steered.get("failureReason")
-    assert addon_server.generation_extras(steered["id"])["imagePromptMethod"] == "ip-adapter"
-    assert "imagePromptMethod" not in addon_server.generation_extras(plain["id"])
+    assert addon_server.generation_methods(steered["id"])["image_prompt"] == "ip-adapter"
+    assert addon_server.generation_methods(plain["id"])["image_prompt"] is None
     assert steered["imagePromptMethod"] == "ip-adapter" and "imagePromptMethod" not in plain  # shown by the API
     a, b = (pixels(fetch(g["generated_images"][0]["url"])) for g in (plain, steered))
     assert np.abs(a - b).mean() > 2, "the image prompt changed nothing"
@@ -44,7 +44,7 @@ def test_ip_adapter_with_an_init_image(addon_server: AddonServer, client: httpx.
     init_id, prompt_id = upload(client, picture()), upload(client, Image.new("RGB", (32, 32), (20, 20, 230)))
     gen = generate(client, {"init_image_id": init_id, "init_strength": 0.4, "imagePrompts": [prompt_id]})
     assert gen["status"] == "COMPLETE", gen.get("failureReason")
-    assert addon_server.generation_extras(gen["id"])["imagePromptMethod"] == "ip-adapter"
+    assert addon_server.generation_methods(gen["id"])["image_prompt"] == "ip-adapter"
 
 
 def _break_without_encoder(folder: Path) -> None:

@@ -186,7 +186,9 @@ def test_cancel_of_a_waiting_job_is_final_at_once_and_a_later_delivery_skips_it(
     assert (view.kind, view.status, view.running_on) == ("generation", "CANCELLED", None)
     assert app.runner.run(JobKind.GENERATION, gid) == "done"
     got = app.generations.get(user_id, gid)
-    assert got.row.status == "CANCELLED" and got.images == [] and got.row.attempts == 0
+    assert got.status == "CANCELLED" and got.images == ()
+    with app.db.session() as s:
+        assert s.get(Generation, gid).attempts == 0  # never started
     with app.db.session() as s:  # the client learns of it: the failed webhook, with Leonardo's FAILED
         [delivery] = s.scalars(select(WebhookDelivery)).all()
         assert delivery.event_type == "image_generation.failed" and '"status":"FAILED"' in delivery.payload
@@ -238,7 +240,7 @@ def test_a_long_lane_job_does_not_delay_an_interactive_generation(tmp_path: Path
         user_id = user(c)
         params = GenerationParams(prompt="a red circle", width=64, height=64, num_inference_steps=10)
         c.generations.create(user_id, None, params)  # warm the model cache
-        first = c.generations.list_for_user(user_id)[0].row.id
+        first = c.generations.list_for_user(user_id)[0].id
         wait_status(c, Generation, first, timeout=120)
         # A generation reports its denoising steps through the same context (1 and the last always written).
         steps = progress_steps(c, first)

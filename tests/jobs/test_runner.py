@@ -74,7 +74,7 @@ def test_engine_error_marks_failed_with_reason(parts: dict) -> None:
     row = status(parts["db"], gid)
     assert row.status == "FAILED" and "out of memory" in row.failure_reason
     assert parts["files"].count() == 0
-    assert parts["generations"].get(parts["user_id"], gid).images == []
+    assert parts["generations"].get(parts["user_id"], gid).images == ()
 
 
 def test_missing_model_folder_fails_with_a_clear_message(parts: dict, tmp_path: Path) -> None:

@@ -93,10 +93,10 @@ def test_generation_runs_lists_newest_first_and_deletes_files(world: dict) -> No
     for generation_id in ids:
         runner.run(JobKind.GENERATION, generation_id)
     view = generations.get(user_id, ids[0])
-    assert view.row.status == "COMPLETE" and len(view.images) == 2
+    assert view.status == "COMPLETE" and len(view.images) == 2
     assert world["files"].count() == 6
-    assert [v.row.id for v in generations.list_for_user(user_id, offset=0, limit=2)] == [ids[2], ids[1]]
-    assert [v.row.id for v in generations.list_for_user(user_id, offset=2, limit=2)] == [ids[0]]
+    assert [v.id for v in generations.list_for_user(user_id, offset=0, limit=2)] == [ids[2], ids[1]]
+    assert [v.id for v in generations.list_for_user(user_id, offset=2, limit=2)] == [ids[0]]
     generations.delete(user_id, ids[0])
     assert world["files"].count() == 4
     with pytest.raises(NotFound):
@@ -138,4 +138,4 @@ def test_large_seeds_fit(world: dict) -> None:
     gid = world["generations"].create(
         user_id, None, GenerationParams(prompt="x", width=64, height=64, num_images=1, seed=9_999_999_998)
     )
-    assert world["generations"].get(user_id, gid).row.seed == 9_999_999_998
+    assert world["generations"].get(user_id, gid).seed == 9_999_999_998

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
+from sfumato.api.wire.webhooks import LeonardoWebhookBodies
 from sfumato.jobs.webhook_delivery import RetryPolicy, WebhookDeliveryWorker
 from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.webhooks import Webhooks, new_signing_secret
@@ -76,7 +77,7 @@ def make_worker(db: Database, **kwargs: object) -> WebhookDeliveryWorker:
 
 
 def test_outbox_row_is_written_with_the_finish_or_not_at_all(db: Database, receiver: Receiver) -> None:
-    webhooks = Webhooks(db, "http://img.test")
+    webhooks = Webhooks(db, "http://img.test", LeonardoWebhookBodies())
     key, gen = seed(db, receiver.url)
     with pytest.raises(RuntimeError):
         finish(db, webhooks, gen, fail_after=True)
@@ -93,7 +94,7 @@ def test_outbox_row_is_written_with_the_finish_or_not_at_all(db: Database, recei
 
 def test_a_claimed_row_is_not_claimed_again_until_its_lease_runs_out(db: Database, receiver: Receiver) -> None:
     _, gen = seed(db, receiver.url)
-    finish(db, Webhooks(db, "http://img.test"), gen)
+    finish(db, Webhooks(db, "http://img.test", LeonardoWebhookBodies()), gen)
     worker = make_worker(db)
     [first] = worker.claim(10)
     assert worker.claim(10) == []
@@ -114,7 +115,7 @@ def test_retryable_failures_are_rescheduled_with_backoff_then_fail_after_the_win
 ) -> None:
     receiver.responder = lambda _id, _n: 503
     _, gen = seed(db, receiver.url)
-    finish(db, Webhooks(db, "http://img.test"), gen)
+    finish(db, Webhooks(db, "http://img.test", LeonardoWebhookBodies()), gen)
     worker = make_worker(db, policy=RetryPolicy(base_seconds=30, cap_seconds=600))
     [row] = worker.claim(1)
     before = datetime.now(UTC)
@@ -144,7 +145,7 @@ def test_retryable_failures_are_rescheduled_with_backoff_then_fail_after_the_win
 def test_other_4xx_and_redirects_fail_at_once(db: Database, receiver: Receiver, answer: object, detail: str) -> None:
     receiver.responder = lambda _id, _n: answer  # type: ignore[assignment,return-value]
     _, gen = seed(db, receiver.url)
-    finish(db, Webhooks(db, "http://img.test"), gen)
+    finish(db, Webhooks(db, "http://img.test", LeonardoWebhookBodies()), gen)
     worker = make_worker(db)
     [row] = worker.claim(1)
     result = worker.attempt(row)
@@ -155,7 +156,7 @@ def test_other_4xx_and_redirects_fail_at_once(db: Database, receiver: Receiver, 
 
 def test_timeouts_are_retried_and_long_bodies_are_cut_to_an_excerpt(db: Database, receiver: Receiver) -> None:
     _, gen = seed(db, receiver.url)
-    finish(db, Webhooks(db, "http://img.test"), gen)
+    finish(db, Webhooks(db, "http://img.test", LeonardoWebhookBodies()), gen)
     worker = make_worker(db, timeout_seconds=0.3)
     receiver.delay_seconds = 1.0
     [row] = worker.claim(1)
@@ -171,7 +172,7 @@ def test_timeouts_are_retried_and_long_bodies_are_cut_to_an_excerpt(db: Database
 
 def test_the_request_goes_to_the_resolved_address_with_the_name_in_host(db: Database, receiver: Receiver) -> None:
     _, gen = seed(db, f"http://localhost:{receiver.port}/hook")
-    finish(db, Webhooks(db, "http://img.test"), gen)
+    finish(db, Webhooks(db, "http://img.test", LeonardoWebhookBodies()), gen)
     worker = make_worker(db, guard=DestinationGuard(resolver=lambda _h, _p: ["127.0.0.1"], allow_private=True))
     [row] = worker.claim(1)
     assert worker.attempt(row).outcome == "delivered"
@@ -180,7 +181,7 @@ def test_the_request_goes_to_the_resolved_address_with_the_name_in_host(db: Data
 
 
 def test_redeliver_requeues_with_the_same_id_and_a_fresh_window(db: Database, receiver: Receiver) -> None:
-    webhooks = Webhooks(db, "http://img.test")
+    webhooks = Webhooks(db, "http://img.test", LeonardoWebhookBodies())
     _, gen = seed(db, receiver.url)
     finish(db, webhooks, gen)
     worker = make_worker(db)
@@ -218,7 +219,7 @@ def pg_db() -> Iterator[Database]:
 
 @pytest.mark.postgres
 def test_postgres_claims_with_skip_locked_never_hand_a_row_to_two_hosts(pg_db: Database) -> None:
-    webhooks = Webhooks(pg_db, "http://img.test")
+    webhooks = Webhooks(pg_db, "http://img.test", LeonardoWebhookBodies())
     for _ in range(60):
         _, gen = seed(pg_db, "http://127.0.0.1:9/")
         finish(pg_db, webhooks, gen)
@@ -252,7 +253,7 @@ def test_two_workers_deliver_a_burst_exactly_once_to_a_flaky_receiver(db: Databa
             return 500 if rng.random() < 0.5 else 200
 
     receiver.responder = flaky
-    webhooks = Webhooks(db, "http://img.test")
+    webhooks = Webhooks(db, "http://img.test", LeonardoWebhookBodies())
     count = 300
     generations = [seed(db, receiver.url)[1] for _ in range(count)]
     for i in range(0, count, 10):  # ten finishes per transaction

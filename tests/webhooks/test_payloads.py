@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from sfumato.api.wire.webhooks import generation_event, post_processing_event
 from sfumato.services.errors import InvalidRequest
-from sfumato.services.webhook_payloads import (
-    ImageRecord,
-    ModelInfo,
-    VariationRecord,
-    generation_event,
-    post_processing_event,
-)
+from sfumato.services.generations import GenerationView, ImageView
+from sfumato.services.webhook_records import KeyRecord, ModelInfo, VariationRecord
 from sfumato.services.webhooks import validate_webhook_url
-from sfumato.store.models import ApiKey, Generation
 
 NOW = datetime(2023, 11, 9, 0, 42, 26, 740_000, tzinfo=UTC)
 
@@ -44,32 +40,36 @@ IMAGE_KEYS = keys("id createdAt updatedAt userId url generationId nobgId nsfw li
 API_KEY_KEYS = keys("id createdAt userId key lastUsed name type webhookCallbackUrl webhookCallbackApiKey")
 
 
-def key() -> ApiKey:
-    return ApiKey(
-        id="key-1", user_id="user-1", name="prod", key_hash="x", key_hint="abcd…wxyz",
-        created_at=datetime(2023, 1, 1, tzinfo=UTC), last_used_at=None,
-        webhook_url="https://example.com/hook", webhook_key="cb-secret", signing_secret="whsec_x",
+def key() -> KeyRecord:
+    return KeyRecord(
+        id="key-1", user_id="user-1", name="prod", hint="abcd…wxyz", created_at=datetime(2023, 1, 1, tzinfo=UTC),
+        last_used_at=None, webhook_url="https://example.com/hook", webhook_key="cb-secret",
     )  # fmt: skip
 
 
-def generation(status: str = "COMPLETE") -> Generation:
-    return Generation(
+IMAGES = (ImageView("img-1", "", "tok", False, 0, NOW),)
+
+
+def generation(status: str = "COMPLETE", **changes: object) -> GenerationView:
+    view = GenerationView(
         id="gen-1", user_id="user-1", api_key_id="key-1", status=status, model_id="model-1",
-        model_path="/m", engine_prompt="p", prompt="An oil painting of a cat", negative_prompt=None,
-        width=512, height=512, num_images=1, num_inference_steps=30, guidance_scale=7.0, seed=905778432,
-        scheduler="EULER_DISCRETE", preset_style="DYNAMIC", sd_version="v2", public=False, tiling=False,
-        init_strength=None, extras={"alchemy": True, "photoReal": False},
+        prompt="An oil painting of a cat", negative_prompt=None, width=512, height=512, num_images=1,
+        num_inference_steps=30, guidance_scale=7.0, seed=905778432, scheduler="EULER_DISCRETE",
+        preset_style="DYNAMIC", sd_version="v2", public=False, tiling=False, init_strength=None,
+        init_image_id=None, init_generated_image_id=None, image_prompt_ids=(), image_prompt_weight=None,
+        image_prompt_method=None, transparency=None, transparency_method=None,
+        options={"alchemy": True, "photo_real": False},
         failure_reason=None if status == "COMPLETE" else "RuntimeError: out of memory",
-        created_at=datetime(2023, 11, 9, 0, 42, 22, 707_000, tzinfo=UTC), updated_at=NOW,
+        created_at=datetime(2023, 11, 9, 0, 42, 22, 707_000, tzinfo=UTC), updated_at=NOW, images=IMAGES,
     )  # fmt: skip
+    return replace(view, **changes)  # type: ignore[arg-type]
 
 
-IMAGES = [ImageRecord("img-1", "tok", False, 0, NOW)]
 MODEL = ModelInfo("model-1", "Tiny", "a tiny model", "v1_5", 64, 64)
 
 
 def test_complete_generation_event_is_leonardos_raw_row_shape() -> None:
-    body = generation_event(generation(), IMAGES, key(), MODEL, "https://img.example.com/", NOW)
+    body = generation_event(generation(), key(), MODEL, "https://img.example.com/", NOW)
     assert body["type"] == "image_generation.complete"
     assert body["object"] == "generation" and body["api_version"] == "v1"
     assert body["timestamp"] == 1699490546740  # epoch milliseconds
@@ -91,7 +91,7 @@ def test_complete_generation_event_is_leonardos_raw_row_shape() -> None:
 
 
 def test_failed_generation_event_has_its_own_type_no_images_and_the_reason() -> None:
-    body = generation_event(generation("FAILED"), IMAGES, key(), None, "http://h:1", NOW)
+    body = generation_event(generation("FAILED"), key(), None, "http://h:1", NOW)
     assert body["type"] == "image_generation.failed"
     obj = body["data"]["object"]
     assert obj["status"] == "FAILED" and obj["images"] == []
@@ -129,24 +129,16 @@ def test_other_urls_are_refused_naming_the_field_and_what_to_send(url: str) -> N
 
 
 def test_generation_event_names_the_init_image() -> None:
-    from datetime import UTC, datetime
+    body = generation_event(generation(init_image_id="init-1", init_strength=0.6), key(), None, "http://h", NOW)
+    obj = body["data"]["object"]
+    assert obj["initImageId"] == "init-1" and obj["initType"] == "UPLOADED" and obj["imageToImage"] is True
+    body = generation_event(generation(init_generated_image_id="img-2"), key(), None, "http://h", NOW)
+    obj = body["data"]["object"]
+    assert obj["initGeneratedImageId"] == "img-2" and obj["initType"] == "GENERATED"
+    obj = generation_event(generation(), key(), None, "http://h", NOW)["data"]["object"]
+    assert obj["initType"] is None and obj["imageToImage"] is False
 
-    from sfumato.services.webhook_payloads import generation_event
-    from sfumato.store.models import ApiKey, Generation
 
-    now = datetime.now(UTC)
-    row = Generation(
-        id="g1", user_id="u1", status="COMPLETE", model_id="m", model_path="/m", prompt="p", engine_prompt="p",
-        width=64, height=64, num_images=1, num_inference_steps=10, guidance_scale=7.0, seed=1, scheduler="DDIM",
-        preset_style="DYNAMIC", sd_version="v1_5", public=False, tiling=False, init_strength=0.6,
-        extras={"initImageId": "init-1"}, created_at=now, updated_at=now,
-    )  # fmt: skip
-    key = ApiKey(id="k", user_id="u1", name="", key_hash="h", key_hint="ab…cd", created_at=now)
-    body = generation_event(row, [], key, None, "http://h", now)["data"]["object"]
-    assert body["initImageId"] == "init-1" and body["initType"] == "UPLOADED" and body["imageToImage"] is True
-    row.extras = {"initGeneratedImageId": "img-2"}
-    body = generation_event(row, [], key, None, "http://h", now)["data"]["object"]
-    assert body["initGeneratedImageId"] == "img-2" and body["initType"] == "GENERATED"
-    row.extras = {}
-    body = generation_event(row, [], key, None, "http://h", now)["data"]["object"]
-    assert body["initType"] is None and body["imageToImage"] is False
+def test_a_cancelled_generation_reads_failed_to_leonardo_clients() -> None:
+    body = generation_event(generation("CANCELLED"), key(), None, "http://h", NOW)
+    assert body["type"] == "image_generation.failed" and body["data"]["object"]["status"] == "FAILED"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sfumato.api.wire.webhooks import LeonardoWebhookBodies
 from sfumato.bootstrap.kinds import KindParts, build_kinds
 from sfumato.jobs.core.events import JobEvents
 from sfumato.jobs.core.runner import JobRunner
@@ -97,7 +98,8 @@ def build(
     catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
     engine = engine or _LazyEngine(settings)
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
-    webhooks = Webhooks(db, settings.resolved_public_url, catalog_model_lookup(catalog), window, urls)
+    bodies = LeonardoWebhookBodies()  # Leonardo's webhook shapes: the one piece of the wire format below the API
+    webhooks = Webhooks(db, settings.resolved_public_url, bodies, catalog_model_lookup(catalog), window, urls)
     # The outbox row is written in the transaction that finishes the job (the kinds' finish hooks).
     kinds = build_kinds(KindParts(db, files, engine), webhooks, settings.job_kind_plugins)
     runner = JobRunner(db, kinds, JobEvents(db), files, settings.max_job_attempts, worker_id, lease_seconds)

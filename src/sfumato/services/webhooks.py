@@ -23,14 +23,9 @@ from sqlalchemy.orm import Session
 
 from sfumato.services.catalog import Catalog
 from sfumato.services.errors import InvalidRequest, NotFound
+from sfumato.services.generations import generation_view
 from sfumato.services.urls import LOCAL_URLS, FileUrls
-from sfumato.services.webhook_payloads import (
-    ImageRecord,
-    ModelInfo,
-    VariationRecord,
-    generation_event,
-    post_processing_event,
-)
+from sfumato.services.webhook_records import ModelInfo, VariationRecord, WebhookBodies, key_record
 from sfumato.store.database import Database
 from sfumato.store.media import ImageVariation
 from sfumato.store.models import ApiKey, GeneratedImage, Generation, WebhookAttempt, WebhookDelivery
@@ -118,12 +113,14 @@ class Webhooks:
         self,
         db: Database,
         public_url: str,
+        bodies: WebhookBodies,
         model_lookup: ModelLookup | None = None,
         retry_window: timedelta = timedelta(hours=24),
         urls: FileUrls = LOCAL_URLS,
     ) -> None:
         self._db = db
         self._public_url = public_url
+        self._bodies = bodies  # Leonardo's shapes (api/wire/webhooks.py), injected by the composition root
         self._urls = urls  # the same URL shape as the API's responses
         self._model_lookup = model_lookup
         self._retry_window = retry_window
@@ -167,16 +164,11 @@ class Webhooks:
         key = s.get(ApiKey, row.api_key_id) if row.api_key_id else None
         if key is None or not key.webhook_url:
             return
-        images: list[ImageRecord] = []
-        if row.status == "COMPLETE":
-            # Autoflush makes the images the runner just added in this transaction visible here.
-            found = s.scalars(
-                select(GeneratedImage).where(GeneratedImage.generation_id == row.id).order_by(GeneratedImage.index)
-            )
-            images = [ImageRecord(i.id, i.token, i.nsfw, i.like_count, i.created_at, i.file_key) for i in found]
-        payload = generation_event(
-            row, images, key, self._model(row.model_id), self._public_url, datetime.now(UTC), self._urls
-        )
+        # Autoflush makes the images the runner just added in this transaction visible here.
+        images = list(s.scalars(select(GeneratedImage).where(GeneratedImage.generation_id == row.id)))
+        view = generation_view(row, images)
+        model = self._model(row.model_id)
+        payload = self._bodies.generation(view, key_record(key), model, self._public_url, datetime.now(UTC), self._urls)
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def on_variation_finished(self, s: Session, row: ImageVariation) -> None:
@@ -191,7 +183,7 @@ class Webhooks:
             image_id=row.id if row.file_key else None, token=row.token, transparent=row.transparent,
             file_key=row.file_key,
         )  # fmt: skip
-        payload = post_processing_event(record, key, self._public_url, now, self._urls)
+        payload = self._bodies.variation(record, key_record(key), self._public_url, now, self._urls)
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def _model(self, model_id: str) -> ModelInfo | None:

@@ -128,8 +128,21 @@ class Generation(JobColumns, Base):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     tiling: Mapped[bool] = mapped_column(Boolean, default=False)
     init_strength: Mapped[float | None] = mapped_column(Float, nullable=True)
-    # Accepted fields that change nothing here (alchemy, photoReal, promptMagic, ...), kept for the record.
-    extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Image inputs, checked by the service at creation; the job reads the files by key.
+    init_image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # an uploaded init image
+    init_generated_image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # or a generated one
+    init_file_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    init_strength_ignored: Mapped[float | None] = mapped_column(Float, nullable=True)  # sent without an init image
+    image_prompt_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    image_prompt_file_keys: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    image_prompt_weight: Mapped[float | None] = mapped_column(Float, nullable=True)
+    transparency: Mapped[str | None] = mapped_column(String(20), nullable=True)  # foreground_only | disabled
+    # How the job honoured them (ip-adapter, latent-adain+colour-match; salient-model, border-colour-key).
+    image_prompt_method: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    transparency_method: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Accepted options that change nothing here (alchemy, photo_real, prompt_magic, ...), for the record, in
+    # our names (api/wire/options.py maps Leonardo's).
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     images: Mapped[list[GeneratedImage]] = relationship(
         back_populates="generation", cascade="all, delete-orphan", order_by="GeneratedImage.index"

@@ -20,6 +20,7 @@ from sfumato.api.schemas.generations import (
     SdGenerationJob,
     VariationGeneric,
 )
+from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import GenerationView
@@ -38,29 +39,27 @@ def variation_generic(v: VariationView, base: str, urls: FileUrls) -> VariationG
 def generation_out(
     view: GenerationView, base: str, urls: FileUrls, variations: dict[str, list[VariationView]] | None = None
 ) -> GenerationOut:
-    row = view.row
     variations = variations or {}
-    extras = row.extras or {}
     return GenerationOut(
-        id=row.id,
-        createdAt=timestamp(row.created_at),
-        status=wire_status(row.status),
-        prompt=row.prompt,
-        negativePrompt=row.negative_prompt,
-        modelId=row.model_id,
-        imageWidth=row.width,
-        imageHeight=row.height,
-        inferenceSteps=row.num_inference_steps,
-        guidanceScale=row.guidance_scale,
-        seed=row.seed,
-        scheduler=row.scheduler,
-        sdVersion=row.sd_version,
-        presetStyle=row.preset_style,
-        public=row.public,
-        tiling=row.tiling,
-        initStrength=row.init_strength,
-        photoReal=bool(extras.get("photoReal", False)),
-        promptMagic=bool(extras.get("promptMagic", False)),
+        id=view.id,
+        createdAt=timestamp(view.created_at),
+        status=wire_status(view.status),
+        prompt=view.prompt,
+        negativePrompt=view.negative_prompt,
+        modelId=view.model_id,
+        imageWidth=view.width,
+        imageHeight=view.height,
+        inferenceSteps=view.num_inference_steps,
+        guidanceScale=view.guidance_scale,
+        seed=view.seed,
+        scheduler=view.scheduler,
+        sdVersion=view.sd_version,
+        presetStyle=view.preset_style,
+        public=view.public,
+        tiling=view.tiling,
+        initStrength=view.init_strength,
+        photoReal=bool(option(view.options, "photoReal", False)),
+        promptMagic=bool(option(view.options, "promptMagic", False)),
         generated_images=[
             GeneratedImageOut(
                 id=i.id,
@@ -71,8 +70,8 @@ def generation_out(
             )
             for i in view.images
         ],
-        failureReason=row.failure_reason,
-        imagePromptMethod=extras.get("imagePromptMethod"),
+        failureReason=view.failure_reason,
+        imagePromptMethod=view.image_prompt_method,
     )
 
 

@@ -7,16 +7,8 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
+from sfumato.api.wire.options import NO_OP_FIELDS, options_from_wire
 from sfumato.services.generations import GenerationParams
-
-# Fields Leonardo accepts that need models or services this server does not have: recorded, no effect.
-NO_OP_FIELDS = (
-    "alchemy", "photoReal", "photoRealVersion", "photoRealStrength", "promptMagic", "promptMagicStrength",
-    "promptMagicVersion", "contrastRatio", "contrast", "expandedDomain", "fantasyAvatar", "highContrast",
-    "highResolution", "enhancePrompt", "enhancePromptInstruction", "ultra", "upscaleRatio", "weighting",
-    "controlNet", "controlNetType", "controlnets", "elements", "userElements", "canvasInitId", "canvasMaskId",
-    "canvasRequest", "canvasRequestType", "unzoom", "unzoomAmount", "isInitImage",
-)  # fmt: skip
 
 
 class CreateGenerationBody(TolerantBody):
@@ -86,7 +78,7 @@ class CreateGenerationBody(TolerantBody):
         return value.strip().lower() if isinstance(value, str) else value
 
     def to_params(self) -> GenerationParams:
-        extras = {name: getattr(self, name) for name in NO_OP_FIELDS if getattr(self, name) is not None}
+        options = options_from_wire({name: getattr(self, name) for name in NO_OP_FIELDS})
         return GenerationParams(
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
@@ -108,7 +100,7 @@ class CreateGenerationBody(TolerantBody):
             image_prompts=[i for i in self.imagePrompts or [] if i] or None,
             image_prompt_weight=self.imagePromptWeight,
             transparency=self.transparency,
-            extras=extras,
+            options=options,
         )
 
 

@@ -44,9 +44,8 @@ def open_stored(data: bytes) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_inputs(files: FileStore, extras: dict) -> tuple[Image.Image | None, tuple[Image.Image, ...]]:
-    """The init image and image prompts the service recorded (as file keys, in `extras["inputFiles"]`)."""
-    keys = extras.get("inputFiles") or {}
+def load_inputs(files: FileStore, row: Generation) -> tuple[Image.Image | None, tuple[Image.Image, ...]]:
+    """The init image and image prompts the service recorded (as file keys)."""
 
     def load(key: str) -> Image.Image:
         try:
@@ -55,8 +54,8 @@ def load_inputs(files: FileStore, extras: dict) -> tuple[Image.Image | None, tup
             raise InputMissing("an input image (init image or image prompt) was deleted before the job ran; "
                                "upload or generate it again") from None  # fmt: skip
 
-    init = load(keys["init"]) if keys.get("init") else None
-    return init, tuple(load(k) for k in keys.get("prompts", []))
+    init = load(row.init_file_key) if row.init_file_key else None
+    return init, tuple(load(k) for k in row.image_prompt_file_keys or ())
 
 
 class GenerationHandler:
@@ -72,8 +71,7 @@ class GenerationHandler:
         self._files.delete_prefix(generation_files_prefix(row.user_id, row.id))
 
     def execute(self, ctx: JobContext, row: Generation) -> str | None:
-        extras = dict(row.extras or {})
-        init_image, prompts = load_inputs(self._files, extras)
+        init_image, prompts = load_inputs(self._files, row)
         result = self._engine.generate(
             GenerateRequest(
                 model_path=Path(row.model_path),
@@ -92,17 +90,16 @@ class GenerationHandler:
                 # much to change: 1 - init_strength (rounded, so 1 - 0.9 runs one step, not zero).
                 strength=round(1.0 - (row.init_strength or 0.5), 4) if init_image is not None else 1.0,
                 image_prompts=prompts,
-                image_prompt_weight=float(extras.get("imagePromptWeight") or 0.5),
+                image_prompt_weight=row.image_prompt_weight if row.image_prompt_weight is not None else 0.5,
             ),
             progress=ctx.progress,
         )
         outputs = result.images
-        if result.image_prompt_method:
-            extras["imagePromptMethod"] = result.image_prompt_method
-        if extras.get("transparency") == "foreground_only":
+        transparency_method = None
+        if row.transparency == "foreground_only":
             removed = [self._engine.remove_background(image) for image in outputs]
             outputs = [image for image, _ in removed]
-            extras["transparencyMethod"] = removed[0][1] if removed else None
+            transparency_method = removed[0][1] if removed else None
         images: list[GeneratedImage] = []
         for index, image in enumerate(outputs):
             image_id = str(uuid.uuid4())
@@ -116,7 +113,8 @@ class GenerationHandler:
 
         def record(s: Session, current: Generation) -> None:
             s.add_all(images)
-            current.extras = extras  # a new dict, so the JSON column is written
+            current.image_prompt_method = result.image_prompt_method
+            current.transparency_method = transparency_method
 
         ctx.complete(record)
         return None

@@ -6,8 +6,6 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +15,12 @@ from sfumato.jobs.core.events import delete_events
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound
+from sfumato.services.generations.types import (
+    GenerationParams,
+    GenerationView,
+    ImageInputs,
+    generation_view,
+)
 from sfumato.services.image_inputs import resolve_image
 from sfumato.services.limits import check_queue_cap
 from sfumato.services.styles import STYLE_TEMPLATES, apply_style
@@ -34,49 +38,6 @@ DEFAULT_STEPS = 15
 DEFAULT_GUIDANCE = 7.0
 MAX_PENDING_PER_USER = 200
 MAX_IMAGE_PROMPTS = 4
-
-
-@dataclass
-class GenerationParams:
-    """A generation request in our own names (the API maps Leonardo's wire keys onto these)."""
-
-    prompt: str | None = None
-    negative_prompt: str | None = None
-    model_id: str | None = None
-    width: int | None = None
-    height: int | None = None
-    num_images: int | None = None
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    seed: int | None = None
-    scheduler: str | None = None
-    preset_style: str | None = None
-    sd_version: str | None = None
-    public: bool | None = None
-    tiling: bool | None = None
-    init_image_id: str | None = None
-    init_generation_image_id: str | None = None
-    init_strength: float | None = None
-    image_prompts: list[str] | None = None
-    image_prompt_weight: float | None = None
-    transparency: str | None = None  # "foreground_only" or "disabled"
-    # Accepted and recorded, but no model here acts on them (alchemy, photoReal, promptMagic, ...).
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ImageView:
-    id: str
-    file_key: str
-    token: str
-    nsfw: bool
-    like_count: int
-
-
-@dataclass(frozen=True)
-class GenerationView:
-    row: Generation
-    images: list[ImageView]
 
 
 def _check_range(name: str, value: float, low: float, high: float, hint: str) -> None:
@@ -101,49 +62,44 @@ def validate_size(width: int, height: int, num_images: int) -> None:
         )
 
 
-def image_inputs(s: Session, user_id: str, p: GenerationParams) -> dict[str, Any]:
-    """Check init image / image prompt ids and return what the generation records about them (in `extras`):
-    the ids under Leonardo's names, and the file keys the job will read (`inputFiles`)."""
-    out: dict[str, Any] = {}
-    files: dict[str, Any] = {}
+def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
+    """Check the init image and image prompt ids (the user's own, finished) and what goes with them."""
     if p.init_image_id and p.init_generation_image_id:
         raise InvalidRequest("send either init_image_id (an uploaded init image) or init_generation_image_id "
                              "(a generated image), not both", field="init_image_id")  # fmt: skip
+    init_image_id = init_generated_image_id = init_key = None
     if p.init_image_id:
         ref = resolve_image(s, user_id, p.init_image_id, "init_image_id", accept=("init_image",))
-        out["initImageId"], files["init"] = ref.id, ref.file_key
+        init_image_id, init_key = ref.id, ref.file_key
     elif p.init_generation_image_id:
         ref = resolve_image(s, user_id, p.init_generation_image_id, "init_generation_image_id",
                             accept=("generated_image", "variation"))  # fmt: skip
-        out["initGeneratedImageId"], files["init"] = ref.id, ref.file_key
-    if "init" in files:
+        init_generated_image_id, init_key = ref.id, ref.file_key
+    strength = ignored = None
+    if init_key is not None:
         strength = p.init_strength if p.init_strength is not None else 0.5
         _check_range("init_strength", strength, 0.1, 0.9,
                      "send a number from 0.1 to 0.9: higher keeps more of the init image (default 0.5)")  # fmt: skip
-        out["_initStrength"] = float(strength)
     elif p.init_strength is not None:
-        out["initStrengthIgnored"] = p.init_strength  # no init image: Leonardo ignores it too
+        ignored = p.init_strength  # no init image: Leonardo ignores it too
+    prompt_ids: tuple[str, ...] = ()
+    prompt_keys: tuple[str, ...] = ()
+    weight = None
     if p.image_prompts:
         if len(p.image_prompts) > MAX_IMAGE_PROMPTS:
             raise InvalidRequest(f"imagePrompts takes at most {MAX_IMAGE_PROMPTS} image ids, got "
                                  f"{len(p.image_prompts)}", field="imagePrompts")  # fmt: skip
         refs = [resolve_image(s, user_id, i, "imagePrompts", accept=("init_image", "generated_image", "variation"))
                 for i in p.image_prompts]  # fmt: skip
-        out["imagePrompts"], files["prompts"] = [r.id for r in refs], [r.file_key for r in refs]
+        prompt_ids, prompt_keys = tuple(r.id for r in refs), tuple(r.file_key for r in refs)
         weight = p.image_prompt_weight if p.image_prompt_weight is not None else 0.5
         _check_range("imagePromptWeight", weight, 0, 1, "send a number from 0 to 1 (default 0.5)")
-        out["imagePromptWeight"] = float(weight)
-    if p.transparency:
-        out["transparency"] = p.transparency
-    if files:
-        out["inputFiles"] = files
-    return out
-
-
-def _view(row: Generation) -> GenerationView:
-    # Images exist only once the job is COMPLETE: a PENDING generation never shows a half-filled list.
-    images = row.images if row.status == "COMPLETE" else []
-    return GenerationView(row, [ImageView(i.id, i.file_key, i.token, i.nsfw, i.like_count) for i in images])
+    return ImageInputs(
+        init_image_id=init_image_id, init_generated_image_id=init_generated_image_id, init_file_key=init_key,
+        init_strength=float(strength) if strength is not None else None, init_strength_ignored=ignored,
+        image_prompt_ids=prompt_ids, image_prompt_file_keys=prompt_keys,
+        image_prompt_weight=float(weight) if weight is not None else None,
+    )  # fmt: skip
 
 
 class Generations:
@@ -200,7 +156,7 @@ class Generations:
                 if isinstance(image_id, str) and image_id:
                     self.settle_upload(user_id, image_id)
         with self._db.session() as s:
-            extras = {**p.extras, **image_inputs(s, user_id, p)}
+            inputs = image_inputs(s, user_id, p)
             check_queue_cap(s, user_id, self.max_pending)  # generations and variations, across API hosts
             row = Generation(
                 id=str(uuid.uuid4()),
@@ -224,19 +180,26 @@ class Generations:
                 sd_version=model.sd_version,
                 public=bool(p.public),
                 tiling=bool(p.tiling),
-                init_strength=extras.pop("_initStrength", None),
-                extras=extras,
+                init_strength=inputs.init_strength,
+                init_image_id=inputs.init_image_id,
+                init_generated_image_id=inputs.init_generated_image_id,
+                init_file_key=inputs.init_file_key,
+                init_strength_ignored=inputs.init_strength_ignored,
+                image_prompt_ids=list(inputs.image_prompt_ids) or None,
+                image_prompt_file_keys=list(inputs.image_prompt_file_keys) or None,
+                image_prompt_weight=inputs.image_prompt_weight,
+                transparency=p.transparency,
+                options=dict(p.options),
             )
             s.add(row)
         self._dispatcher.submit(JobKind.GENERATION, row.id)
         return row.id
 
-    def _owned(self, user_id: str, generation_id: str) -> Generation:
+    def _owned(self, user_id: str, generation_id: str) -> GenerationView:
         with self._db.session() as s:
             row = s.get(Generation, generation_id)
             if row is not None and row.user_id == user_id:
-                row.images  # noqa: B018 — load while the session is open
-                return row
+                return generation_view(row)  # reads its images while the session is open
             image = s.get(GeneratedImage, generation_id)
             if image is not None and image.user_id == user_id:
                 raise InvalidRequest(
@@ -248,7 +211,7 @@ class Generations:
         raise NotFound(f"generation {generation_id} not found")
 
     def get(self, user_id: str, generation_id: str) -> GenerationView:
-        return _view(self._owned(user_id, generation_id))
+        return self._owned(user_id, generation_id)
 
     def list_for_user(self, user_id: str, offset: int = 0, limit: int = 10) -> list[GenerationView]:
         if offset < 0 or limit < 0:
@@ -259,9 +222,7 @@ class Generations:
                 select(Generation).where(Generation.user_id == user_id)
                 .order_by(Generation.created_at.desc(), Generation.id.desc()).offset(offset).limit(limit)
             ).all()  # fmt: skip
-            for row in rows:
-                row.images  # noqa: B018
-            return [_view(r) for r in rows]
+            return [generation_view(r) for r in rows]
 
     def delete(self, user_id: str, generation_id: str) -> None:
         row = self._owned(user_id, generation_id)

@@ -1,4 +1,5 @@
-"""Webhook bodies, one builder per event type, in Leonardo's callback shape (leonardo-api.md section 6).
+"""Webhook bodies, one builder per event type, in Leonardo's callback shape (leonardo-api.md section 6). The
+Webhooks service (services/webhooks.py) gets them from the composition root as a WebhookBodies.
 
 Leonardo sends the raw database row (camelCase, Hasura style), not the REST shape: `images` rather than
 `generated_images`, `seed` and `apiDollarCost` as strings, `timestamp` in epoch milliseconds. Keeping those
@@ -7,13 +8,14 @@ quirks is the point: receivers written for Leonardo parse these bodies unchanged
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
+from sfumato.services.generations import GenerationView
 from sfumato.services.urls import LOCAL_URLS, FileUrls
-from sfumato.store.models import ApiKey, Generation
+from sfumato.services.webhook_records import KeyRecord, ModelInfo, VariationRecord
 
 EVENT_GENERATION_COMPLETE = "image_generation.complete"
 # Not documented by Leonardo (it sends nothing for failures); same body with status FAILED and no images.
@@ -36,18 +38,6 @@ def epoch_ms(value: datetime) -> int:
     return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp() * 1000)
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the builders need of a catalog model (the catalog's ModelEntry has more)."""
-
-    id: str
-    name: str
-    description: str
-    sd_version: str
-    width: int | None = None
-    height: int | None = None
-
-
 def envelope(event_type: str, object_name: str, data_object: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The frame every event shares; `data.object` is the event's own record."""
     return {
@@ -59,14 +49,14 @@ def envelope(event_type: str, object_name: str, data_object: dict[str, Any], now
     }
 
 
-def api_key_record(key: ApiKey) -> dict[str, Any]:
+def api_key_record(key: KeyRecord) -> dict[str, Any]:
     """The key the job was made with. `key` is only the hint: the secret is never stored, so never sent.
     `webhookCallbackApiKey` is included because some receivers check it in the body instead of the header."""
     return {
         "id": key.id,
         "createdAt": wire_time(key.created_at),
         "userId": key.user_id,
-        "key": key.key_hint,
+        "key": key.hint,
         "lastUsed": wire_time(key.last_used_at),
         "name": key.name,
         "type": "PRODUCTION",
@@ -91,31 +81,18 @@ def model_record(model: ModelInfo | None, model_id: str, user_id: str) -> dict[s
     }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ImageRecord:
-    id: str
-    token: str
-    nsfw: bool
-    like_count: int
-    created_at: datetime | None
-    file_key: str = ""  # object storage builds the URL from it
-
-
 def generation_event(
-    row: Generation,
-    images: list[ImageRecord],
-    key: ApiKey,
+    row: GenerationView,
+    key: KeyRecord,
     model: ModelInfo | None,
     base_url: str,
     now: datetime,
     urls: FileUrls = LOCAL_URLS,
 ) -> dict[str, Any]:
-    """`image_generation.complete` (status COMPLETE) or `image_generation.failed` (status FAILED)."""
-    extras = row.extras or {}
+    """`image_generation.complete` (status COMPLETE) or `image_generation.failed` (FAILED or CANCELLED)."""
+    options = row.options
     # Leonardo names the init source: an uploaded init image or one of our generated images.
-    init_type = (
-        "UPLOADED" if extras.get("initImageId") else ("GENERATED" if extras.get("initGeneratedImageId") else None)
-    )
+    init_type = "UPLOADED" if row.init_image_id else ("GENERATED" if row.init_generated_image_id else None)
     complete = row.status == "COMPLETE"
     image_items = [
         {
@@ -123,30 +100,31 @@ def generation_event(
             "userId": row.user_id, "url": urls.image(base_url, i.id, i.token, i.file_key), "generationId": row.id,
             "nobgId": None, "nsfw": i.nsfw, "likeCount": i.like_count, "trendingScore": 0, "public": row.public,
         }
-        for i in (images if complete else [])
+        for i in (row.images if complete else ())
     ]  # fmt: skip
     obj: dict[str, Any] = {
         "id": row.id, "createdAt": wire_time(row.created_at), "updatedAt": wire_time(row.updated_at or now),
         "userId": row.user_id, "public": row.public, "flagged": False, "nsfw": False, "status": wire_status(row.status),
         "coreModel": "SD", "guidanceScale": row.guidance_scale, "imageHeight": row.height,
         "imageWidth": row.width, "inferenceSteps": row.num_inference_steps,
-        "initGeneratedImageId": extras.get("initGeneratedImageId"), "initImageId": extras.get("initImageId"),
+        "initGeneratedImageId": row.init_generated_image_id, "initImageId": row.init_image_id,
         "initStrength": row.init_strength, "initType": init_type, "initUpscaledImageId": None,
         "modelId": row.model_id, "negativePrompt": row.negative_prompt or "", "prompt": row.prompt,
         "quantity": row.num_images, "sdVersion": row.sd_version, "tiling": row.tiling,
         "imageAspectRatio": None, "tokenCost": 0, "negativeStylePrompt": "", "seed": str(row.seed),
         "scheduler": row.scheduler, "presetStyle": row.preset_style,
-        "promptMagic": bool(extras.get("promptMagic", False)), "canvasInitImageId": None,
-        "canvasMaskImageId": None, "canvasRequest": bool(extras.get("canvasRequest", False)), "api": True,
+        "promptMagic": bool(option(options, "promptMagic", False)), "canvasInitImageId": None,
+        "canvasMaskImageId": None, "canvasRequest": bool(option(options, "canvasRequest", False)), "api": True,
         "poseImage2Image": False, "imagePromptStrength": None, "category": None, "poseImage2ImageType": None,
-        "highContrast": bool(extras.get("highContrast", False)), "apiDollarCost": "0",
-        "poseImage2ImageWeight": None, "alchemy": extras.get("alchemy"),
-        "contrastRatio": extras.get("contrastRatio"), "highResolution": extras.get("highResolution"),
-        "expandedDomain": extras.get("expandedDomain"), "promptMagicVersion": extras.get("promptMagicVersion"),
-        "unzoom": extras.get("unzoom"), "unzoomAmount": extras.get("unzoomAmount"), "apiKeyId": row.api_key_id,
-        "photoReal": bool(extras.get("photoReal", False)),
-        "promptMagicStrength": extras.get("promptMagicStrength"),
-        "photoRealStrength": extras.get("photoRealStrength"), "imageToImage": init_type is not None,
+        "highContrast": bool(option(options, "highContrast", False)), "apiDollarCost": "0",
+        "poseImage2ImageWeight": None, "alchemy": option(options, "alchemy"),
+        "contrastRatio": option(options, "contrastRatio"), "highResolution": option(options, "highResolution"),
+        "expandedDomain": option(options, "expandedDomain"),
+        "promptMagicVersion": option(options, "promptMagicVersion"), "unzoom": option(options, "unzoom"),
+        "unzoomAmount": option(options, "unzoomAmount"), "apiKeyId": row.api_key_id,
+        "photoReal": bool(option(options, "photoReal", False)),
+        "promptMagicStrength": option(options, "promptMagicStrength"),
+        "photoRealStrength": option(options, "photoRealStrength"), "imageToImage": init_type is not None,
         "controlnetsUsed": False,
         # Ours, not Leonardo's: why a FAILED generation failed (null when COMPLETE).
         "failureReason": row.failure_reason,
@@ -158,24 +136,8 @@ def generation_event(
     return envelope(event_type, "generation", obj, now)
 
 
-@dataclass(frozen=True)
-class VariationRecord:
-    """A finished post-processing job (upscale, unzoom, no-background), in our own names."""
-
-    id: str
-    status: str  # COMPLETE | FAILED
-    transform_type: str  # UPSCALE | UNZOOM | NOBG | ...
-    generated_image_id: str
-    created_at: datetime
-    updated_at: datetime
-    image_id: str | None = None
-    token: str | None = None
-    transparent: bool = False
-    file_key: str | None = None
-
-
 def post_processing_event(
-    v: VariationRecord, key: ApiKey, base_url: str, now: datetime, urls: FileUrls = LOCAL_URLS
+    v: VariationRecord, key: KeyRecord, base_url: str, now: datetime, urls: FileUrls = LOCAL_URLS
 ) -> dict[str, Any]:
     """`post_processing.complete` / `.failed`: the shape third-party Leonardo clients parse."""
     done = v.status == "COMPLETE" and v.image_id and v.token
@@ -189,3 +151,17 @@ def post_processing_event(
     }  # fmt: skip
     event_type = EVENT_POST_PROCESSING_COMPLETE if v.status == "COMPLETE" else EVENT_POST_PROCESSING_FAILED
     return envelope(event_type, "generated_image_variation_generic", obj, now)
+
+
+class LeonardoWebhookBodies:
+    """The WebhookBodies the composition root gives the Webhooks service."""
+
+    def generation(
+        self, g: GenerationView, key: KeyRecord, model: ModelInfo | None, base_url: str, now: datetime, urls: FileUrls
+    ) -> dict[str, Any]:
+        return generation_event(g, key, model, base_url, now, urls)
+
+    def variation(
+        self, v: VariationRecord, key: KeyRecord, base_url: str, now: datetime, urls: FileUrls
+    ) -> dict[str, Any]:
+        return post_processing_event(v, key, base_url, now, urls)
