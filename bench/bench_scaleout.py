@@ -63,8 +63,14 @@ def wait_all(c: Cluster, ids: list[str], timeout: float) -> None:
 
 def one_round(catalog: Path, workers: int, args: argparse.Namespace) -> tuple[float, float]:
     """(seconds for `args.jobs` generations on `workers` workers, mean seconds of one job on a worker)."""
-    body = {"prompt": "a red circle", "modelId": TINY_MODEL_ID, "width": args.size, "height": args.size,
-            "num_images": args.images, "num_inference_steps": args.steps}  # fmt: skip
+    body = {
+        "prompt": "a red circle",
+        "modelId": TINY_MODEL_ID,
+        "width": args.size,
+        "height": args.size,
+        "num_images": args.images,
+        "num_inference_steps": args.steps,
+    }
     with tempfile.TemporaryDirectory() as tmp, scratch_database("sfumato_bench") as pg, scratch_redis() as broker:
         root = Path(tmp)
         unlimited = {"SFUMATO_RATE_LIMIT_JOBS_PER_MINUTE": "100000", "SFUMATO_MAX_PENDING_PER_USER": "100000"}
@@ -104,19 +110,27 @@ def main() -> None:
     images = args.jobs * args.images
     cores = len(os.sched_getaffinity(0))
     base = images / results[args.workers[0]][0] * 60
-    print(f"\n{args.jobs} generations x {args.images} images, {args.size}x{args.size}, {args.steps} steps, "
-          f"tiny SD 1.5, 1 torch thread per worker, {cores} CPU cores on this host")  # fmt: skip
-    print(f"{'workers':>7} | {'seconds':>8} | {'images/min':>10} | {'scaling':>8} | {'bound':>6} | "
-          f"{'s/job':>6} | {'busy':>5}")  # fmt: skip
+    print(
+        f"\n{args.jobs} generations x {args.images} images, {args.size}x{args.size}, {args.steps} steps, "
+        f"tiny SD 1.5, 1 torch thread per worker, {cores} CPU cores on this host"
+    )
+    print(
+        f"{'workers':>7} | {'seconds':>8} | {'images/min':>10} | {'scaling':>8} | {'bound':>6} | "
+        f"{'s/job':>6} | {'busy':>5}"
+    )
     print("-" * 70)
     for n, (seconds, per_job) in results.items():
         rate = images / seconds * 60
         busy = args.jobs * per_job / (n * seconds)  # share of the workers' time spent inside jobs
-        print(f"{n:>7} | {seconds:>8.1f} | {rate:>10.1f} | {rate / base:>7.2f}x | {min(n, cores):>5}x | "
-              f"{per_job:>6.2f} | {busy:>5.0%}")  # fmt: skip
-    print(f"scaling: images/min against {args.workers[0]} worker(s); bound: min(workers, cores), the most a CPU "
-          f"host can give;\ns/job: a worker's mean time inside one job (it grows when workers share a core); "
-          f"busy: share of worker time inside jobs.")  # fmt: skip
+        print(
+            f"{n:>7} | {seconds:>8.1f} | {rate:>10.1f} | {rate / base:>7.2f}x | {min(n, cores):>5}x | "
+            f"{per_job:>6.2f} | {busy:>5.0%}"
+        )
+    print(
+        f"scaling: images/min against {args.workers[0]} worker(s); bound: min(workers, cores), the most a CPU "
+        f"host can give;\ns/job: a worker's mean time inside one job (it grows when workers share a core); "
+        f"busy: share of worker time inside jobs."
+    )
     if args.ratios_json:
         ratios = [
             {

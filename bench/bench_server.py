@@ -37,8 +37,14 @@ from sfumato.testing.live_server import LiveServer, free_port, server_env  # noq
 
 STARTER = ROOT / "models" / "starter"
 PROMPT = "a red circle on the left on a blue background"
-SDK_DEFAULTS = {"modelId": "b24e16ff-06e3-43eb-8d33-4416c2d75876", "width": 1024, "height": 768, "num_images": 4,
-                "alchemy": True, "presetStyle": "DYNAMIC"}  # fmt: skip
+SDK_DEFAULTS = {
+    "modelId": "b24e16ff-06e3-43eb-8d33-4416c2d75876",
+    "width": 1024,
+    "height": 768,
+    "num_images": 4,
+    "alchemy": True,
+    "presetStyle": "DYNAMIC",
+}
 
 
 def make_models(tmp: Path) -> tuple[Path, list[dict], str]:
@@ -47,15 +53,31 @@ def make_models(tmp: Path) -> tuple[Path, list[dict], str]:
     catalog.mkdir()
     entries = []
     for n in range(3):
-        folder = build_tiny_sd15(tmp / f"tiny{n}", seed=n, buckets=[[64, 64], [64, 48], [48, 64]],
-                                 block_channels=(32, 64) if n else (64, 128))  # fmt: skip
-        entries.append({"id": f"00000000-0000-4000-8000-00000000000{n}", "name": f"Tiny {n}", "description": "",
-                        "path": str(folder), "recommended_steps": 20})  # fmt: skip
+        folder = build_tiny_sd15(
+            tmp / f"tiny{n}",
+            seed=n,
+            buckets=[[64, 64], [64, 48], [48, 64]],
+            block_channels=(32, 64) if n else (64, 128),
+        )
+        entries.append(
+            {
+                "id": f"00000000-0000-4000-8000-00000000000{n}",
+                "name": f"Tiny {n}",
+                "description": "",
+                "path": str(folder),
+                "recommended_steps": 20,
+            }
+        )
     main_id = entries[0]["id"]
     if (STARTER / "model_index.json").is_file():
         main_id = STARTER_MODEL_ID
-        entries[0] = {"id": STARTER_MODEL_ID, "name": "Sfumato Starter", "description": "", "path": str(STARTER),
-                      "prompt_styles": False}  # fmt: skip
+        entries[0] = {
+            "id": STARTER_MODEL_ID,
+            "name": "Sfumato Starter",
+            "description": "",
+            "path": str(STARTER),
+            "prompt_styles": False,
+        }
     (catalog / "bench.json").write_text(json.dumps(entries))
     return catalog, entries, main_id
 
@@ -85,8 +107,15 @@ def plain_diffusers_run(folder: Path, steps: int, guidance: float, seed: int, si
     w, h = min(buckets, key=lambda b: abs(b[0] / b[1] - size[0] / size[1]))
     started = time.perf_counter()
     generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(4)]
-    images = pipe(PROMPT, num_inference_steps=steps, guidance_scale=guidance, width=w, height=h,
-                  num_images_per_prompt=4, generator=generators).images  # fmt: skip
+    images = pipe(
+        PROMPT,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        width=w,
+        height=h,
+        num_images_per_prompt=4,
+        generator=generators,
+    ).images
     for image in images:
         image.resize(size, Image.Resampling.LANCZOS).save(io.BytesIO(), format="PNG", compress_level=1)
     return time.perf_counter() - started
@@ -129,10 +158,14 @@ def main() -> None:
     name = gen_info["custom_models_by_pk"]["name"]
     print(f"model: {name} ({main_id}); request: SDK defaults, 4 images 1024x768, {steps} steps, guidance {guidance}")
     print(f"{'':34}{'sfumato server':>16}{'plain diffusers':>17}{'ratio':>8}")
-    print(f"{'end-to-end, median of ' + str(args.runs) + ' (s)':34}{server_median:>16.2f}{plain_median:>17.2f}"
-          f"{server_median / plain_median:>8.2f}")  # fmt: skip
-    print(f"10 s budget for POST -> COMPLETE: {'met' if max(server_times) <= 10 else 'MISSED'} "
-          f"(worst {max(server_times):.2f} s)")  # fmt: skip
+    print(
+        f"{'end-to-end, median of ' + str(args.runs) + ' (s)':34}{server_median:>16.2f}{plain_median:>17.2f}"
+        f"{server_median / plain_median:>8.2f}"
+    )
+    print(
+        f"10 s budget for POST -> COMPLETE: {'met' if max(server_times) <= 10 else 'MISSED'} "
+        f"(worst {max(server_times):.2f} s)"
+    )
     print(f"{'server RSS (MiB)':34}{'after 1st load':>16}{'after ' + str(args.switches) + ' switches':>19}{'ratio':>8}")
     print(f"{'':34}{rss_first:>16.0f}{rss_after:>19.0f}{rss_after / rss_first:>8.2f}")
     if args.ratios_json:

@@ -33,12 +33,26 @@ def tiny_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sdxl = build_tiny_sdxl(root / "tiny-sdxl", seed=0, buckets=TINY_BUCKETS)
     catalog = root / "catalog"
     catalog.mkdir()
-    (catalog / "tiny.json").write_text(json.dumps([
-        {"id": TINY_MODEL_ID, "name": "Tiny SD 1.5", "description": "tiny random SD 1.5", "path": str(sd15),
-         "recommended_steps": 10},
-        {"id": TINY_XL_MODEL_ID, "name": "Tiny SDXL", "description": "tiny random SDXL", "path": str(sdxl),
-         "recommended_steps": 10},
-    ]))  # fmt: skip
+    (catalog / "tiny.json").write_text(
+        json.dumps(
+            [
+                {
+                    "id": TINY_MODEL_ID,
+                    "name": "Tiny SD 1.5",
+                    "description": "tiny random SD 1.5",
+                    "path": str(sd15),
+                    "recommended_steps": 10,
+                },
+                {
+                    "id": TINY_XL_MODEL_ID,
+                    "name": "Tiny SDXL",
+                    "description": "tiny random SDXL",
+                    "path": str(sdxl),
+                    "recommended_steps": 10,
+                },
+            ]
+        )
+    )
     return catalog
 
 

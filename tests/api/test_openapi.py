@@ -31,9 +31,14 @@ def validate(spec: dict, method: str, path: str, body: dict) -> None:
 
 def test_every_documented_operation_is_served(spec: dict) -> None:
     expected = {
-        ("get", "/me"), ("get", "/platformModels"), ("get", "/models/{id}"), ("post", "/generations"),
-        ("get", "/generations/{id}"), ("delete", "/generations/{id}"), ("get", "/generations/user/{userId}"),
-    }  # fmt: skip
+        ("get", "/me"),
+        ("get", "/platformModels"),
+        ("get", "/models/{id}"),
+        ("post", "/generations"),
+        ("get", "/generations/{id}"),
+        ("delete", "/generations/{id}"),
+        ("get", "/generations/user/{userId}"),
+    }
     served = {(m, p.removeprefix(API)) for p, ops in spec["paths"].items() for m in ops}
     assert expected <= served
     ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values()}

@@ -79,8 +79,7 @@ def test_me_list_by_user_paging_and_delete(live_server: LiveServer) -> None:
     assert me.api_concurrency_slots == 10
     ids = []
     for n in range(3):
-        res = client.image.create_generation(request={"prompt": f"p{n}", "num_images": 1, "width": 256,
-                                                      "height": 256})  # fmt: skip
+        res = client.image.create_generation(request={"prompt": f"p{n}", "num_images": 1, "width": 256, "height": 256})
         ids.append(res.object.sd_generation_job.generation_id)
     for generation_id in ids:
         poll(client, generation_id)

@@ -14,8 +14,7 @@ def test_sigkill_with_pending_generations_then_restart_completes_them(tiny_catal
         with server.client("restart") as client:
             ids = []
             for n in range(3):
-                r = client.post("/generations", json={"prompt": f"r{n}", "num_images": 2, "width": 128,
-                                                      "height": 128})  # fmt: skip
+                r = client.post("/generations", json={"prompt": f"r{n}", "num_images": 2, "width": 128, "height": 128})
                 ids.append(r.json()["sdGenerationJob"]["generationId"])
             # The worker is still importing torch for its first job: all three are PENDING now.
             statuses = [client.get(f"/generations/{i}").json()["generations_by_pk"]["status"] for i in ids]

@@ -37,9 +37,15 @@ def _side(x: float) -> str:
 def _generate(server: LiveServer, prompt: str, seed: int, width: int, height: int) -> list[bytes]:
     client = sdk(server, "starter-user")
     res = client.image.create_generation(
-        request={"prompt": prompt, "model_id": STARTER_MODEL_ID, "num_images": 2, "width": width,
-                 "height": height, "seed": seed}
-    )  # fmt: skip
+        request={
+            "prompt": prompt,
+            "model_id": STARTER_MODEL_ID,
+            "num_images": 2,
+            "width": width,
+            "height": height,
+            "seed": seed,
+        }
+    )
     gen = poll(client, res.object.sd_generation_job.generation_id)
     assert gen.status == "COMPLETE"
     return [httpx.get(image.url).content for image in gen.generated_images]

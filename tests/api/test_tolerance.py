@@ -40,9 +40,20 @@ def test_null_means_default_and_modelid_may_be_missing(client: httpx.Client) -> 
 
 
 def test_unknown_keys_strings_for_numbers_and_enum_case(client: httpx.Client) -> None:
-    body = {"prompt": "x", "sd_Version": "v2", "numImages": 3, "num_images": "1", "width": "64", "height": 64.0,
-            "guidance_scale": "6.5", "seed": "42", "scheduler": "euler_discrete", "presetStyle": "cinematic",
-            "public": "false", "tiling": "true"}  # fmt: skip
+    body = {
+        "prompt": "x",
+        "sd_Version": "v2",
+        "numImages": 3,
+        "num_images": "1",
+        "width": "64",
+        "height": 64.0,
+        "guidance_scale": "6.5",
+        "seed": "42",
+        "scheduler": "euler_discrete",
+        "presetStyle": "cinematic",
+        "public": "false",
+        "tiling": "true",
+    }
     gen = wait_for_generation(client, create(client, body))
     assert gen["status"] == "COMPLETE"
     assert gen["scheduler"] == "EULER_DISCRETE" and gen["presetStyle"] == "CINEMATIC"
@@ -55,8 +66,7 @@ def test_json_body_with_no_or_wrong_content_type(live_server: LiveServer, key: s
     headers = {"Authorization": f"Bearer {key}"}
     if content_type:
         headers["Content-Type"] = content_type
-    r = httpx.post(live_server.api_url + "/generations", content=json.dumps({"prompt": "x", **SMALL}),
-                   headers=headers)  # fmt: skip
+    r = httpx.post(live_server.api_url + "/generations", content=json.dumps({"prompt": "x", **SMALL}), headers=headers)
     assert r.status_code == 200, r.text
     assert r.json()["sdGenerationJob"]["generationId"]
 
@@ -144,14 +154,20 @@ def test_bad_input_names_the_field_and_what_to_send(client: httpx.Client, body: 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"prompt"'])
 def test_malformed_bodies_get_a_json_400(live_server: LiveServer, key: str, raw: bytes) -> None:
-    r = httpx.post(live_server.api_url + "/generations", content=raw,
-                   headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    r = httpx.post(
+        live_server.api_url + "/generations",
+        content=raw,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and "JSON" in r.json()["error"]
 
 
 def test_empty_body_with_json_content_type(live_server: LiveServer, key: str) -> None:
-    r = httpx.post(live_server.api_url + "/generations", content=b"",
-                   headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    r = httpx.post(
+        live_server.api_url + "/generations",
+        content=b"",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and r.json()["path"] == "$.prompt"
 
 
@@ -177,8 +193,11 @@ def test_missing_and_wrong_keys_get_leonardo_401(live_server: LiveServer) -> Non
     for headers in ({}, {"Authorization": "Bearer 0f6c1b7e-2d7a-4c43-9d1e-6a0b3c2f9a11"}, {"Authorization": "Basic x"}):
         r = httpx.post(live_server.api_url + "/generations", json={"prompt": "x"}, headers=headers)
         assert r.status_code == 401
-        assert r.json() == {"error": "Authentication hook unauthorized this request", "path": "$",
-                            "code": "access-denied"}  # fmt: skip
+        assert r.json() == {
+            "error": "Authentication hook unauthorized this request",
+            "path": "$",
+            "code": "access-denied",
+        }
 
 
 def test_models_by_id_for_platform_and_well_known_ids(client: httpx.Client) -> None:

@@ -85,8 +85,10 @@ def test_status_without_a_broker_shows_the_database_side(env: dict[str, str]) ->
     data = cli_json(env, "status")
     assert data["broker"] is None and data["broker_error"] is None and data["broker_queue_depth"] is None
     assert data["workers"] == [] and data["jobs_in_flight"] == 0 and data["running_jobs"] == []
-    assert data["models"] and all(m == {"queued_db": 0, "queued_broker": None, "in_flight": 0, "workers_alive": 0}
-                                  for m in data["models"].values())  # fmt: skip
+    assert data["models"] and all(
+        m == {"queued_db": 0, "queued_broker": None, "in_flight": 0, "workers_alive": 0}
+        for m in data["models"].values()
+    )
     assert "broker: none (embedded worker)" in cli(env, "status").stdout
 
 

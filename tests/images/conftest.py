@@ -27,12 +27,26 @@ def addon_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AddonServ
     broken = build_tiny_sd15(root / "tiny-ip-broken", seed=0, buckets=[[64, 64]])
     catalog = root / "catalog"
     catalog.mkdir()
-    (catalog / "addons.json").write_text(json.dumps([
-        {"id": IP_MODEL_ID, "name": "Tiny IP", "description": "with IP-Adapter", "path": str(with_ip),
-         "recommended_steps": 10},
-        {"id": BROKEN_IP_MODEL_ID, "name": "Tiny IP broken", "description": "broken IP-Adapter",
-         "path": str(broken), "recommended_steps": 10},
-    ]))  # fmt: skip
+    (catalog / "addons.json").write_text(
+        json.dumps(
+            [
+                {
+                    "id": IP_MODEL_ID,
+                    "name": "Tiny IP",
+                    "description": "with IP-Adapter",
+                    "path": str(with_ip),
+                    "recommended_steps": 10,
+                },
+                {
+                    "id": BROKEN_IP_MODEL_ID,
+                    "name": "Tiny IP broken",
+                    "description": "broken IP-Adapter",
+                    "path": str(broken),
+                    "recommended_steps": 10,
+                },
+            ]
+        )
+    )
     data = tmp_path_factory.mktemp("addon-data")
     server = LiveServer(server_env(data, catalog, default_model_id=IP_MODEL_ID), free_port(), data / "server.log")
     server.start()

@@ -41,8 +41,14 @@ def reserve(client: httpx.Client, extension: str = "png") -> dict:
     return r.json()["uploadInitImage"]
 
 
-def post_form(upload: dict, data: bytes, filename: str = "image.png", content_type: str | None = "image/png",
-              headers: dict | None = None, fields: dict | None = None) -> httpx.Response:  # fmt: skip
+def post_form(
+    upload: dict,
+    data: bytes,
+    filename: str = "image.png",
+    content_type: str | None = "image/png",
+    headers: dict | None = None,
+    fields: dict | None = None,
+) -> httpx.Response:
     """The docs' script: requests.post(url, data=fields, files={'file': ...}) (httpx here)."""
     form = fields if fields is not None else json.loads(upload["fields"])
     file = (filename, data, content_type) if content_type else (filename, data)

@@ -60,10 +60,12 @@ def _safetensors_old_layout(file: Path) -> None:
     save_file(old_esrgan_layout(tiny_esrgan_state(bias=BIAS / 255)), str(file))
 
 
-@pytest.mark.parametrize(("name", "write"), [("4x-tiny.pth", _pth_params_ema),
-                                             ("4x-old-layout.safetensors", _safetensors_old_layout)])  # fmt: skip
-def test_installed_esrgan_runs_the_upscale(addon_server: AddonServer, client: httpx.Client, image: dict, name: str,
-                                           write: Callable[[Path], None]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "write"), [("4x-tiny.pth", _pth_params_ema), ("4x-old-layout.safetensors", _safetensors_old_layout)]
+)
+def test_installed_esrgan_runs_the_upscale(
+    addon_server: AddonServer, client: httpx.Client, image: dict, name: str, write: Callable[[Path], None]
+) -> None:
     server = addon_server.server
     sdk = LeonardoAiSDK(bearer_auth=server.user("addon-user")["api_key"], server_url=server.api_url)
     plain = vary(client, "upscale", image["id"])  # nothing installed: Lanczos
@@ -114,8 +116,9 @@ def _pickled_module(file: Path) -> None:
         ("x.pth", _pickled_module, "pickled torch.nn.modules.conv.Conv2d object, not only tensors, and is refused"),
     ],
 )
-def test_broken_upscaler_fails_with_a_reason(addon_server: AddonServer, client: httpx.Client, image: dict, name: str,
-                                             write: Callable[[Path], None], words: str) -> None:  # fmt: skip
+def test_broken_upscaler_fails_with_a_reason(
+    addon_server: AddonServer, client: httpx.Client, image: dict, name: str, write: Callable[[Path], None], words: str
+) -> None:
     write(addon_server.folder("upscaler") / name)
     done = vary(client, "upscale", image["id"])
     assert done["status"] == "FAILED" and not done.get("url")
@@ -138,8 +141,9 @@ def assert_disk_alpha(img: Image.Image) -> None:
 
 
 @pytest.mark.parametrize(("config", "logits"), [('{"size": 48}', True), (None, False)])
-def test_installed_mask_model_removes_the_background(addon_server: AddonServer, client: httpx.Client, image: dict,
-                                                     config: str | None, logits: bool) -> None:  # fmt: skip
+def test_installed_mask_model_removes_the_background(
+    addon_server: AddonServer, client: httpx.Client, image: dict, config: str | None, logits: bool
+) -> None:
     folder = addon_server.folder("nobg")
     build_disk_mask_model(folder / "model.pt", radius=0.3, logits=logits)
     if config:
@@ -176,8 +180,9 @@ def _bad_config(folder: Path) -> None:
         (_bad_config, "addons/nobg/config.json is not valid"),
     ],
 )
-def test_broken_mask_model_fails_with_a_reason(addon_server: AddonServer, client: httpx.Client, image: dict,
-                                               write: Callable[[Path], None], words: str) -> None:  # fmt: skip
+def test_broken_mask_model_fails_with_a_reason(
+    addon_server: AddonServer, client: httpx.Client, image: dict, write: Callable[[Path], None], words: str
+) -> None:
     write(addon_server.folder("nobg"))
     done = vary(client, "nobg", image["id"])
     assert done["status"] == "FAILED" and words in done["failureReason"], done

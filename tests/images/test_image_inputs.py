@@ -25,8 +25,9 @@ def generated(client: httpx.Client) -> dict:
 def test_sdk_image_to_image_records_strength_and_ids(live_server: LiveServer, client: httpx.Client) -> None:
     sdk = LeonardoAiSDK(bearer_auth=live_server.user("painter")["api_key"], server_url=live_server.api_url)
     init_id = upload(client, picture())
-    res = sdk.image.create_generation(request={"prompt": "a red circle", "init_image_id": init_id,
-                                               "init_strength": 0.7, **SMALL})  # fmt: skip
+    res = sdk.image.create_generation(
+        request={"prompt": "a red circle", "init_image_id": init_id, "init_strength": 0.7, **SMALL}
+    )
     gen = generate(client, {"init_image_id": init_id, "init_strength": 0.7, "isInitImage": True})
     assert gen["status"] == "COMPLETE" and gen["initStrength"] == 0.7
     assert res.object.sd_generation_job.generation_id
@@ -41,8 +42,16 @@ def test_higher_init_strength_keeps_more_of_the_input(client: httpx.Client) -> N
     ids = [upload(client, left), upload(client, right)]
 
     def spread(strength: float) -> float:
-        outs = [pixels(fetch(generate(client, {"init_image_id": i, "init_strength": strength, "seed": 9})
-                             ["generated_images"][0]["url"])) for i in ids]  # fmt: skip
+        outs = [
+            pixels(
+                fetch(
+                    generate(client, {"init_image_id": i, "init_strength": strength, "seed": 9})["generated_images"][0][
+                        "url"
+                    ]
+                )
+            )
+            for i in ids
+        ]
         return float(np.abs(outs[0] - outs[1]).mean())
 
     keep, change = spread(0.9), spread(0.1)

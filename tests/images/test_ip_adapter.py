@@ -25,8 +25,15 @@ def test_installed_ip_adapter_conditions_the_image(addon_server: AddonServer, cl
     sdk = LeonardoAiSDK(bearer_auth=server.user("ip-user")["api_key"], server_url=server.api_url)
     prompt_id = upload(client, Image.new("RGB", (64, 64), (235, 20, 20)))
     plain = generate(client, {"seed": 21})
-    job = sdk.image.create_generation(request={"prompt": "a red circle", "seed": 21, "image_prompts": [prompt_id],
-                                               "image_prompt_weight": 0.8, **SMALL})  # fmt: skip
+    job = sdk.image.create_generation(
+        request={
+            "prompt": "a red circle",
+            "seed": 21,
+            "image_prompts": [prompt_id],
+            "image_prompt_weight": 0.8,
+            **SMALL,
+        }
+    )
     steered = wait(client, f"/generations/{job.object.sd_generation_job.generation_id}")
     assert steered["status"] == "COMPLETE", steered.get("failureReason")
     assert addon_server.generation_methods(steered["id"])["image_prompt"] == "ip-adapter"
@@ -77,8 +84,9 @@ def _break_with_wrong_keys(folder: Path) -> None:
         (_break_with_wrong_keys, "could not be loaded"),
     ],
 )
-def test_broken_ip_adapter_fails_with_a_reason(addon_server: AddonServer, client: httpx.Client, damage: object,
-                                               words: str) -> None:  # fmt: skip
+def test_broken_ip_adapter_fails_with_a_reason(
+    addon_server: AddonServer, client: httpx.Client, damage: object, words: str
+) -> None:
     from sfumato.engine.tiny_addons import build_tiny_ip_adapter
 
     model = addon_server.models[BROKEN_IP_MODEL_ID]
@@ -93,5 +101,6 @@ def test_broken_ip_adapter_fails_with_a_reason(addon_server: AddonServer, client
     # The failed load left nothing on the cached pipeline: a text-only request gives the baseline's pixels.
     after = generate(client, {"modelId": BROKEN_IP_MODEL_ID, "seed": 4})
     assert after["status"] == "COMPLETE"
-    assert np.array_equal(pixels(fetch(after["generated_images"][0]["url"])),
-                          pixels(fetch(baseline["generated_images"][0]["url"])))  # fmt: skip
+    assert np.array_equal(
+        pixels(fetch(after["generated_images"][0]["url"])), pixels(fetch(baseline["generated_images"][0]["url"]))
+    )

@@ -24,8 +24,9 @@ def test_finished_variation_writes_post_processing_complete(live_server: LiveSer
     done = wait(client, f"/variations/{variation_id}")
     db = Path(live_server.env["SFUMATO_DATA_DIR"]) / "sfumato.db"
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT event_type, payload FROM webhook_deliveries WHERE object_id = ?",
-                            (variation_id,)).fetchall()  # fmt: skip
+        rows = conn.execute(
+            "SELECT event_type, payload FROM webhook_deliveries WHERE object_id = ?", (variation_id,)
+        ).fetchall()
     assert [r[0] for r in rows] == ["post_processing.complete"]
     body = json.loads(rows[0][1])["data"]["object"]
     assert body["id"] == variation_id and body["transformType"] == "NOBG" and body["transparent"] is True

@@ -67,8 +67,9 @@ def test_image_to_image_correlation_falls_as_init_strength_is_lowered(client: ht
     prompt = "a large red heart on the left, on a green background"
 
     def correlation(init_strength: float) -> float:
-        gen = generate(client, {**STARTER, "prompt": prompt, "seed": 0, "init_image_id": init_id,
-                                "init_strength": init_strength})  # fmt: skip
+        gen = generate(
+            client, {**STARTER, "prompt": prompt, "seed": 0, "init_image_id": init_id, "init_strength": init_strength}
+        )
         assert gen["status"] == "COMPLETE", gen.get("failureReason")
         return float(np.corrcoef(x, pixels(fetch(gen["generated_images"][0]["url"])).ravel())[0, 1])
 

@@ -50,8 +50,13 @@ def test_sdk_reserve_upload_get_delete(live_server: LiveServer) -> None:
 def test_formats_and_extension_in_any_case(client: httpx.Client, extension: str, fmt: str) -> None:
     reserved = reserve(client, extension)
     # No content type on the file part, an unrelated file name, and an Authorization header (ignored).
-    r = post_form(reserved, encode(picture(), fmt), filename="whatever.bin", content_type=None,
-                  headers={"Authorization": "Bearer something"})  # fmt: skip
+    r = post_form(
+        reserved,
+        encode(picture(), fmt),
+        filename="whatever.bin",
+        content_type=None,
+        headers={"Authorization": "Bearer something"},
+    )
     assert r.status_code == 204, r.text
     url = client.get(f"/init-image/{reserved['id']}").json()["init_images_by_pk"]["url"]
     assert url.endswith("." + extension.lower().lstrip("."))
@@ -110,8 +115,12 @@ def test_refused_uploads_store_nothing(live_server: LiveServer, client: httpx.Cl
 
 
 def test_extension_mistakes_teach(client: httpx.Client) -> None:
-    for bad, words in [("photo.png", "file name"), ("gif", "not supported"),
-                       (base64.b64encode(encode(picture(), "PNG")).decode(), "image data"), (None, "png")]:  # fmt: skip
+    for bad, words in [
+        ("photo.png", "file name"),
+        ("gif", "not supported"),
+        (base64.b64encode(encode(picture(), "PNG")).decode(), "image data"),
+        (None, "png"),
+    ]:
         r = client.post("/init-image", json={"extension": bad})
         assert r.status_code == 400, r.text
         body = r.json()

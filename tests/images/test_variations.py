@@ -40,8 +40,9 @@ def test_sdk_upscale_is_larger_and_close_when_downscaled(client: httpx.Client, s
     assert np.abs(pixels(back) - pixels(original)).mean() < 12
 
 
-def test_unzoom_keeps_the_centre_and_chains_from_a_variation(client: httpx.Client, sdk: LeonardoAiSDK,
-                                                            image: dict) -> None:  # fmt: skip
+def test_unzoom_keeps_the_centre_and_chains_from_a_variation(
+    client: httpx.Client, sdk: LeonardoAiSDK, image: dict
+) -> None:
     first = wait(
         client,
         f"/variations/{sdk.variation.create_variation_upscale(request={'id': image['id']}).object.sd_upscale_job.id}",

@@ -117,8 +117,19 @@ def test_reaper_fails_a_variation_whose_model_no_worker_serves(world: dict) -> N
     assert reaper.sweep().failed == []  # too young to judge
     later = datetime.now(UTC) + timedelta(seconds=10)
     with world["db"].session() as s:  # a live worker serving another model changes nothing
-        s.add(WorkerRow(id="host:9", hostname="host", pid=9, models=["some-other-model"], device="cpu",
-                        concurrency=1, jobs_done=0, started_at=later, last_seen=later))  # fmt: skip
+        s.add(
+            WorkerRow(
+                id="host:9",
+                hostname="host",
+                pid=9,
+                models=["some-other-model"],
+                device="cpu",
+                concurrency=1,
+                jobs_done=0,
+                started_at=later,
+                last_seen=later,
+            )
+        )
     assert reaper.sweep(later).failed == [vid]
     with world["db"].session() as s:
         row = s.get(ImageVariation, vid)
@@ -132,8 +143,19 @@ def test_reaper_leaves_a_variation_whose_model_a_live_worker_serves(world: dict)
     runner = worker(world, "host:1")
     later = datetime.now(UTC) + timedelta(seconds=10)
     with world["db"].session() as s:
-        s.add(WorkerRow(id="host:1", hostname="host", pid=1, models=[TINY_MODEL_ID], device="cpu",
-                        concurrency=1, jobs_done=0, started_at=later, last_seen=later))  # fmt: skip
+        s.add(
+            WorkerRow(
+                id="host:1",
+                hostname="host",
+                pid=1,
+                models=[TINY_MODEL_ID],
+                device="cpu",
+                concurrency=1,
+                jobs_done=0,
+                started_at=later,
+                last_seen=later,
+            )
+        )
     assert Reaper(world["db"], runner, unserved_after=5, interval=1, dead_after=4).sweep(later).failed == []
     with world["db"].session() as s:
         assert s.get(ImageVariation, vid).status == "PENDING"

@@ -31,8 +31,13 @@ PLUGIN = "sfumato.testing.echo_kind:register"
 
 
 def settings(tmp_path: Path, catalog: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", catalog_dir=catalog, default_model_id=TINY_MODEL_ID,
-                    job_kind_plugins=PLUGIN, log_level="WARNING")  # fmt: skip
+    return Settings(
+        data_dir=tmp_path / "data",
+        catalog_dir=catalog,
+        default_model_id=TINY_MODEL_ID,
+        job_kind_plugins=PLUGIN,
+        log_level="WARNING",
+    )
 
 
 @pytest.fixture

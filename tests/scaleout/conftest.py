@@ -42,10 +42,24 @@ def _make_catalog(root: Path, tiny_catalog: Path) -> Path:
     sd15_path = next(e["path"] for e in entries if e["id"] == TINY_MODEL_ID)
     for model_id, seed in ((EXTRA_A, 1), (EXTRA_B, 2)):
         path = build_tiny_sd15(root / f"tiny-{seed}", seed=seed, buckets=TINY_BUCKETS)
-        entries.append({"id": model_id, "name": f"Tiny extra {seed}", "description": "tiny", "path": str(path),
-                        "recommended_steps": 10})  # fmt: skip
-    entries.append({"id": UNSERVED, "name": "Unserved", "description": "no worker has it", "path": sd15_path,
-                    "recommended_steps": 10})  # fmt: skip
+        entries.append(
+            {
+                "id": model_id,
+                "name": f"Tiny extra {seed}",
+                "description": "tiny",
+                "path": str(path),
+                "recommended_steps": 10,
+            }
+        )
+    entries.append(
+        {
+            "id": UNSERVED,
+            "name": "Unserved",
+            "description": "no worker has it",
+            "path": sd15_path,
+            "recommended_steps": 10,
+        }
+    )
     catalog = root / "catalog"
     catalog.mkdir()
     (catalog / "models.json").write_text(json.dumps(entries))
@@ -68,8 +82,10 @@ def cluster(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, broker
         scratch_redis() as limits,
         scratch_vhost() if broker_kind == "amqp" else nullcontext(limits) as broker,
     ):
-        limits_env = {"SFUMATO_UNSERVED_MODEL_TIMEOUT_SECONDS": str(UNSERVED_TIMEOUT),
-                      "SFUMATO_MAX_PENDING_PER_USER": str(MAX_PENDING)}  # fmt: skip
+        limits_env = {
+            "SFUMATO_UNSERVED_MODEL_TIMEOUT_SECONDS": str(UNSERVED_TIMEOUT),
+            "SFUMATO_MAX_PENDING_PER_USER": str(MAX_PENDING),
+        }
         env = cluster_env(root / "data", catalog, pg, broker, limits_redis=limits, **limits_env)
         with running_cluster(env, root, pg, 2, WORKER_MODELS) as c:
             yield c

@@ -40,9 +40,15 @@ def cluster(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, broker
     root = tmp_path_factory.mktemp("outage")
     # Rate limits live in the machine's Redis: only the broker goes down here.
     with scratch_database("sfumato_outage") as pg, scratch_redis(offset=5) as limits:
-        env = cluster_env(root / "data", tiny_catalog, pg, broker.url, limits_redis=limits,
-                          SFUMATO_REPUBLISH_AFTER_SECONDS=str(REPUBLISH_AFTER),
-                          SFUMATO_UNSERVED_MODEL_TIMEOUT_SECONDS="600")  # fmt: skip
+        env = cluster_env(
+            root / "data",
+            tiny_catalog,
+            pg,
+            broker.url,
+            limits_redis=limits,
+            SFUMATO_REPUBLISH_AFTER_SECONDS=str(REPUBLISH_AFTER),
+            SFUMATO_UNSERVED_MODEL_TIMEOUT_SECONDS="600",
+        )
         with running_cluster(env, root, pg, 1, [[TINY_MODEL_ID]]) as c:
             yield c
 

@@ -40,8 +40,11 @@ def create(client: httpx.Client, model_id: str, **extra: object) -> httpx.Respon
 
 def wait_done(c: Cluster, ids: list[str], timeout: float = 150) -> dict[str, tuple]:
     """id -> (status, model_id, worker, attempts, failure_reason), once none is PENDING."""
-    return c.wait_not_pending("SELECT id, status, model_id, worker, attempts, failure_reason FROM generations "
-                              "WHERE id = ANY(%s)", ids, timeout)  # fmt: skip
+    return c.wait_not_pending(
+        "SELECT id, status, model_id, worker, attempts, failure_reason FROM generations WHERE id = ANY(%s)",
+        ids,
+        timeout,
+    )
 
 
 def served_by(c: Cluster) -> dict[str, set[str]]:
@@ -117,14 +120,15 @@ def test_concurrency_slots_hold_across_hosts_and_workers(cluster: Cluster) -> No
     cli_json(cluster.env, "users", "set", "slotted", "--slots", "1")
     assert hosts[1].get("/me").json()["user_details"][0]["apiConcurrencySlots"] == 1
     # TINY_MODEL_ID has two workers, so without the slot two of these would run at once.
-    ids = [create(hosts[i % 2], TINY_MODEL_ID).json()["sdGenerationJob"]
-           ["generationId"] for i in range(6)]  # fmt: skip
+    ids = [create(hosts[i % 2], TINY_MODEL_ID).json()["sdGenerationJob"]["generationId"] for i in range(6)]
     most, stop = [0], threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            ((n,),) = cluster.sql("SELECT count(*) FROM generations WHERE id = ANY(%s) AND status = 'PENDING' "
-                                  "AND claimed_at IS NOT NULL", ids)  # fmt: skip
+            ((n,),) = cluster.sql(
+                "SELECT count(*) FROM generations WHERE id = ANY(%s) AND status = 'PENDING' AND claimed_at IS NOT NULL",
+                ids,
+            )
             most[0] = max(most[0], n)
             time.sleep(0.02)
 
@@ -157,9 +161,13 @@ def variation_id(r: httpx.Response) -> str:
 
 def wait_variations(c: Cluster, ids: list[str], timeout: float = 150) -> dict[str, tuple]:
     """id -> (status, model_id of its generation, worker, attempts, failure_reason), once none is PENDING."""
-    return c.wait_not_pending("SELECT v.id, v.status, g.model_id, v.worker, v.attempts, v.failure_reason "
-                              "FROM image_variations v JOIN generations g ON g.id = v.generation_id "
-                              "WHERE v.id = ANY(%s)", ids, timeout)  # fmt: skip
+    return c.wait_not_pending(
+        "SELECT v.id, v.status, g.model_id, v.worker, v.attempts, v.failure_reason "
+        "FROM image_variations v JOIN generations g ON g.id = v.generation_id "
+        "WHERE v.id = ANY(%s)",
+        ids,
+        timeout,
+    )
 
 
 def test_variations_complete_on_a_worker_that_serves_their_model(cluster: Cluster) -> None:
@@ -192,7 +200,10 @@ def test_concurrency_slots_count_generations_and_variations_together(cluster: Cl
             ((n,),) = cluster.sql(
                 "SELECT (SELECT count(*) FROM generations WHERE id = ANY(%s) AND status = 'PENDING' AND claimed_at "
                 "IS NOT NULL) + (SELECT count(*) FROM image_variations WHERE id = ANY(%s) AND status = 'PENDING' "
-                "AND claimed_at IS NOT NULL)", gens, variations)  # fmt: skip
+                "AND claimed_at IS NOT NULL)",
+                gens,
+                variations,
+            )
             most[0] = max(most[0], n)
             time.sleep(0.02)
 
@@ -219,16 +230,19 @@ def test_queue_cap_counts_variations_with_generations(cluster: Cluster) -> None:
         assert refused.status_code == 429, refused.text
         body = refused.json()
         assert body["code"] == "rate-limited"
-        assert f"{MAX_PENDING} jobs pending (generations and variations), the most allowed is {MAX_PENDING}" in (
-            body["error"])  # fmt: skip
+        assert (
+            f"{MAX_PENDING} jobs pending (generations and variations), the most allowed is {MAX_PENDING}"
+            in (body["error"])
+        )
 
 
 def test_variation_whose_model_lost_its_last_worker_fails_naming_the_model(cluster: Cluster) -> None:
     host = clients(cluster, "orphaned")[0]
     image = image_of(cluster, host, EXTRA_B)
     models = [EXTRA_A, EXTRA_B]  # the only worker serving EXTRA_B
-    victim = next(p for p, m in zip(cluster.workers, cluster.worker_models, strict=True)
-                  if m == models and p.poll() is None)  # fmt: skip
+    victim = next(
+        p for p, m in zip(cluster.workers, cluster.worker_models, strict=True) if m == models and p.poll() is None
+    )
     victim.send_signal(signal.SIGTERM)  # a warm shutdown: an operator took it away
     victim.wait(30)
     job = variation_id(vary(host, "upscale", image))

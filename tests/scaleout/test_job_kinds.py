@@ -28,9 +28,16 @@ def world(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         env = cluster_env(root / "data", tiny_catalog, pg, broker, SFUMATO_JOB_KIND_PLUGINS=PLUGIN)
         with running_cluster(env, root, pg, apis=0, worker_models=[[TINY_MODEL_ID]]) as cluster:
             # This process plays an API host: it submits through the Celery dispatcher and reads the database.
-            settings = Settings(data_dir=root / "data", database_url=pg, broker_url=broker, redis_url=broker,
-                                catalog_dir=tiny_catalog, default_model_id=TINY_MODEL_ID,
-                                job_kind_plugins=PLUGIN, log_level="WARNING")  # fmt: skip
+            settings = Settings(
+                data_dir=root / "data",
+                database_url=pg,
+                broker_url=broker,
+                redis_url=broker,
+                catalog_dir=tiny_catalog,
+                default_model_id=TINY_MODEL_ID,
+                job_kind_plugins=PLUGIN,
+                log_level="WARNING",
+            )
             container = build(settings)
             try:
                 yield cluster, container

@@ -49,8 +49,9 @@ LONG = {"prompt": "a red circle", "width": 256, "height": 256, "num_images": 8, 
 
 
 def rabbitmqctl(*args: str) -> str:
-    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True,
-                          timeout=60).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        ["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +80,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, short_server_heartbeat: in
     with scratch_database("sfumato_longjob") as pg, scratch_redis(offset=3) as limits, scratch_vhost() as broker:
         # A worker short of CPU must not look dead, and the reaper must not publish the job again: any second
         # delivery seen here comes from the broker.
-        env = cluster_env(root / "data", catalog, pg, broker, limits_redis=limits,
-                          SFUMATO_WORKER_DEAD_AFTER_SECONDS="120", SFUMATO_REPUBLISH_AFTER_SECONDS="600")  # fmt: skip
+        env = cluster_env(
+            root / "data",
+            catalog,
+            pg,
+            broker,
+            limits_redis=limits,
+            SFUMATO_WORKER_DEAD_AFTER_SECONDS="120",
+            SFUMATO_REPUBLISH_AFTER_SECONDS="600",
+        )
         with running_cluster(env, root, pg, 1, []) as c:
             yield c
 
@@ -146,8 +154,11 @@ def received(log: Path) -> list[str]:
 
 def queue_counts(vhost: str) -> tuple[int, int]:
     """(ready, unacknowledged) messages in the tiny model's queue."""
-    rows = json.loads(rabbitmqctl("list_queues", "-p", vhost, "--formatter", "json", "name", "messages_ready",
-                                  "messages_unacknowledged"))  # fmt: skip
+    rows = json.loads(
+        rabbitmqctl(
+            "list_queues", "-p", vhost, "--formatter", "json", "name", "messages_ready", "messages_unacknowledged"
+        )
+    )
     row = next(r for r in rows if r["name"] == queue_for_model(TINY_MODEL_ID))
     return row["messages_ready"], row["messages_unacknowledged"]
 

@@ -28,11 +28,22 @@ def test_procfile_api_and_worker_lines_run(cluster: Cluster, tmp_path: Path) -> 
     entries = procfile()
     assert set(entries) == {"api", "worker"}
     port = free_port()
-    env = {**cluster.env, "PORT": str(port), "SFUMATO_WORKER_MODELS": EXTRA_B,
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{cluster.env.get('PATH', '')}"}  # fmt: skip
-    procs = [subprocess.Popen(["bash", "-c", f"exec {entries[name]}"], env=env, start_new_session=True,
-                              stdout=(tmp_path / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
-             for name in ("api", "worker")]  # fmt: skip
+    env = {
+        **cluster.env,
+        "PORT": str(port),
+        "SFUMATO_WORKER_MODELS": EXTRA_B,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{cluster.env.get('PATH', '')}",
+    }
+    procs = [
+        subprocess.Popen(
+            ["bash", "-c", f"exec {entries[name]}"],
+            env=env,
+            start_new_session=True,
+            stdout=(tmp_path / f"{name}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for name in ("api", "worker")
+    ]
     try:
         key = cluster.apis[0].user("procfile")["api_key"]
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}{API}", headers={"Authorization": f"Bearer {key}"})

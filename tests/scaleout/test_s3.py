@@ -53,8 +53,9 @@ def s3_server(
     server.stop()
 
 
-def test_images_are_presigned_s3_urls_that_download_without_auth(s3_server: LiveServer, bucket: S3FileStore,
-                                                                 s3_endpoint: str) -> None:  # fmt: skip
+def test_images_are_presigned_s3_urls_that_download_without_auth(
+    s3_server: LiveServer, bucket: S3FileStore, s3_endpoint: str
+) -> None:
     client = s3_server.client("s3-alice")
     gen = generate(client, {"num_images": 2})
     assert gen["status"] == "COMPLETE"
@@ -72,8 +73,9 @@ def test_images_are_presigned_s3_urls_that_download_without_auth(s3_server: Live
 
 def test_webhook_bodies_carry_the_same_s3_urls_as_the_api(s3_server: LiveServer) -> None:
     s3_server.user("s3-hooked")
-    key = cli_json(s3_server.env, "keys", "create", "--user", "s3-hooked", "--webhook-url",
-                   "http://127.0.0.1:9/hook")  # fmt: skip  # nobody listens: the body stays in the outbox
+    key = cli_json(
+        s3_server.env, "keys", "create", "--user", "s3-hooked", "--webhook-url", "http://127.0.0.1:9/hook"
+    )  # nobody listens: the body stays in the outbox
     client = httpx.Client(base_url=s3_server.api_url, headers={"Authorization": f"Bearer {key['api_key']}"})
     gen = generate(client, {})
     db = Path(s3_server.env["SFUMATO_DATA_DIR"]) / "sfumato.db"
@@ -90,8 +92,9 @@ def test_webhook_bodies_carry_the_same_s3_urls_as_the_api(s3_server: LiveServer)
     assert httpx.get(hook_image["url"]).status_code == 200
 
 
-def test_init_image_presigned_post_goes_to_s3_then_feeds_image_to_image(s3_server: LiveServer,
-                                                                        s3_endpoint: str) -> None:  # fmt: skip
+def test_init_image_presigned_post_goes_to_s3_then_feeds_image_to_image(
+    s3_server: LiveServer, s3_endpoint: str
+) -> None:
     client = s3_server.client("s3-bob")
     up = reserve(client, "png")
     assert up["url"].startswith(s3_endpoint)  # the client talks to S3 directly
@@ -116,8 +119,9 @@ def test_init_image_presigned_post_goes_to_s3_then_feeds_image_to_image(s3_serve
         (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "could not be decoded"),
     ],
 )
-def test_a_bad_object_uploaded_to_s3_is_refused_on_first_use(s3_server: LiveServer, bucket: S3FileStore,
-                                                             data: bytes, reason: str) -> None:  # fmt: skip
+def test_a_bad_object_uploaded_to_s3_is_refused_on_first_use(
+    s3_server: LiveServer, bucket: S3FileStore, data: bytes, reason: str
+) -> None:
     client = s3_server.client("s3-carol")
     up = reserve(client, "png")
     assert post_form(up, data).status_code == 204  # moto does not check the policy; the server must

@@ -31,8 +31,12 @@ def at_0006(database_url: str) -> Iterator[Database]:
     db = Database(database_url)
     command.upgrade(alembic_config(db.engine), "0006")
     with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO users (id, username, api_concurrency_slots, created_at) "
-                          "VALUES ('u', 'u', 10, CURRENT_TIMESTAMP)"))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, api_concurrency_slots, created_at) "
+                "VALUES ('u', 'u', 10, CURRENT_TIMESTAMP)"
+            )
+        )
         conn.execute(
             text(
                 "INSERT INTO generations (id, user_id, status, attempts, model_id, model_path, engine_prompt, prompt,"

@@ -124,8 +124,13 @@ def test_deleting_a_user_removes_every_row_and_file(world: dict) -> None:
     assert world["files"].count(f"users/{user_id}") == 2
     accounts.delete_user("carol")
     with db.session() as s:
-        for table, column in ((User, User.id), (ApiKey, ApiKey.user_id), (Generation, Generation.user_id),
-                              (GeneratedImage, GeneratedImage.user_id), (JobEvent, JobEvent.user_id)):  # fmt: skip
+        for table, column in (
+            (User, User.id),
+            (ApiKey, ApiKey.user_id),
+            (Generation, Generation.user_id),
+            (GeneratedImage, GeneratedImage.user_id),
+            (JobEvent, JobEvent.user_id),
+        ):
             assert s.scalar(select(func.count()).select_from(table).where(column == user_id)) == 0
     assert world["files"].count(f"users/{user_id}") == 0
     assert world["files"].count(f"users/{keeper_id}") == 2

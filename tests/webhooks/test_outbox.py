@@ -32,14 +32,35 @@ def seed(db: Database, url: str) -> tuple[ApiKey, Generation]:
     with db.session() as s:
         s.add(User(id=user_id, username=f"u-{user_id[:8]}"))
         s.flush()
-        key = ApiKey(id=key_id, user_id=user_id, name="k", key_hash=uuid.uuid4().hex, key_hint="ab…cd",
-                     webhook_url=url, webhook_key="cb", signing_secret=new_signing_secret())  # fmt: skip
+        key = ApiKey(
+            id=key_id,
+            user_id=user_id,
+            name="k",
+            key_hash=uuid.uuid4().hex,
+            key_hint="ab…cd",
+            webhook_url=url,
+            webhook_key="cb",
+            signing_secret=new_signing_secret(),
+        )
         gen = Generation(
-            id=str(uuid.uuid4()), user_id=user_id, api_key_id=key_id, status="PENDING", model_id="m",
-            model_path="/m", engine_prompt="p", prompt="p", width=64, height=64, num_images=1,
-            num_inference_steps=10, guidance_scale=7.0, seed=1, scheduler="LEONARDO", preset_style="DYNAMIC",
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            api_key_id=key_id,
+            status="PENDING",
+            model_id="m",
+            model_path="/m",
+            engine_prompt="p",
+            prompt="p",
+            width=64,
+            height=64,
+            num_images=1,
+            num_inference_steps=10,
+            guidance_scale=7.0,
+            seed=1,
+            scheduler="LEONARDO",
+            preset_style="DYNAMIC",
             sd_version="v1_5",
-        )  # fmt: skip
+        )
         s.add_all([key, gen])
     return key, gen
 

@@ -42,9 +42,15 @@ API_KEY_KEYS = keys("id createdAt userId key lastUsed name type webhookCallbackU
 
 def key() -> KeyRecord:
     return KeyRecord(
-        id="key-1", user_id="user-1", name="prod", hint="abcd…wxyz", created_at=datetime(2023, 1, 1, tzinfo=UTC),
-        last_used_at=None, webhook_url="https://example.com/hook", webhook_key="cb-secret",
-    )  # fmt: skip
+        id="key-1",
+        user_id="user-1",
+        name="prod",
+        hint="abcd…wxyz",
+        created_at=datetime(2023, 1, 1, tzinfo=UTC),
+        last_used_at=None,
+        webhook_url="https://example.com/hook",
+        webhook_key="cb-secret",
+    )
 
 
 IMAGES = (ImageView("img-1", "", "tok", False, 0, NOW),)
@@ -52,16 +58,38 @@ IMAGES = (ImageView("img-1", "", "tok", False, 0, NOW),)
 
 def generation(status: str = "COMPLETE", **changes: object) -> GenerationView:
     view = GenerationView(
-        id="gen-1", user_id="user-1", api_key_id="key-1", status=status, model_id="model-1",
-        prompt="An oil painting of a cat", negative_prompt=None, width=512, height=512, num_images=1,
-        num_inference_steps=30, guidance_scale=7.0, seed=905778432, scheduler="EULER_DISCRETE",
-        preset_style="DYNAMIC", sd_version="v2", public=False, tiling=False, init_strength=None,
-        init_image_id=None, init_generated_image_id=None, image_prompt_ids=(), image_prompt_weight=None,
-        image_prompt_method=None, transparency=None, transparency_method=None,
+        id="gen-1",
+        user_id="user-1",
+        api_key_id="key-1",
+        status=status,
+        model_id="model-1",
+        prompt="An oil painting of a cat",
+        negative_prompt=None,
+        width=512,
+        height=512,
+        num_images=1,
+        num_inference_steps=30,
+        guidance_scale=7.0,
+        seed=905778432,
+        scheduler="EULER_DISCRETE",
+        preset_style="DYNAMIC",
+        sd_version="v2",
+        public=False,
+        tiling=False,
+        init_strength=None,
+        init_image_id=None,
+        init_generated_image_id=None,
+        image_prompt_ids=(),
+        image_prompt_weight=None,
+        image_prompt_method=None,
+        transparency=None,
+        transparency_method=None,
         options={"alchemy": True, "photo_real": False},
         failure_reason=None if status == "COMPLETE" else "RuntimeError: out of memory",
-        created_at=datetime(2023, 11, 9, 0, 42, 22, 707_000, tzinfo=UTC), updated_at=NOW, images=IMAGES,
-    )  # fmt: skip
+        created_at=datetime(2023, 11, 9, 0, 42, 22, 707_000, tzinfo=UTC),
+        updated_at=NOW,
+        images=IMAGES,
+    )
     return replace(view, **changes)  # type: ignore[arg-type]
 
 
@@ -118,9 +146,18 @@ def test_http_urls_are_accepted(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["", "ftp://example.com/x", "example.com/hook", "https://", "javascript:alert(1)",
-            "https://exa mple.com/", "http://example.com:99999999/", "file:///etc/passwd"],
-)  # fmt: skip
+    "url",
+    [
+        "",
+        "ftp://example.com/x",
+        "example.com/hook",
+        "https://",
+        "javascript:alert(1)",
+        "https://exa mple.com/",
+        "http://example.com:99999999/",
+        "file:///etc/passwd",
+    ],
+)
 def test_other_urls_are_refused_naming_the_field_and_what_to_send(url: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         validate_webhook_url(url)

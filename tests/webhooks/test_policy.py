@@ -39,10 +39,24 @@ def test_24_hours_of_retries_is_about_a_hundred_and_fifty_attempts() -> None:
 
 @pytest.mark.parametrize(
     ("status", "outcome"),
-    [(200, "delivered"), (204, "delivered"), (299, "delivered"), (408, "retry"), (429, "retry"),
-     (500, "retry"), (503, "retry"), (599, "retry"), (400, "failed"), (401, "failed"), (404, "failed"),
-     (410, "failed"), (301, "failed"), (302, "failed"), (307, "failed")],
-)  # fmt: skip
+    [
+        (200, "delivered"),
+        (204, "delivered"),
+        (299, "delivered"),
+        (408, "retry"),
+        (429, "retry"),
+        (500, "retry"),
+        (503, "retry"),
+        (599, "retry"),
+        (400, "failed"),
+        (401, "failed"),
+        (404, "failed"),
+        (410, "failed"),
+        (301, "failed"),
+        (302, "failed"),
+        (307, "failed"),
+    ],
+)
 def test_status_codes_are_delivered_retried_or_failed(status: int, outcome: str) -> None:
     assert classify_status(status) == outcome
 

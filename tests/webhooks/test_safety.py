@@ -10,18 +10,31 @@ from sfumato.jobs.webhook_safety import DestinationGuard, DestinationRefused, cl
 @pytest.mark.parametrize(
     ("address", "why"),
     [
-        ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
-        ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("172.31.255.254", "private"),
-        ("192.168.1.10", "private"), ("fd00::1", "private"), ("fc00::5", "private"),
-        ("169.254.1.1", "link-local"), ("fe80::1", "link-local"),
-        ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"), ("100.100.100.200", "metadata"),
-        ("168.63.129.16", "metadata"), ("169.254.170.2", "metadata"),
-        ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("224.0.0.1", "multicast"),
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("172.31.255.254", "private"),
+        ("192.168.1.10", "private"),
+        ("fd00::1", "private"),
+        ("fc00::5", "private"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+        ("100.100.100.200", "metadata"),
+        ("168.63.129.16", "metadata"),
+        ("169.254.170.2", "metadata"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
         ("100.64.0.1", "non-public"),  # carrier-grade NAT
-        ("::ffff:127.0.0.1", "loopback"), ("::ffff:10.0.0.1", "private"),  # IPv4-mapped
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:10.0.0.1", "private"),  # IPv4-mapped
         ("2002:a00:1::", "private"),  # 6to4 wrapping 10.0.0.1
     ],
-)  # fmt: skip
+)
 def test_non_public_addresses_are_classified(address: str, why: str) -> None:
     reason = classify_address(address)
     assert reason is not None and why in reason

@@ -45,7 +45,15 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         body = json.dumps({"error": message, "path": "$", "code": "rate-limited"}).encode()
-        await send({"type": "http.response.start", "status": 429,
-                    "headers": [(b"content-type", b"application/json; charset=utf-8"),
-                                (b"retry-after", b"60"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json; charset=utf-8"),
+                    (b"retry-after", b"60"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -153,8 +153,9 @@ def build_file_store(settings: Settings) -> FileStore:
     from sfumato.store.s3 import make_s3_client, parse_storage_url
 
     bucket, prefix = parse_storage_url(settings.storage_url)
-    client = make_s3_client(settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id,
-                            settings.s3_secret_access_key)  # fmt: skip
+    client = make_s3_client(
+        settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id, settings.s3_secret_access_key
+    )
     return S3FileStore(client, bucket, prefix, settings.s3_public_base_url)
 
 
@@ -178,8 +179,14 @@ def build_reaper(settings: Settings, db: Database, runner: JobRunner, publisher:
     republisher = Republisher(
         db, runner.kinds, publisher, settings.republish_after_seconds, settings.worker_dead_after_seconds
     )
-    return Reaper(db, runner, settings.unserved_model_timeout_seconds, settings.reaper_interval_seconds,
-                  settings.worker_dead_after_seconds, republisher)  # fmt: skip
+    return Reaper(
+        db,
+        runner,
+        settings.unserved_model_timeout_seconds,
+        settings.reaper_interval_seconds,
+        settings.worker_dead_after_seconds,
+        republisher,
+    )
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:

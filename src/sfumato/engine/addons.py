@@ -73,8 +73,10 @@ def _short(exc: BaseException) -> str:
 
 def _read_checkpoint(file: Path) -> object:
     def unreadable(reason: str) -> AddonError:
-        return AddonError(f"the upscaler {shown(file)} could not be read: {reason}; install an ESRGAN state dict "
-                          "as .pth or .safetensors")  # fmt: skip
+        return AddonError(
+            f"the upscaler {shown(file)} could not be read: {reason}; install an ESRGAN state dict "
+            "as .pth or .safetensors"
+        )
 
     try:
         if file.suffix == ".safetensors":
@@ -86,8 +88,10 @@ def _read_checkpoint(file: Path) -> object:
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         if found:
-            raise unreadable(f"it holds a pickled {found[1]} object, not only tensors, and is refused unopened "
-                             "(unpickling objects can run code); save its state_dict()") from exc  # fmt: skip
+            raise unreadable(
+                f"it holds a pickled {found[1]} object, not only tensors, and is refused unopened "
+                "(unpickling objects can run code); save its state_dict()"
+            ) from exc
         raise unreadable("it is not a PyTorch checkpoint (damaged, or another format)") from exc
     except Exception as exc:
         raise unreadable(_short(exc)) from exc
@@ -130,8 +134,10 @@ def _load_salient(file: Path, device: str) -> _Salient:
     try:
         module = torch.jit.load(str(file), map_location=device).eval()
     except Exception as exc:
-        raise AddonError(f"the background-removal model {shown(file)} could not be loaded as TorchScript "
-                         f"({_short(exc)}); export it with torch.jit.trace or torch.jit.script") from exc  # fmt: skip
+        raise AddonError(
+            f"the background-removal model {shown(file)} could not be loaded as TorchScript "
+            f"({_short(exc)}); export it with torch.jit.trace or torch.jit.script"
+        ) from exc
     return _Salient(module, size, mean, std, device)
 
 
@@ -145,13 +151,16 @@ def salient_alpha(rgb: Image.Image, file: Path, device: str = "cpu") -> Image.Im
         with torch.inference_mode():
             out = model.module(x.to(model.device))
     except Exception as exc:
-        raise AddonError(f"the background-removal model {shown(file)} failed on a (1, 3, {model.size}, "
-                         f"{model.size}) input: {type(exc).__name__}: {exc}") from exc  # fmt: skip
+        raise AddonError(
+            f"the background-removal model {shown(file)} failed on a (1, 3, {model.size}, "
+            f"{model.size}) input: {type(exc).__name__}: {exc}"
+        ) from exc
     out = out[0] if isinstance(out, (list, tuple)) and out else out
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if not isinstance(out, torch.Tensor) or out.dim() < 2 or out.numel() != out.shape[-1] * out.shape[-2]:
-        raise AddonError(f"the background-removal model {shown(file)} returned {shape}; it must return one mask, "
-                         "shaped (1, 1, H, W)")  # fmt: skip
+        raise AddonError(
+            f"the background-removal model {shown(file)} returned {shape}; it must return one mask, shaped (1, 1, H, W)"
+        )
     mask = out.reshape(out.shape[-2], out.shape[-1]).float().cpu()
     if not torch.isfinite(mask).all():
         raise AddonError(f"the background-removal model {shown(file)} returned NaN or infinite values")

@@ -227,8 +227,16 @@ class Engine:
         only the refinement's fine detail kept (engine/postprocess.py). Returns (image, method)."""
         size = upscale_size(*image.size)
         big, how = enlarge(image, size, self.addons_dir, self.device)
-        request = GenerateRequest(model_path=model_path, prompt=prompt, width=size[0], height=size[1],
-                                  num_inference_steps=steps, seed=seed, init_image=big, strength=strength)  # fmt: skip
+        request = GenerateRequest(
+            model_path=model_path,
+            prompt=prompt,
+            width=size[0],
+            height=size[1],
+            num_inference_steps=steps,
+            seed=seed,
+            init_image=big,
+            strength=strength,
+        )
         refined = self.generate(request).images[0]
         return add_detail(big, refined), f"{how}+diffusion-detail"
 

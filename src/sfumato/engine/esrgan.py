@@ -123,16 +123,20 @@ def build_rrdbnet(state: dict[str, torch.Tensor]) -> RRDBNet:
     needed = ("conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight")
     if any(k not in state for k in needed):
         sample = ", ".join(sorted(state)[:4])
-        raise ValueError(f"not an ESRGAN (RRDBNet) state dict: expected conv_first / body.N.rdbK / conv_last "
-                         f"(or model.0 / model.1.sub...) keys, found {sample}, ...")  # fmt: skip
+        raise ValueError(
+            f"not an ESRGAN (RRDBNet) state dict: expected conv_first / body.N.rdbK / conv_last "
+            f"(or model.0 / model.1.sub...) keys, found {sample}, ..."
+        )
     in_ch, nf = state["conv_first.weight"].shape[1], state["conv_first.weight"].shape[0]
     out_ch, gc = state["conv_last.weight"].shape[0], state["body.0.rdb1.conv1.weight"].shape[0]
     nb = 1 + max(int(m[1]) for k in state if (m := re.match(r"body\.(\d+)\.", k)))
     num_upsample = sum(1 for k in state if re.fullmatch(r"ups\.\d+\.weight", k))
     unshuffle = math.isqrt(in_ch // out_ch) if out_ch and in_ch % out_ch == 0 else 0
     if out_ch != 3 or unshuffle not in (1, 2, 4) or unshuffle * unshuffle * out_ch != in_ch:
-        raise ValueError(f"only RGB ESRGAN models are supported (3 output channels, 3/12/48 input channels); "
-                         f"this one has {in_ch} in and {out_ch} out")  # fmt: skip
+        raise ValueError(
+            f"only RGB ESRGAN models are supported (3 output channels, 3/12/48 input channels); "
+            f"this one has {in_ch} in and {out_ch} out"
+        )
     model = RRDBNet(in_ch, out_ch, nf, gc, nb, num_upsample, unshuffle)
     model.load_state_dict(state, strict=True)  # a RuntimeError naming missing/unexpected keys and shapes
     if model.scale < 1:

@@ -54,13 +54,17 @@ def ip_adapter_weights(model_path: Path) -> Path | None:
         return None
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin"))
     if not files:
-        raise AddonError(f"{folder.name}/ of model {model_path.name} holds no IP-Adapter weights; put the adapter "
-                         "file (e.g. ip-adapter_sd15.safetensors) in it, or remove the folder")  # fmt: skip
+        raise AddonError(
+            f"{folder.name}/ of model {model_path.name} holds no IP-Adapter weights; put the adapter "
+            "file (e.g. ip-adapter_sd15.safetensors) in it, or remove the folder"
+        )
     encoder = folder / "image_encoder"
     if not (encoder / "config.json").is_file():
-        raise AddonError(f"{folder.name}/ of model {model_path.name} has no image_encoder/ (a transformers "
-                         "CLIPVisionModelWithProjection folder with config.json and its weights) for "
-                         f"{files[0].name}")  # fmt: skip
+        raise AddonError(
+            f"{folder.name}/ of model {model_path.name} has no image_encoder/ (a transformers "
+            "CLIPVisionModelWithProjection folder with config.json and its weights) for "
+            f"{files[0].name}"
+        )
     return files[0]
 
 
@@ -69,8 +73,13 @@ def ip_adapter(pipe: DiffusionPipeline, weights: Path, scale: float) -> Iterator
     """IP-Adapter loaded for one call and unloaded after it, so the cached pipeline stays text-only."""
     had_extractor = getattr(pipe, "feature_extractor", None) is not None
     try:
-        pipe.load_ip_adapter(str(weights.parent), subfolder="", weight_name=weights.name,
-                             image_encoder_folder="image_encoder", local_files_only=True)  # fmt: skip
+        pipe.load_ip_adapter(
+            str(weights.parent),
+            subfolder="",
+            weight_name=weights.name,
+            image_encoder_folder="image_encoder",
+            local_files_only=True,
+        )
         pipe.set_ip_adapter_scale(scale)
     except Exception as exc:
         _unload(pipe, had_extractor)  # a half-loaded adapter must not stay on the shared, cached pipeline

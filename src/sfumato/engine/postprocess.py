@@ -97,8 +97,14 @@ def border_colour_alpha(rgb: Image.Image) -> Image.Image:
     arr = np.asarray(rgb, np.float32)
     h, w, _ = arr.shape
     ring = max(1, min(h, w) // 50)
-    border = np.concatenate([arr[:ring].reshape(-1, 3), arr[-ring:].reshape(-1, 3),
-                             arr[:, :ring].reshape(-1, 3), arr[:, -ring:].reshape(-1, 3)])  # fmt: skip
+    border = np.concatenate(
+        [
+            arr[:ring].reshape(-1, 3),
+            arr[-ring:].reshape(-1, 3),
+            arr[:, :ring].reshape(-1, 3),
+            arr[:, -ring:].reshape(-1, 3),
+        ]
+    )
     background, noise = _border_background(border)
     distance = np.sqrt(((arr - background) ** 2).sum(-1))
     low = max(12.0, 1.5 * noise)  # below: background (its own noise included)

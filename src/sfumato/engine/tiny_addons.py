@@ -57,8 +57,16 @@ def build_tiny_ip_adapter(model_folder: Path, seed: int = 0, embed_dim: int = 32
         key_id += 2
     save_file(tensors, str(folder / IP_ADAPTER_FILE))
     torch.manual_seed(seed)
-    config = CLIPVisionConfig(hidden_size=32, intermediate_size=37, projection_dim=embed_dim, num_hidden_layers=2,
-                              num_attention_heads=4, image_size=32, patch_size=8, num_channels=3)  # fmt: skip
+    config = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        projection_dim=embed_dim,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        num_channels=3,
+    )
     encoder = CLIPVisionModelWithProjection(config)
     encoder.save_pretrained(folder / "image_encoder", safe_serialization=True)
     return folder

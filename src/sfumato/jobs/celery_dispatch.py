@@ -54,8 +54,13 @@ class CeleryDispatcher:
         try:
             self.app.send_task(TASK_NAME, args=[str(kind), job_id], queue=queue)
         except Exception as exc:
-            log.warning("could not publish %s %s to the broker (the reaper publishes it again later): %s: %s",
-                        kind, job_id, type(exc).__name__, exc)  # fmt: skip
+            log.warning(
+                "could not publish %s %s to the broker (the reaper publishes it again later): %s: %s",
+                kind,
+                job_id,
+                type(exc).__name__,
+                exc,
+            )
             return False
         return True
 

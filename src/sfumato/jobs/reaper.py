@@ -45,10 +45,20 @@ def list_workers(db: Database, dead_after_seconds: float, now: datetime | None =
     with db.session() as s:
         rows = s.scalars(select(WorkerRow).order_by(WorkerRow.hostname, WorkerRow.pid)).all()
     return [
-        WorkerInfo(r.id, r.hostname, r.pid, list(r.models or []), r.device, r.concurrency, r.current_job,
-                   r.jobs_done, aware(r.last_seen), aware(r.last_seen) > now - timedelta(seconds=dead_after_seconds))
+        WorkerInfo(
+            r.id,
+            r.hostname,
+            r.pid,
+            list(r.models or []),
+            r.device,
+            r.concurrency,
+            r.current_job,
+            r.jobs_done,
+            aware(r.last_seen),
+            aware(r.last_seen) > now - timedelta(seconds=dead_after_seconds),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def unserved_message(model_id: str, seconds: float) -> str:

@@ -56,8 +56,10 @@ class Republisher:
                     or_(t.claimed_at.is_(None), t.claimed_at < stale),
                     or_(and_(t.published_at.is_(None), t.created_at < due), t.published_at < due),
                 )
-                candidates += [(spec, job_id, model_id, published) for job_id, model_id, _, _, published, _
-                               in s.execute(query.order_by(t.created_at)).all()]  # fmt: skip
+                candidates += [
+                    (spec, job_id, model_id, published)
+                    for job_id, model_id, _, _, published, _ in s.execute(query.order_by(t.created_at)).all()
+                ]
         if not candidates:
             return []
         depths: dict[Lane, dict[str, int]] = {}
@@ -84,7 +86,11 @@ class Republisher:
                 if not self._publisher.send(spec.name, job_id, model_id):
                     return done  # the broker went away: the next pass tries again
                 row.published_at = now
-            log.warning("%s %s published again (%s)", spec.name, job_id,
-                        "never published" if published is None else "its message was lost")  # fmt: skip
+            log.warning(
+                "%s %s published again (%s)",
+                spec.name,
+                job_id,
+                "never published" if published is None else "its message was lost",
+            )
             done.append(job_id)
         return done

@@ -51,8 +51,7 @@ def cluster_status(
             for job_id, model_id, _, claimed_at, _, worker in s.execute(spec.pending_with_model()).all():
                 if claimed_at is not None and aware(claimed_at) > fresh:
                     in_flight[model_id] = in_flight.get(model_id, 0) + 1
-                    running.append(RunningJob(job_id, spec.name, model_id, worker,
-                                              aware(claimed_at).isoformat()))  # fmt: skip
+                    running.append(RunningJob(job_id, spec.name, model_id, worker, aware(claimed_at).isoformat()))
                 else:
                     queued[model_id] = queued.get(model_id, 0) + 1
     models = sorted({*known_models, *queued, *in_flight, *(m for w in workers for m in w.models)})
@@ -87,7 +86,7 @@ def cluster_status(
                 "last_seen": w.last_seen.isoformat(),
             }
             for w in workers
-        ],  # fmt: skip
+        ],
         "models": per_model,
         "queue_depth": queued,  # database: PENDING, no live worker holds it
         "broker_queue_depth": broker_depth,  # broker: messages waiting; None without a broker or when down
@@ -104,13 +103,15 @@ def status_text(data: dict[str, Any]) -> str:
     lines.append("workers:")
     lines += [
         f"  {w['id']}  {'alive' if w['alive'] else 'DEAD '}  {w['device']}  models={','.join(w['models'])}"
-        f"  job={w['current_job'] or '-'}  done={w['jobs_done']}" for w in data["workers"]
-    ] or ["  (none)"]  # fmt: skip
+        f"  job={w['current_job'] or '-'}  done={w['jobs_done']}"
+        for w in data["workers"]
+    ] or ["  (none)"]
     lines.append("queue depth per model (database / broker), in flight, live workers:")
     for model_id, m in data["models"].items():
         broker = "-" if m["queued_broker"] is None else m["queued_broker"]
-        lines.append(f"  {model_id}  {m['queued_db']} / {broker}  in flight {m['in_flight']}  "
-                     f"workers {m['workers_alive']}")  # fmt: skip
+        lines.append(
+            f"  {model_id}  {m['queued_db']} / {broker}  in flight {m['in_flight']}  workers {m['workers_alive']}"
+        )
     if not data["models"]:
         lines.append("  (no models)")
     lines.append(f"jobs in flight: {data['jobs_in_flight']}")

@@ -326,11 +326,26 @@ class WebhookDeliveryWorker:
             ).rowcount  # type: ignore[attr-defined]
             # After the UPDATE this transaction holds the write lock: the row cannot vanish under us.
             if moved or s.get(WebhookDelivery, row.id) is not None:
-                s.add(WebhookAttempt(delivery_id=row.id, attempted_at=now, status_code=res.status_code,
-                                     latency_ms=res.latency_ms, outcome=res.outcome, detail=res.detail))  # fmt: skip
+                s.add(
+                    WebhookAttempt(
+                        delivery_id=row.id,
+                        attempted_at=now,
+                        status_code=res.status_code,
+                        latency_ms=res.latency_ms,
+                        outcome=res.outcome,
+                        detail=res.detail,
+                    )
+                )
         status = str(values.get("status", "pending")) if moved else ""
-        log.info("webhook %s attempt %d: %s %s (%d ms)%s", row.id, row.attempts, res.status_code or "-",
-                 res.outcome, res.latency_ms, "" if moved else " [lease lost]")  # fmt: skip
+        log.info(
+            "webhook %s attempt %d: %s %s (%d ms)%s",
+            row.id,
+            row.attempts,
+            res.status_code or "-",
+            res.outcome,
+            res.latency_ms,
+            "" if moved else " [lease lost]",
+        )
         return status
 
 

@@ -75,16 +75,14 @@ class Heartbeat:
         with self._db.session() as s:
             row = s.get(WorkerRow, self._row.id)
             if row is None:
-                row = WorkerRow(id=self._row.id, hostname=self._row.hostname, pid=self._row.pid,
-                                started_at=now)  # fmt: skip
+                row = WorkerRow(id=self._row.id, hostname=self._row.hostname, pid=self._row.pid, started_at=now)
                 s.add(row)
             row.models, row.device, row.concurrency = self._row.models, self._row.device, self._row.concurrency
             row.current_job, row.jobs_done, row.last_seen = self.current_job, self.jobs_done, now
             for table in self._tables:  # every kind of job: the same lease
                 s.execute(
-                    update(table).where(table.worker == self._row.id, table.status == "PENDING")
-                    .values(claimed_at=now)
-                )  # fmt: skip
+                    update(table).where(table.worker == self._row.id, table.status == "PENDING").values(claimed_at=now)
+                )
 
     def start(self) -> None:
         self.beat()
@@ -125,8 +123,14 @@ def consume(
 ) -> None:
     """Beat, and consume the queues of `model_ids` x `lanes` until stopped. The container (with `runner`) was
     built by the composition root (bootstrap/worker.py) with this worker's id and lease."""
-    row = WorkerRow(id=runner.worker_id, hostname=socket.gethostname(), pid=os.getpid(), models=model_ids,
-                    device=device, concurrency=concurrency)  # fmt: skip
+    row = WorkerRow(
+        id=runner.worker_id,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        models=model_ids,
+        device=device,
+        concurrency=concurrency,
+    )
     heartbeat = Heartbeat(db, row, settings.worker_heartbeat_seconds, runner.kinds.tables())
     register_runner(heartbeat.tracked(runner.run))
     heartbeat.start()
@@ -135,8 +139,14 @@ def consume(
     app = make_celery(broker_url, settings.visibility_timeout_seconds)
     # solo/threads: the models loaded above live in this process; a prefork pool would load them per child.
     worker = app.Worker(
-        hostname=f"sfumato@{runner.worker_id}", queues=queues, concurrency=concurrency,
-        pool="solo" if concurrency == 1 else "threads", loglevel=settings.log_level.upper(),
-        without_gossip=True, without_mingle=True, without_heartbeat=True, redirect_stdouts=False,
-    )  # fmt: skip
+        hostname=f"sfumato@{runner.worker_id}",
+        queues=queues,
+        concurrency=concurrency,
+        pool="solo" if concurrency == 1 else "threads",
+        loglevel=settings.log_level.upper(),
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+        redirect_stdouts=False,
+    )
     worker.start()

@@ -151,10 +151,3 @@ class Accounts:
                 row.last_used_at = now
             user = row.user
             return Principal(user.id, user.username, row.id, user.api_concurrency_slots)
-
-    def get_user(self, user_id: str) -> User:
-        with self._db.session() as s:
-            user = s.get(User, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
-        return user

@@ -39,8 +39,19 @@ WELL_KNOWN_LEONARDO_IDS = (
     "6bef9f1b-29cb-40c7-b9df-32b51c1f67d3",  # Leonardo Creative
 )
 
-SD_VERSIONS = ("v1_5", "v2", "v3", "SDXL_0_8", "SDXL_0_9", "SDXL_1_0", "SDXL_LIGHTNING", "PHOENIX", "FLUX",
-               "FLUX_DEV", "KINO_2_0")  # fmt: skip
+SD_VERSIONS = (
+    "v1_5",
+    "v2",
+    "v3",
+    "SDXL_0_8",
+    "SDXL_0_9",
+    "SDXL_1_0",
+    "SDXL_LIGHTNING",
+    "PHOENIX",
+    "FLUX",
+    "FLUX_DEV",
+    "KINO_2_0",
+)
 
 _PIPELINE_SD_VERSION = {
     "StableDiffusionPipeline": "v1_5",
@@ -134,8 +145,10 @@ class Catalog:
     def _registered_entries(self) -> list[ModelEntry]:
         with self._db.session() as s:
             rows = s.scalars(select(RegisteredModel).order_by(RegisteredModel.created_at)).all()
-        return [entry_from_dict({"id": r.id, "name": r.name, "description": r.description, "path": r.path},
-                                REPO_ROOT) for r in rows]  # fmt: skip
+        return [
+            entry_from_dict({"id": r.id, "name": r.name, "description": r.description, "path": r.path}, REPO_ROOT)
+            for r in rows
+        ]
 
     def entries(self) -> list[ModelEntry]:
         """Every platform model; a later source overrides an earlier one with the same id."""

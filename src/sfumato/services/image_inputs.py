@@ -29,9 +29,11 @@ class ImageRef:
 
 def classify_id(s: Session, user_id: str, some_id: str) -> IdKind:
     tables: tuple[tuple[IdKind, Any], ...] = (
-        ("init_image", InitImage), ("generated_image", GeneratedImage), ("variation", ImageVariation),
+        ("init_image", InitImage),
+        ("generated_image", GeneratedImage),
+        ("variation", ImageVariation),
         ("generation", Generation),
-    )  # fmt: skip
+    )
     for kind, table in tables:
         row = s.get(table, some_id)
         if row is not None and row.user_id == user_id:
@@ -53,8 +55,9 @@ def resolve_image(s: Session, user_id: str, some_id: str, field: str, accept: tu
     if kind == "unknown":
         raise NotFound(f"{field}: no image {some_id} found for this user", field=field)
     if kind == "generation":
-        raise InvalidRequest(f"{field}: {some_id} is a generation id, not an image id; "
-                             f"{_generation_hint(s, some_id)}", field=field)  # fmt: skip
+        raise InvalidRequest(
+            f"{field}: {some_id} is a generation id, not an image id; {_generation_hint(s, some_id)}", field=field
+        )
     if kind not in accept:
         raise InvalidRequest(f"{field}: {_wrong_kind(kind, some_id, field)}", field=field)
     if kind == "init_image":
@@ -63,15 +66,18 @@ def resolve_image(s: Session, user_id: str, some_id: str, field: str, accept: tu
         if init.status != "UPLOADED":
             raise InvalidRequest(
                 f"{field}: init image {some_id} has no file yet; POST the file to the `url` returned by "
-                "POST /init-image, with every entry of `fields`, before using the id", field=field
-            )  # fmt: skip
+                "POST /init-image, with every entry of `fields`, before using the id",
+                field=field,
+            )
         return ImageRef("init_image", some_id, init.file_key)
     if kind == "variation":
         var = s.get(ImageVariation, some_id)
         assert var is not None
         if var.status != "COMPLETE" or not var.file_key:
-            raise InvalidRequest(f"{field}: variation {some_id} is {var.status}; wait until GET /variations/"
-                                 f"{some_id} shows COMPLETE", field=field)  # fmt: skip
+            raise InvalidRequest(
+                f"{field}: variation {some_id} is {var.status}; wait until GET /variations/{some_id} shows COMPLETE",
+                field=field,
+            )
         return ImageRef("variation", some_id, var.file_key)
     image = s.get(GeneratedImage, some_id)
     assert image is not None

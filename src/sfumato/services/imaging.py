@@ -56,8 +56,9 @@ def normalize_extension(raw: object) -> str:
     if ext in EXTENSIONS:
         return ext
     if raw.lstrip().startswith(_DATA_PREFIXES) or len(raw) > 64:
-        raise InvalidRequest(f"invalid file extension: this looks like image data, not an extension; {hint}",
-                             field="extension")  # fmt: skip
+        raise InvalidRequest(
+            f"invalid file extension: this looks like image data, not an extension; {hint}", field="extension"
+        )
     if "." in ext or "/" in ext or "\\" in ext:
         raise InvalidRequest(f"invalid file extension: {raw!r} looks like a file name; {hint}", field="extension")
     raise InvalidRequest(f"invalid file extension: {raw[:40]!r} is not supported; {hint}", field="extension")
@@ -77,8 +78,9 @@ def decode_image(data: bytes, extension: str, max_side: int = MAX_SIDE, max_pixe
         what = f"a {found} file" if found else "not an image file"
         raise ImageRejected(
             f"the uploaded file is {what}, but the upload was reserved for extension {extension!r} "
-            f"({expected}); reserve a new upload with the file's real extension", field="file"
-        )  # fmt: skip
+            f"({expected}); reserve a new upload with the file's real extension",
+            field="file",
+        )
     try:
         with warnings.catch_warnings():
             # PIL only warns between MAX_IMAGE_PIXELS and twice that: make every bomb warning an error.
@@ -88,18 +90,26 @@ def decode_image(data: bytes, extension: str, max_side: int = MAX_SIDE, max_pixe
             if width > max_side or height > max_side or width * height > max_pixels:
                 raise ImageRejected(
                     f"the image is {width}x{height}; the most accepted is {max_side} pixels a side and "
-                    f"{max_pixels} pixels in all; resize it and upload again", field="file"
-                )  # fmt: skip
+                    f"{max_pixels} pixels in all; resize it and upload again",
+                    field="file",
+                )
             if img.format != expected:
                 raise ImageRejected(f"the file is {img.format}, expected {expected}", field="file")
             img.load()
             img = ImageOps.exif_transpose(img)
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:  # fmt: skip
-        raise ImageRejected(f"the file could not be decoded as {expected} ({exc}); upload a valid image",
-                            field="file") from None  # fmt: skip
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise ImageRejected(
+            f"the file could not be decoded as {expected} ({exc}); upload a valid image", field="file"
+        ) from None
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     img = img.convert("RGBA" if has_alpha and expected != "JPEG" else "RGB")
     return DecodedImage(img, encode(img, extension), img.width, img.height)

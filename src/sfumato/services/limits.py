@@ -42,8 +42,10 @@ def check_queue_cap(s: Session, user_id: str, max_pending: int) -> None:
         for t in job_tables()
     )
     if pending >= max_pending:
-        raise Busy(f"you have {pending} jobs pending (generations and variations), the most allowed is "
-                   f"{max_pending}; wait for some to finish")  # fmt: skip
+        raise Busy(
+            f"you have {pending} jobs pending (generations and variations), the most allowed is "
+            f"{max_pending}; wait for some to finish"
+        )
 
 
 class Counter(Protocol):
@@ -92,9 +94,13 @@ class RateLimiter:
     def check(self, key_id: str, is_job: bool) -> str | None:
         """None when the request may go on, else the message of the 429."""
         if self._counter.hit(f"all:{key_id}", WINDOW_SECONDS) > self.per_minute:
-            return (f"Rate limit exceeded: at most {self.per_minute} requests per minute per API key; "
-                    "wait a minute and try again")  # fmt: skip
+            return (
+                f"Rate limit exceeded: at most {self.per_minute} requests per minute per API key; "
+                "wait a minute and try again"
+            )
         if is_job and self._counter.hit(f"jobs:{key_id}", WINDOW_SECONDS) > self.jobs_per_minute:
-            return (f"Rate limit exceeded: at most {self.jobs_per_minute} generation and variation requests "
-                    "per minute per API key; wait a minute and try again")  # fmt: skip
+            return (
+                f"Rate limit exceeded: at most {self.jobs_per_minute} generation and variation requests "
+                "per minute per API key; wait a minute and try again"
+            )
         return None

@@ -109,8 +109,9 @@ class UploadPolicy:
             raise UploadRefused(
                 f"the upload policy expired at {policy['expiration']} (presigned uploads last "
                 f"{int(self.ttl.total_seconds())} seconds); call POST /init-image again and upload at once",
-                403, "access-denied",
-            )  # fmt: skip
+                403,
+                "access-denied",
+            )
         low, high = 1, self.max_bytes
         for condition in policy["conditions"]:
             if isinstance(condition, dict):
@@ -172,8 +173,17 @@ class InitImages:
         key = init_image_key(user_id, image_id, ext)
         now = datetime.now(UTC)
         with self._db.session() as s:
-            s.add(InitImage(id=image_id, user_id=user_id, extension=ext, file_key=key,
-                            token=secrets.token_urlsafe(24), status="RESERVED", created_at=now))  # fmt: skip
+            s.add(
+                InitImage(
+                    id=image_id,
+                    user_id=user_id,
+                    extension=ext,
+                    file_key=key,
+                    token=secrets.token_urlsafe(24),
+                    status="RESERVED",
+                    created_at=now,
+                )
+            )
         content_type = EXTENSIONS[ext][1]
         if self.direct is not None:
             url, fields = self.direct.presigned_post(key, content_type, self.policy.max_bytes, self.policy.ttl)
@@ -200,8 +210,10 @@ class InitImages:
                 decoded = decode_image(self._files.get(row.file_key), row.extension)
             except ImageRejected as exc:
                 self._files.delete(row.file_key)  # the form may still be used again until it expires
-                raise ImageRejected(f"init image {image_id} was refused: {exc.message}; upload a valid image to "
-                                    "a new POST /init-image", field="init_image_id") from None  # fmt: skip
+                raise ImageRejected(
+                    f"init image {image_id} was refused: {exc.message}; upload a valid image to a new POST /init-image",
+                    field="init_image_id",
+                ) from None
             # Keep the re-encoded copy: EXIF orientation applied, metadata (GPS...) stripped, as `receive` does.
             self._files.put(row.file_key, decoded.data)
             row.status, row.width, row.height = "UPLOADED", decoded.width, decoded.height
@@ -213,8 +225,9 @@ class InitImages:
         with self._db.session() as s:
             row = s.scalars(select(InitImage).where(InitImage.file_key == key)).one_or_none()
             if row is None:
-                raise UploadRefused("NoSuchUpload: this upload was deleted; call POST /init-image again", 404,
-                                    "not-found")  # fmt: skip
+                raise UploadRefused(
+                    "NoSuchUpload: this upload was deleted; call POST /init-image again", 404, "not-found"
+                )
             if row.status != "RESERVED":
                 raise UploadRefused("this init image was already uploaded; call POST /init-image for another one")
             decoded = decode_image(data, row.extension)
@@ -234,11 +247,16 @@ class InitImages:
             return row
         kind = classify_id(s, user_id, image_id)
         if kind == "generated_image":
-            raise InvalidRequest(f"{image_id} is a generated image id, not an uploaded init image id; "
-                                 "GET /generations/{generationId} shows generated images", field="id")  # fmt: skip
+            raise InvalidRequest(
+                f"{image_id} is a generated image id, not an uploaded init image id; "
+                "GET /generations/{generationId} shows generated images",
+                field="id",
+            )
         if kind == "generation":
-            raise InvalidRequest(f"{image_id} is a generation id, not an init image id; "
-                                 "use GET /generations/{id} for generations", field="id")  # fmt: skip
+            raise InvalidRequest(
+                f"{image_id} is a generation id, not an init image id; use GET /generations/{{id}} for generations",
+                field="id",
+            )
         raise NotFound(f"init image {image_id} not found")
 
     def get(self, user_id: str, image_id: str) -> InitImageView:

@@ -40,8 +40,18 @@ class VariationView:
 
 def _view(r: ImageVariation) -> VariationView:
     has_file = r.status == "COMPLETE" and bool(r.file_key)
-    return VariationView(r.id, r.generated_image_id, r.created_at, r.status, r.transform_type, r.token, has_file,
-                         r.failure_reason, r.method, r.file_key)  # fmt: skip
+    return VariationView(
+        r.id,
+        r.generated_image_id,
+        r.created_at,
+        r.status,
+        r.transform_type,
+        r.token,
+        has_file,
+        r.failure_reason,
+        r.method,
+        r.file_key,
+    )
 
 
 class Variations:
@@ -50,15 +60,23 @@ class Variations:
         self._dispatcher = dispatcher
         self.max_pending = QUEUE_CAP  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
 
-    def create(self, user_id: str, api_key_id: str | None, transform: str, source_id: str | None,
-               is_variation: bool | None = None) -> str:  # fmt: skip
+    def create(
+        self,
+        user_id: str,
+        api_key_id: str | None,
+        transform: str,
+        source_id: str | None,
+        is_variation: bool | None = None,
+    ) -> str:
         """`source_id`: a generated image id, or (with or without isVariation: we can tell) a variation id."""
         kind = TRANSFORMS[transform]
         source_id = (source_id or "").strip()
         if not source_id:
-            raise InvalidRequest('send {"id": "<generated image id>"}: the id of one of generated_images[] '
-                                 "from GET /generations/{id} (or of a variation, with isVariation: true)",
-                                 field="id")  # fmt: skip
+            raise InvalidRequest(
+                'send {"id": "<generated image id>"}: the id of one of generated_images[] '
+                "from GET /generations/{id} (or of a variation, with isVariation: true)",
+                field="id",
+            )
         with self._db.session() as s:
             ref = resolve_image(s, user_id, source_id, "id", accept=("generated_image", "variation"))
             if ref.kind == "variation":
@@ -70,18 +88,32 @@ class Variations:
                 assert image is not None
                 generation_id, image_id, source_variation = image.generation_id, image.id, None
             check_queue_cap(s, user_id, self.max_pending)  # every kind of job, across API hosts
-            pending = s.scalar(
-                select(func.count()).select_from(ImageVariation)
-                .where(ImageVariation.user_id == user_id, ImageVariation.status == "PENDING")
-            ) or 0  # fmt: skip
+            pending = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(ImageVariation)
+                    .where(ImageVariation.user_id == user_id, ImageVariation.status == "PENDING")
+                )
+                or 0
+            )
             if pending >= MAX_PENDING_PER_USER:
-                raise Busy(f"you have {pending} variations pending, the most allowed is {MAX_PENDING_PER_USER}; "
-                           "wait for some to finish")  # fmt: skip
+                raise Busy(
+                    f"you have {pending} variations pending, the most allowed is {MAX_PENDING_PER_USER}; "
+                    "wait for some to finish"
+                )
             row = ImageVariation(
-                id=str(uuid.uuid4()), user_id=user_id, api_key_id=api_key_id, generation_id=generation_id,
-                generated_image_id=image_id, source_variation_id=source_variation, transform_type=kind,
-                status="PENDING", attempts=0, token=secrets.token_urlsafe(24), transparent=False,
-            )  # fmt: skip
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                api_key_id=api_key_id,
+                generation_id=generation_id,
+                generated_image_id=image_id,
+                source_variation_id=source_variation,
+                transform_type=kind,
+                status="PENDING",
+                attempts=0,
+                token=secrets.token_urlsafe(24),
+                transparent=False,
+            )
             s.add(row)
         self._dispatcher.submit(JobKind.VARIATION, row.id)
         return row.id
@@ -96,8 +128,9 @@ class Variations:
             raise InvalidRequest(
                 f"{variation_id} is a {kind.replace('_', ' ')} id; GET /variations/{{id}} takes the id returned "
                 "by POST /variations/upscale, /unzoom or /nobg (variations of an image are also listed under "
-                "generated_images[].generated_image_variation_generics of GET /generations/{id})", field="id"
-            )  # fmt: skip
+                "generated_images[].generated_image_variation_generics of GET /generations/{id})",
+                field="id",
+            )
         raise NotFound(f"variation {variation_id} not found")
 
     def for_images(self, image_ids: Iterable[str]) -> dict[str, list[VariationView]]:
@@ -108,9 +141,10 @@ class Variations:
             return found
         with self._db.session() as s:
             rows = s.scalars(
-                select(ImageVariation).where(ImageVariation.generated_image_id.in_(ids))
+                select(ImageVariation)
+                .where(ImageVariation.generated_image_id.in_(ids))
                 .order_by(ImageVariation.created_at, ImageVariation.id)
-            )  # fmt: skip
+            )
             for r in rows:
                 found.setdefault(r.generated_image_id, []).append(_view(r))
         return found

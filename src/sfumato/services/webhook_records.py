@@ -39,8 +39,9 @@ class KeyRecord:
 
 
 def key_record(key: ApiKey) -> KeyRecord:
-    return KeyRecord(key.id, key.user_id, key.name, key.key_hint, key.created_at, key.last_used_at,
-                     key.webhook_url, key.webhook_key)  # fmt: skip
+    return KeyRecord(
+        key.id, key.user_id, key.name, key.key_hint, key.created_at, key.last_used_at, key.webhook_url, key.webhook_key
+    )
 
 
 @dataclass(frozen=True)

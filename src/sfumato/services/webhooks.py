@@ -101,11 +101,18 @@ class DeliveryInfo:
 
 def _info(row: WebhookDelivery, history: list[WebhookAttempt]) -> DeliveryInfo:
     return DeliveryInfo(
-        id=row.id, event_type=row.event_type, object_id=row.object_id, url=row.url, status=row.status,
-        attempts=row.attempts, next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
-        created_at=row.created_at, delivered_at=row.delivered_at, last_error=row.last_error,
+        id=row.id,
+        event_type=row.event_type,
+        object_id=row.object_id,
+        url=row.url,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+        last_error=row.last_error,
         history=[AttemptInfo(a.attempted_at, a.status_code, a.latency_ms, a.outcome, a.detail) for a in history],
-    )  # fmt: skip
+    )
 
 
 class Webhooks:
@@ -178,11 +185,17 @@ class Webhooks:
             return
         now = datetime.now(UTC)
         record = VariationRecord(
-            id=row.id, status=row.status, transform_type=row.transform_type,
-            generated_image_id=row.generated_image_id, created_at=row.created_at, updated_at=now,
-            image_id=row.id if row.file_key else None, token=row.token, transparent=row.transparent,
+            id=row.id,
+            status=row.status,
+            transform_type=row.transform_type,
+            generated_image_id=row.generated_image_id,
+            created_at=row.created_at,
+            updated_at=now,
+            image_id=row.id if row.file_key else None,
+            token=row.token,
+            transparent=row.transparent,
             file_key=row.file_key,
-        )  # fmt: skip
+        )
         payload = self._bodies.variation(record, key_record(key), self._public_url, now, self._urls)
         self.enqueue(s, key, payload["type"], row.id, payload)
 

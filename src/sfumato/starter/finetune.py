@@ -24,8 +24,9 @@ from .train import BatchFn, Progress, UNetTrainConfig, ema_components, train_une
 Mode = Literal["full", "attention"]
 
 
-def image_caption_batches(pairs: Sequence[tuple[Image.Image, str]], size: tuple[int, int], batch_size: int,
-                          seed: int) -> BatchFn:  # fmt: skip
+def image_caption_batches(
+    pairs: Sequence[tuple[Image.Image, str]], size: tuple[int, int], batch_size: int, seed: int
+) -> BatchFn:
     """batch_fn(step) -> (images in [-1, 1], captions): a deterministic draw (with replacement) per step, every
     image resized to `size` (w, h) so one batch is one tensor."""
     if not pairs:

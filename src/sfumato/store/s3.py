@@ -36,9 +36,13 @@ def make_s3_client(
     # A custom endpoint (MinIO, moto, Ceph) usually has no per-bucket DNS names: path-style addressing.
     config = Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint_url else "auto"})
     return boto3.client(
-        "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key, config=config,
-    )  # fmt: skip
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region or "us-east-1",
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        config=config,
+    )
 
 
 class S3FileStore:

@@ -97,6 +97,16 @@ def add_echo(
     table = LongEchoJob if long else EchoJob
     job_id = str(uuid.uuid4())
     with db.session() as s:
-        s.add(table(id=job_id, user_id=user_id, model_id=model_id, message=message, steps=steps,
-                    step_seconds=step_seconds, status="PENDING", attempts=0))  # fmt: skip
+        s.add(
+            table(
+                id=job_id,
+                user_id=user_id,
+                model_id=model_id,
+                message=message,
+                steps=steps,
+                step_seconds=step_seconds,
+                status="PENDING",
+                attempts=0,
+            )
+        )
     return job_id

@@ -20,21 +20,27 @@ from sfumato.services.errors import NotFound
 router = APIRouter()
 
 
-@router.get("/me", response_model=MeResponse, response_model_exclude_none=True, operation_id="getUserSelf",
-            tags=["User"])  # fmt: skip
+@router.get(
+    "/me", response_model=MeResponse, response_model_exclude_none=True, operation_id="getUserSelf", tags=["User"]
+)
 def me(who: PrincipalDep) -> MeResponse:
     return MeResponse(
         user_details=[
             UserDetail(
                 user=UserRef(id=who.user_id, username=who.username),
                 apiConcurrencySlots=who.api_concurrency_slots,
-            )  # fmt: skip
+            )
         ]
     )
 
 
-@router.get("/platformModels", response_model=PlatformModelsResponse, response_model_exclude_none=True,
-            operation_id="listPlatformModels", tags=["Models"])  # fmt: skip
+@router.get(
+    "/platformModels",
+    response_model=PlatformModelsResponse,
+    response_model_exclude_none=True,
+    operation_id="listPlatformModels",
+    tags=["Models"],
+)
 def platform_models(catalog: CatalogDep, _: PrincipalDep) -> PlatformModelsResponse:
     return PlatformModelsResponse(
         custom_models=[
@@ -44,8 +50,13 @@ def platform_models(catalog: CatalogDep, _: PrincipalDep) -> PlatformModelsRespo
     )
 
 
-@router.get("/models/{id}", response_model=ModelByIdResponse, response_model_exclude_none=True,
-            operation_id="getModelById", tags=["Models"])  # fmt: skip
+@router.get(
+    "/models/{id}",
+    response_model=ModelByIdResponse,
+    response_model_exclude_none=True,
+    operation_id="getModelById",
+    tags=["Models"],
+)
 def model_by_id(id: str, catalog: CatalogDep, started_at: StartedAtDep, _: PrincipalDep) -> ModelByIdResponse:  # noqa: A002
     try:
         entry = catalog.get(id)
@@ -63,5 +74,5 @@ def model_by_id(id: str, catalog: CatalogDep, started_at: StartedAtDep, _: Princ
             modelWidth=width,
             modelHeight=height,
             sdVersion=entry.sd_version,
-        )  # fmt: skip
+        )
     )

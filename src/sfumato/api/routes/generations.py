@@ -75,8 +75,12 @@ def generation_out(
     )
 
 
-@router.post("/generations", response_model=CreateGenerationResponse, response_model_exclude_none=True,
-             operation_id="createGeneration")  # fmt: skip
+@router.post(
+    "/generations",
+    response_model=CreateGenerationResponse,
+    response_model_exclude_none=True,
+    operation_id="createGeneration",
+)
 def create_generation(
     generations: GenerationsDep, who: PrincipalDep, body: Annotated[CreateGenerationBody | None, Body()] = None
 ) -> CreateGenerationResponse:
@@ -86,8 +90,12 @@ def create_generation(
     return CreateGenerationResponse(sdGenerationJob=SdGenerationJob(generationId=generation_id))
 
 
-@router.get("/generations/user/{userId}", response_model=ListGenerationsResponse,
-            response_model_exclude_none=True, operation_id="getGenerationsByUserId")  # fmt: skip
+@router.get(
+    "/generations/user/{userId}",
+    response_model=ListGenerationsResponse,
+    response_model_exclude_none=True,
+    operation_id="getGenerationsByUserId",
+)
 def list_generations(
     userId: str,  # noqa: N803 — Leonardo's path parameter name
     generations: GenerationsDep,
@@ -105,8 +113,12 @@ def list_generations(
     return ListGenerationsResponse(generations=[generation_out(v, base, urls, found) for v in views])
 
 
-@router.get("/generations/{id}", response_model=GetGenerationResponse, response_model_exclude_none=True,
-            operation_id="getGenerationById")  # fmt: skip
+@router.get(
+    "/generations/{id}",
+    response_model=GetGenerationResponse,
+    response_model_exclude_none=True,
+    operation_id="getGenerationById",
+)
 def get_generation(  # noqa: A002
     id: str, generations: GenerationsDep, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
 ) -> GetGenerationResponse:

@@ -53,8 +53,12 @@ def refuse_multipart(request: Request) -> None:
         )
 
 
-@router.post("/init-image", response_model=UploadInitImageResponse, operation_id="uploadInitImage",
-             dependencies=[Depends(refuse_multipart)])  # fmt: skip
+@router.post(
+    "/init-image",
+    response_model=UploadInitImageResponse,
+    operation_id="uploadInitImage",
+    dependencies=[Depends(refuse_multipart)],
+)
 def upload_init_image(
     init_images: InitImagesDep,
     base: BaseUrlDep,
@@ -66,8 +70,9 @@ def upload_init_image(
     r = init_images.reserve(who.user_id, body.extension)
     # Object storage: S3's own URL (the client posts to the bucket); else our receiver below.
     url = r.url or base + UPLOAD_PATH
-    return UploadInitImageResponse(uploadInitImage=UploadInitImage(id=r.id, url=url, fields=json.dumps(r.fields),
-                                                                   key=r.key))  # fmt: skip
+    return UploadInitImageResponse(
+        uploadInitImage=UploadInitImage(id=r.id, url=url, fields=json.dumps(r.fields), key=r.key)
+    )
 
 
 @router.get("/init-image/{id}", response_model=GetInitImageResponse, operation_id="getInitImageById")
@@ -94,8 +99,12 @@ async def receive_upload(request: Request, init_images: InitImagesDep) -> Respon
         message = f"EntityTooLarge: the upload is {declared} bytes, the most is {MAX_UPLOAD_BYTES}; send less"
         return error_response(400, message, "bad-request", "$.file")
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return error_response(400, "send multipart/form-data: every entry of `fields` from POST /init-image, "
-                                   "then the file as `file`", "bad-request", "$")  # fmt: skip
+        return error_response(
+            400,
+            "send multipart/form-data: every entry of `fields` from POST /init-image, then the file as `file`",
+            "bad-request",
+            "$",
+        )
     try:
         form = await request.form(max_part_size=MAX_UPLOAD_BYTES + _FORM_OVERHEAD)
     except Exception as exc:  # malformed multipart: a client error, never a 500
@@ -104,8 +113,9 @@ async def receive_upload(request: Request, init_images: InitImagesDep) -> Respon
     upload = next((v for k, v in form.multi_items() if k.lower() == "file"), None)
     if upload is None:
         await form.close()
-        return error_response(400, "the form has no `file` part; add the image bytes as `file` after the fields",
-                              "bad-request", "$.file")  # fmt: skip
+        return error_response(
+            400, "the form has no `file` part; add the image bytes as `file` after the fields", "bad-request", "$.file"
+        )
     data = await upload.read() if isinstance(upload, UploadFile) else upload.encode("latin-1", "replace")
     await form.close()
     try:

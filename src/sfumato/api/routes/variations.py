@@ -47,19 +47,27 @@ def create_nobg(variations: VariationsDep, who: PrincipalDep, body: BodyDep = No
     return NobgResponse(sdNobgJob=_create(variations, who, "nobg", body))
 
 
-@router.get("/variations/{id}", response_model=GetVariationResponse, response_model_exclude_none=True,
-            operation_id="getVariationById")  # fmt: skip
+@router.get(
+    "/variations/{id}",
+    response_model=GetVariationResponse,
+    response_model_exclude_none=True,
+    operation_id="getVariationById",
+)
 def get_variation(  # noqa: A002
     id: str, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
 ) -> GetVariationResponse:
     items = [
         VariationGenericOut(
-            id=v.id, createdAt=timestamp(v.created_at), status=wire_status(v.status), transformType=v.transform_type,
+            id=v.id,
+            createdAt=timestamp(v.created_at),
+            status=wire_status(v.status),
+            transformType=v.transform_type,
             url=urls.variation(base, v.id, v.token, v.file_key or "") if v.has_file else None,
-            failureReason=v.failure_reason, method=v.method,
+            failureReason=v.failure_reason,
+            method=v.method,
         )
         for v in variations.get(who.user_id, id)
-    ]  # fmt: skip
+    ]
     return GetVariationResponse(generated_image_variation_generic=items)
 
 

@@ -8,12 +8,37 @@ from typing import Any
 
 # Leonardo's names, as POST /generations takes them.
 NO_OP_FIELDS = (
-    "alchemy", "photoReal", "photoRealVersion", "photoRealStrength", "promptMagic", "promptMagicStrength",
-    "promptMagicVersion", "contrastRatio", "contrast", "expandedDomain", "fantasyAvatar", "highContrast",
-    "highResolution", "enhancePrompt", "enhancePromptInstruction", "ultra", "upscaleRatio", "weighting",
-    "controlNet", "controlNetType", "controlnets", "elements", "userElements", "canvasInitId", "canvasMaskId",
-    "canvasRequest", "canvasRequestType", "unzoom", "unzoomAmount", "isInitImage",
-)  # fmt: skip
+    "alchemy",
+    "photoReal",
+    "photoRealVersion",
+    "photoRealStrength",
+    "promptMagic",
+    "promptMagicStrength",
+    "promptMagicVersion",
+    "contrastRatio",
+    "contrast",
+    "expandedDomain",
+    "fantasyAvatar",
+    "highContrast",
+    "highResolution",
+    "enhancePrompt",
+    "enhancePromptInstruction",
+    "ultra",
+    "upscaleRatio",
+    "weighting",
+    "controlNet",
+    "controlNetType",
+    "controlnets",
+    "elements",
+    "userElements",
+    "canvasInitId",
+    "canvasMaskId",
+    "canvasRequest",
+    "canvasRequestType",
+    "unzoom",
+    "unzoomAmount",
+    "isInitImage",
+)
 
 
 def our_name(wire_name: str) -> str:

@@ -124,11 +124,15 @@ class JobRunner:
     def _context(self, spec: JobKindSpec, row: JobColumns) -> JobContext:
         give_way = self.gate.yield_to_interactive if spec.lane is Lane.LONG else (lambda: None)
         return JobContext(
-            spec.name, row.id, row.user_id, self._files, self.events,
+            spec.name,
+            row.id,
+            row.user_id,
+            self._files,
+            self.events,
             cancel_requested=lambda: self.cancel_requested(spec.name, row.id),
             complete=lambda record: self.complete(spec.name, row.id, record),
             give_way=give_way,
-        )  # fmt: skip
+        )
 
     def _remove(self, keys: list[str]) -> None:
         for key in keys:
@@ -191,10 +195,14 @@ class JobRunner:
         """The user's jobs of every kind that a live worker holds now (lease renewed after `fresh`)."""
         total = 0
         for t in self.kinds.tables():
-            total += s.scalar(
-                select(func.count()).select_from(t).where(
-                    t.user_id == user_id, t.status == JobStatus.PENDING, t.id != besides, t.claimed_at > fresh)
-            ) or 0  # fmt: skip
+            total += (
+                s.scalar(
+                    select(func.count())
+                    .select_from(t)
+                    .where(t.user_id == user_id, t.status == JobStatus.PENDING, t.id != besides, t.claimed_at > fresh)
+                )
+                or 0
+            )
         return total
 
     def complete(self, kind: str, job_id: str, record: Callable[[Session, Any], None]) -> None:

@@ -51,8 +51,10 @@ def load_inputs(files: FileStore, row: Generation) -> tuple[Image.Image | None, 
         try:
             return open_stored(files.get(key))
         except FileNotFoundError:
-            raise InputMissing("an input image (init image or image prompt) was deleted before the job ran; "
-                               "upload or generate it again") from None  # fmt: skip
+            raise InputMissing(
+                "an input image (init image or image prompt) was deleted before the job ran; "
+                "upload or generate it again"
+            ) from None
 
     init = load(row.init_file_key) if row.init_file_key else None
     return init, tuple(load(k) for k in row.image_prompt_file_keys or ())
@@ -108,8 +110,16 @@ class GenerationHandler:
             # Level 1: PNG stays lossless; higher levels cost seconds on big images for a few % size.
             image.save(buf, format="PNG", compress_level=1)
             ctx.put(key, buf.getvalue())
-            images.append(GeneratedImage(id=image_id, generation_id=row.id, user_id=row.user_id, index=index,
-                                         file_key=key, token=secrets.token_urlsafe(24)))  # fmt: skip
+            images.append(
+                GeneratedImage(
+                    id=image_id,
+                    generation_id=row.id,
+                    user_id=row.user_id,
+                    index=index,
+                    file_key=key,
+                    token=secrets.token_urlsafe(24),
+                )
+            )
 
         def record(s: Session, current: Generation) -> None:
             s.add_all(images)

@@ -95,10 +95,16 @@ class VariationHandler:
         if kind == "UPSCALE":
             return self._engine.upscale(model, source, g.engine_prompt, g.seed, steps=REFINE_STEPS)
         if kind == "UNZOOM":
-            request = InpaintRequest(model_path=model, prompt=g.engine_prompt, image=source,
-                                     mask=Image.new("L", source.size), negative_prompt=g.negative_prompt,
-                                     num_inference_steps=REFINE_STEPS, guidance_scale=g.guidance_scale,
-                                     seed=g.seed)  # fmt: skip
+            request = InpaintRequest(
+                model_path=model,
+                prompt=g.engine_prompt,
+                image=source,
+                mask=Image.new("L", source.size),
+                negative_prompt=g.negative_prompt,
+                num_inference_steps=REFINE_STEPS,
+                guidance_scale=g.guidance_scale,
+                seed=g.seed,
+            )
             return self._engine.unzoom(request), "inpaint-border"
         if kind == "NOBG":
             return self._engine.remove_background(source)

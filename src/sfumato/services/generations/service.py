@@ -65,21 +65,30 @@ def validate_size(width: int, height: int, num_images: int) -> None:
 def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
     """Check the init image and image prompt ids (the user's own, finished) and what goes with them."""
     if p.init_image_id and p.init_generation_image_id:
-        raise InvalidRequest("send either init_image_id (an uploaded init image) or init_generation_image_id "
-                             "(a generated image), not both", field="init_image_id")  # fmt: skip
+        raise InvalidRequest(
+            "send either init_image_id (an uploaded init image) or init_generation_image_id "
+            "(a generated image), not both",
+            field="init_image_id",
+        )
     init_image_id = init_generated_image_id = init_key = None
     if p.init_image_id:
         ref = resolve_image(s, user_id, p.init_image_id, "init_image_id", accept=("init_image",))
         init_image_id, init_key = ref.id, ref.file_key
     elif p.init_generation_image_id:
-        ref = resolve_image(s, user_id, p.init_generation_image_id, "init_generation_image_id",
-                            accept=("generated_image", "variation"))  # fmt: skip
+        ref = resolve_image(
+            s, user_id, p.init_generation_image_id, "init_generation_image_id", accept=("generated_image", "variation")
+        )
         init_generated_image_id, init_key = ref.id, ref.file_key
     strength = ignored = None
     if init_key is not None:
         strength = p.init_strength if p.init_strength is not None else 0.5
-        _check_range("init_strength", strength, 0.1, 0.9,
-                     "send a number from 0.1 to 0.9: higher keeps more of the init image (default 0.5)")  # fmt: skip
+        _check_range(
+            "init_strength",
+            strength,
+            0.1,
+            0.9,
+            "send a number from 0.1 to 0.9: higher keeps more of the init image (default 0.5)",
+        )
     elif p.init_strength is not None:
         ignored = p.init_strength  # no init image: Leonardo ignores it too
     prompt_ids: tuple[str, ...] = ()
@@ -87,19 +96,27 @@ def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
     weight = None
     if p.image_prompts:
         if len(p.image_prompts) > MAX_IMAGE_PROMPTS:
-            raise InvalidRequest(f"imagePrompts takes at most {MAX_IMAGE_PROMPTS} image ids, got "
-                                 f"{len(p.image_prompts)}", field="imagePrompts")  # fmt: skip
-        refs = [resolve_image(s, user_id, i, "imagePrompts", accept=("init_image", "generated_image", "variation"))
-                for i in p.image_prompts]  # fmt: skip
+            raise InvalidRequest(
+                f"imagePrompts takes at most {MAX_IMAGE_PROMPTS} image ids, got {len(p.image_prompts)}",
+                field="imagePrompts",
+            )
+        refs = [
+            resolve_image(s, user_id, i, "imagePrompts", accept=("init_image", "generated_image", "variation"))
+            for i in p.image_prompts
+        ]
         prompt_ids, prompt_keys = tuple(r.id for r in refs), tuple(r.file_key for r in refs)
         weight = p.image_prompt_weight if p.image_prompt_weight is not None else 0.5
         _check_range("imagePromptWeight", weight, 0, 1, "send a number from 0 to 1 (default 0.5)")
     return ImageInputs(
-        init_image_id=init_image_id, init_generated_image_id=init_generated_image_id, init_file_key=init_key,
-        init_strength=float(strength) if strength is not None else None, init_strength_ignored=ignored,
-        image_prompt_ids=prompt_ids, image_prompt_file_keys=prompt_keys,
+        init_image_id=init_image_id,
+        init_generated_image_id=init_generated_image_id,
+        init_file_key=init_key,
+        init_strength=float(strength) if strength is not None else None,
+        init_strength_ignored=ignored,
+        image_prompt_ids=prompt_ids,
+        image_prompt_file_keys=prompt_keys,
         image_prompt_weight=float(weight) if weight is not None else None,
-    )  # fmt: skip
+    )
 
 
 class Generations:
@@ -127,8 +144,9 @@ class Generations:
         validate_size(width, height, num_images)
         steps = p.num_inference_steps or model.recommended_steps or DEFAULT_STEPS
         _check_range("num_inference_steps", steps, 10, 60, "send an integer from 10 to 60 (default 15)")
-        guidance = p.guidance_scale if p.guidance_scale is not None else (
-            model.recommended_guidance or DEFAULT_GUIDANCE)  # fmt: skip
+        guidance = (
+            p.guidance_scale if p.guidance_scale is not None else (model.recommended_guidance or DEFAULT_GUIDANCE)
+        )
         _check_range("guidance_scale", guidance, 1, 20, "send a number from 1 to 20 (7 is recommended)")
         seed = p.seed if p.seed is not None else secrets.randbelow(2**31)
         _check_range("seed", seed, 0, MAX_SEED, f"send an integer from 0 to {MAX_SEED}")
@@ -149,8 +167,9 @@ class Generations:
                 field="sd_version",
             )
         if p.transparency not in (None, "disabled", "foreground_only"):
-            raise InvalidRequest(f"transparency {p.transparency!r} is unknown; send foreground_only or disabled",
-                                 field="transparency")  # fmt: skip
+            raise InvalidRequest(
+                f"transparency {p.transparency!r} is unknown; send foreground_only or disabled", field="transparency"
+            )
         if self.settle_upload is not None:
             for image_id in (p.init_image_id, *(p.image_prompts or [])):
                 if isinstance(image_id, str) and image_id:
@@ -219,9 +238,12 @@ class Generations:
         limit = min(limit, 1000)
         with self._db.session() as s:
             rows = s.scalars(
-                select(Generation).where(Generation.user_id == user_id)
-                .order_by(Generation.created_at.desc(), Generation.id.desc()).offset(offset).limit(limit)
-            ).all()  # fmt: skip
+                select(Generation)
+                .where(Generation.user_id == user_id)
+                .order_by(Generation.created_at.desc(), Generation.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
             return [generation_view(r) for r in rows]
 
     def delete(self, user_id: str, generation_id: str) -> None:

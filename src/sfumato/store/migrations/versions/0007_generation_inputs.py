@@ -59,8 +59,12 @@ def upgrade() -> None:
     with op.batch_alter_table("generations") as batch:
         for column in new_columns():
             batch.add_column(column)
-    table = sa.table("generations", sa.column("id", sa.String), sa.column("extras", sa.JSON),
-                     *(sa.column(c.name, c.type) for c in new_columns()))  # fmt: skip
+    table = sa.table(
+        "generations",
+        sa.column("id", sa.String),
+        sa.column("extras", sa.JSON),
+        *(sa.column(c.name, c.type) for c in new_columns()),
+    )
     bind = op.get_bind()
     for row_id, extras in bind.execute(sa.select(table.c.id, table.c.extras)).all():
         extras = dict(extras or {})
@@ -78,8 +82,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("generations") as batch:
         batch.add_column(sa.Column("extras", sa.JSON(), nullable=True))
-    table = sa.table("generations", sa.column("id", sa.String), sa.column("extras", sa.JSON),
-                     *(sa.column(c.name, c.type) for c in new_columns()))  # fmt: skip
+    table = sa.table(
+        "generations",
+        sa.column("id", sa.String),
+        sa.column("extras", sa.JSON),
+        *(sa.column(c.name, c.type) for c in new_columns()),
+    )
     bind = op.get_bind()
     for row in bind.execute(sa.select(table)).mappings().all():
         extras = {camel(key): value for key, value in (row["options"] or {}).items()}
