@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sfumato.jobs.celery_app import make_celery, queue_for, register_runner
 from sfumato.jobs.core.lanes import Lane
 from sfumato.jobs.core.runner import JobRunner
-from sfumato.jobs.core.status import RunOutcome
+from sfumato.jobs.core.status import JobStatus, RunOutcome
 from sfumato.settings import Settings
 from sfumato.store.database import Database
 from sfumato.store.models import JobColumns
@@ -81,7 +81,9 @@ class Heartbeat:
             row.current_job, row.jobs_done, row.last_seen = self.current_job, self.jobs_done, now
             for table in self._tables:  # every kind of job: the same lease
                 s.execute(
-                    update(table).where(table.worker == self._row.id, table.status == "PENDING").values(claimed_at=now)
+                    update(table)
+                    .where(table.worker == self._row.id, table.status == JobStatus.PENDING)
+                    .values(claimed_at=now)
                 )
 
     def start(self) -> None:

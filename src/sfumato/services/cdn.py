@@ -8,6 +8,7 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+from sfumato.jobs.core.status import JobStatus
 from sfumato.services.errors import NotFound
 from sfumato.services.imaging import EXTENSIONS
 from sfumato.store.database import Database
@@ -44,7 +45,7 @@ class CdnFiles:
         variation_id, _, ext = filename.rpartition(".")
         with self._db.session() as s:
             row = s.get(ImageVariation, variation_id)
-            ok = row is not None and ext == "png" and row.status == "COMPLETE" and bool(row.file_key)
+            ok = row is not None and ext == "png" and row.status == JobStatus.COMPLETE and bool(row.file_key)
             ok = ok and row is not None and hmac.compare_digest(row.token, token)
             return self._found(row.file_key if row is not None and ok else None, "image/png")
 

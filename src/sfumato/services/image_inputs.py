@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from sfumato.jobs.core.status import JobStatus
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.store.media import ImageVariation, InitImage
 from sfumato.store.models import GeneratedImage, Generation
@@ -43,7 +44,7 @@ def classify_id(s: Session, user_id: str, some_id: str) -> IdKind:
 
 def _generation_hint(s: Session, generation_id: str) -> str:
     row = s.get(Generation, generation_id)
-    ids = [i.id for i in row.images] if row is not None and row.status == "COMPLETE" else []
+    ids = [i.id for i in row.images] if row is not None and row.status == JobStatus.COMPLETE else []
     if ids:
         return f"pass one of its generated_images[].id instead, e.g. {ids[0]}"
     return "pass one of its generated_images[].id once it is COMPLETE (GET /generations/{id})"
@@ -73,7 +74,7 @@ def resolve_image(s: Session, user_id: str, some_id: str, field: str, accept: tu
     if kind == "variation":
         var = s.get(ImageVariation, some_id)
         assert var is not None
-        if var.status != "COMPLETE" or not var.file_key:
+        if var.status != JobStatus.COMPLETE or not var.file_key:
             raise InvalidRequest(
                 f"{field}: variation {some_id} is {var.status}; wait until GET /variations/{some_id} shows COMPLETE",
                 field=field,

@@ -12,6 +12,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sfumato.jobs.core.status import JobStatus
 from sfumato.services.errors import Busy, InvalidRequest, NotFound
 from sfumato.store.database import Database
 from sfumato.store.models import User, job_tables
@@ -38,7 +39,7 @@ def check_queue_cap(s: Session, user_id: str, max_pending: int) -> None:
     checking at once count one after the other, so the cap holds across hosts."""
     s.get(User, user_id, with_for_update=True)
     pending = sum(
-        s.scalar(select(func.count()).select_from(t).where(t.user_id == user_id, t.status == "PENDING")) or 0
+        s.scalar(select(func.count()).select_from(t).where(t.user_id == user_id, t.status == JobStatus.PENDING)) or 0
         for t in job_tables()
     )
     if pending >= max_pending:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.errors import Busy, InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id, resolve_image
@@ -39,7 +40,7 @@ class VariationView:
 
 
 def _view(r: ImageVariation) -> VariationView:
-    has_file = r.status == "COMPLETE" and bool(r.file_key)
+    has_file = r.status == JobStatus.COMPLETE and bool(r.file_key)
     return VariationView(
         r.id,
         r.generated_image_id,
@@ -92,7 +93,7 @@ class Variations:
                 s.scalar(
                     select(func.count())
                     .select_from(ImageVariation)
-                    .where(ImageVariation.user_id == user_id, ImageVariation.status == "PENDING")
+                    .where(ImageVariation.user_id == user_id, ImageVariation.status == JobStatus.PENDING)
                 )
                 or 0
             )
@@ -109,7 +110,7 @@ class Variations:
                 generated_image_id=image_id,
                 source_variation_id=source_variation,
                 transform_type=kind,
-                status="PENDING",
+                status=JobStatus.PENDING,
                 attempts=0,
                 token=secrets.token_urlsafe(24),
                 transparent=False,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sfumato.engine.types import SCHEDULER_NAMES
 from sfumato.jobs.core.events import delete_events
+from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound
@@ -181,7 +182,7 @@ class Generations:
                 id=str(uuid.uuid4()),
                 user_id=user_id,
                 api_key_id=api_key_id,
-                status="PENDING",
+                status=JobStatus.PENDING,
                 model_id=model.id,
                 model_path=str(model.path),
                 prompt=prompt,

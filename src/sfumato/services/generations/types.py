@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sfumato.jobs.core.status import JobStatus
 from sfumato.store.models import GeneratedImage, Generation
 
 
@@ -104,7 +105,7 @@ def image_view(i: GeneratedImage) -> ImageView:
 
 def generation_view(row: Generation, images: list[GeneratedImage] | None = None) -> GenerationView:
     """`images`: the rows to show (only when COMPLETE); None reads `row.images`, which must be loaded."""
-    shown = (row.images if images is None else images) if row.status == "COMPLETE" else []
+    shown = (row.images if images is None else images) if row.status == JobStatus.COMPLETE else []
     return GenerationView(
         id=row.id,
         user_id=row.user_id,
