@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The bundled starter model's platform id (fixed forever: users put it in their code).
 STARTER_MODEL_ID = "1cda8773-2726-40ce-8342-cbdc373d1e10"
+STARTER_MOTION_MODEL_ID = "5e0b7a42-3c1d-4f6e-9a8b-2d4c6e8f0a13"  # Starter Motion, once its weights ship
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,13 @@ class Settings(BaseSettings):
     default_model_id: str = Field(
         default=STARTER_MODEL_ID,
         description="Model that the well-known Leonardo model ids (and a missing modelId) map to.",
+    )
+    default_motion_model_id: str = Field(
+        default=STARTER_MOTION_MODEL_ID,
+        description="Motion model (image-to-video) that motion requests run on; default: the first one installed.",
+    )
+    video_decode_chunk_frames: int = Field(
+        default=8, description="Video frames the VAE decodes at once (lower it when decoding runs out of memory)."
     )
     memory_budget_mb: int = Field(default=8192, description="Memory for cached pipelines (LRU beyond it).")
     device: str = Field(default="cpu", description="Torch device for inference (cpu, cuda, cuda:N).")

@@ -134,13 +134,16 @@ def test_a_kind_registered_without_its_handler_parts_is_refused(tmp_path: Path) 
     kinds.register(JobKindSpec("echo", EchoJob, handler, ModelOf(EchoJob.model_id)))
     with pytest.raises(InvalidJobKind, match="registered already"):
         kinds.register(JobKindSpec("echo", LongEchoJob, handler, ModelOf(LongEchoJob.model_id)))
-    with pytest.raises(InvalidJobKind, match="belongs to another kind"):
+    with pytest.raises(
+        InvalidJobKind, match="belongs to kind .echo.; kinds that share a table both need a discriminator"
+    ):
         kinds.register(JobKindSpec("echo-2", EchoJob, handler, ModelOf(EchoJob.model_id)))
 
 
 def test_the_composition_root_registers_the_builtin_kinds_and_plugins(app: Container) -> None:
-    assert app.runner.kinds.names() == ["generation", "variation", ECHO, ECHO_LONG]
-    assert [app.runner.kinds.lane_of(k) for k in app.runner.kinds.names()] == ["interactive"] * 3 + ["long"]
+    assert app.runner.kinds.names() == ["generation", "variation", "motion", ECHO, ECHO_LONG]
+    lanes = [app.runner.kinds.lane_of(k) for k in app.runner.kinds.names()]
+    assert lanes == ["interactive", "interactive", "long", "interactive", "long"]
 
 
 # --- a kind from a plugin, end to end -----------------------------------------------------------------------

@@ -179,3 +179,15 @@ def test_generation_event_names_the_init_image() -> None:
 def test_a_cancelled_generation_reads_failed_to_leonardo_clients() -> None:
     body = generation_event(generation("CANCELLED"), key(), None, "http://h", NOW)
     assert body["type"] == "image_generation.failed" and body["data"]["object"]["status"] == "FAILED"
+
+
+def test_a_motion_generation_is_a_video_generation_event_with_the_mp4() -> None:
+    video = ImageView("img-m", "users/u/g/img-m.png", "tok", False, 0, NOW, video_key="users/u/g/img-m.mp4")
+    g = generation(job_kind="motion", motion_strength=7, images=(video,))
+    obj = generation_event(g, key(), None, "http://h:1", NOW)
+    assert obj["type"] == "video_generation.complete" and obj["object"] == "generation"
+    [image] = obj["data"]["object"]["images"]
+    assert image["motionMP4URL"] == "http://h:1/cdn/tok/img-m.mp4" and image["url"] == "http://h:1/cdn/tok/img-m.png"
+    assert image["motion"] is True and image["motionModel"] == "SVD" and image["motionStrength"] == 7
+    failed = generation_event(generation("FAILED", job_kind="motion"), key(), None, "http://h:1", NOW)
+    assert failed["type"] == "video_generation.failed" and failed["data"]["object"]["images"] == []

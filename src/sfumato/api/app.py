@@ -12,7 +12,7 @@ from sfumato import __version__
 from sfumato.api.deps import ApiServices
 from sfumato.api.errors import install_error_handlers
 from sfumato.api.rate_limit import RateLimit
-from sfumato.api.routes import accounts, files, generations, init_images, variations
+from sfumato.api.routes import accounts, files, generations, init_images, motion, variations
 from sfumato.api.tolerance import TolerantRequests
 
 API_PREFIX = "/api/rest/v1"
@@ -49,6 +49,7 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.include_router(generations.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
+    app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(files.router)
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)

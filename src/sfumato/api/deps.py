@@ -12,6 +12,7 @@ from sfumato.services.accounts import Accounts, Principal
 from sfumato.services.catalog import Catalog
 from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
+from sfumato.services.motion import Motion
 from sfumato.services.uploads import InitImages
 from sfumato.services.urls import FileUrls
 from sfumato.services.variations import Variations
@@ -25,6 +26,7 @@ class ApiServices(Protocol):
     accounts: Accounts
     catalog: Catalog
     generations: Generations
+    motion: Motion
     variations: Variations
     init_images: InitImages
     urls: FileUrls
@@ -51,6 +53,10 @@ def _generations(s: ServicesDep) -> Generations:
     return s.generations
 
 
+def _motion(s: ServicesDep) -> Motion:
+    return s.motion
+
+
 def _variations(s: ServicesDep) -> Variations:
     return s.variations
 
@@ -75,6 +81,7 @@ AccountsDep = Annotated[Accounts, Depends(_accounts)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
 GenerationsDep = Annotated[Generations, Depends(_generations)]
 VariationsDep = Annotated[Variations, Depends(_variations)]
+MotionDep = Annotated[Motion, Depends(_motion)]
 InitImagesDep = Annotated[InitImages, Depends(_init_images)]
 UrlsDep = Annotated[FileUrls, Depends(_urls)]
 CdnDep = Annotated[CdnFiles, Depends(_cdn)]

@@ -22,6 +22,7 @@ from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
 from sfumato.services.jobs import Jobs
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
+from sfumato.services.motion import Motion
 from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.variations import Variations
@@ -44,6 +45,7 @@ class Container:
     catalog: Catalog
     accounts: Accounts
     generations: Generations
+    motion: Motion
     runner: JobRunner
     jobs: Jobs
     dispatcher: Dispatcher
@@ -75,6 +77,7 @@ def build_engine(settings: Settings) -> GenerationEngine:
         device=settings.device,
         num_threads=settings.torch_threads,
         addons_dir=settings.data_dir / "addons",  # optional upscaler / background-removal models
+        decode_chunk_frames=settings.video_decode_chunk_frames,
     )
 
 
@@ -95,7 +98,7 @@ def build(
     # The one choice of URL shape, shared by the API's responses and the webhook bodies.
     s3 = files if isinstance(files, S3FileStore) else None  # object storage serves its files itself
     urls = FileUrls(s3.url) if s3 is not None else LOCAL_URLS
-    catalog = Catalog(db, settings.default_model_id, settings.catalog_dir)
+    catalog = Catalog(db, settings.default_model_id, settings.catalog_dir, settings.default_motion_model_id)
     engine = engine or _LazyEngine(settings)
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
     bodies = LeonardoWebhookBodies()  # Leonardo's webhook shapes: the one piece of the wire format below the API
@@ -121,6 +124,8 @@ def build(
     generations.max_pending = settings.max_pending_per_user
     variations = Variations(db, dispatcher)
     variations.max_pending = settings.max_pending_per_user
+    motion = Motion(db, catalog, dispatcher)
+    motion.max_pending = settings.max_pending_per_user
     secret = load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret")
     # Object storage takes init image uploads itself (presigned POST); local disk uses our receiver.
     init_images = InitImages(db, files, UploadPolicy(secret), s3)
@@ -133,6 +138,7 @@ def build(
         catalog=catalog,
         accounts=Accounts(db, files, settings.max_keys_per_user),
         generations=generations,
+        motion=motion,
         runner=runner,
         jobs=Jobs(runner),
         dispatcher=dispatcher,

@@ -9,6 +9,7 @@ from typing import Any
 
 from sfumato.jobs.core.kinds import JobKinds
 from sfumato.jobs.handlers.generation import GenerationEngine, generation_kind
+from sfumato.jobs.handlers.motion import motion_kind
 from sfumato.jobs.handlers.variation import variation_kind
 from sfumato.services.webhooks import Webhooks
 from sfumato.store.database import Database
@@ -32,6 +33,7 @@ def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str
     engine: GenerationEngine = parts.engine
     kinds.register(generation_kind(parts.files, engine, generation_hooks))
     kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))
+    kinds.register(motion_kind(parts.files, parts.engine, generation_hooks))
     for plugin in filter(None, (p.strip() for p in plugins.split(","))):
         load_plugin(plugin)(kinds, parts)
     return kinds

@@ -32,6 +32,7 @@ from sfumato.engine.pipelines import LoadedPipeline, PipelineCache
 from sfumato.engine.postprocess import add_detail, enlarge, remove_background, upscale_size
 from sfumato.engine.schedulers import build_scheduler, normalize_scheduler_name
 from sfumato.engine.types import GenerateRequest, GenerateResult, InpaintRequest, ProgressCallback
+from sfumato.engine.video import MotionRequest, MotionResult, motion_bucket, read_motion_settings
 
 _SEED_MASK = (1 << 64) - 1  # torch seeds are unsigned 64-bit
 _SIZE_MULTIPLE = 8  # every SD-family pipeline refuses sizes that are not multiples of 8
@@ -124,12 +125,14 @@ class Engine:
         device: str = "cpu",
         num_threads: int | None = None,
         addons_dir: Path | None = None,
+        decode_chunk_frames: int = 8,
     ) -> None:
         """`num_threads`: torch's CPU threads for the process (default: all the cores this process may
         use, set by the first Engine unless someone chose already). `addons_dir`: where an operator puts
         optional models (upscaler/, nobg/; see engine/postprocess.py)."""
         self.device = device
         self.addons_dir = addons_dir
+        self.decode_chunk_frames = decode_chunk_frames  # video frames the VAE decodes at once (memory bound)
         self.cache = PipelineCache(memory_budget_bytes, device=device)
         self._lock = threading.Lock()
         if device == "cpu":
@@ -239,6 +242,38 @@ class Engine:
         )
         refined = self.generate(request).images[0]
         return add_detail(big, refined), f"{how}+diffusion-detail"
+
+    def motion(self, request: MotionRequest, progress: ProgressCallback | None = None) -> MotionResult:
+        """Image to video on an SVD folder, at the folder's native size and frame count (sfumato_motion.json),
+        with motionStrength as the motion bucket. Frames are decoded `decode_chunk_frames` at a time, so a
+        long clip never needs the VAE's memory for every frame at once."""
+        with self._lock:
+            loaded = self.cache.get(request.model_path)
+            pipe = loaded.pipe
+            settings = read_motion_settings(loaded.path, getattr(pipe.unet.config, "num_frames", None))
+            image = request.image.convert("RGB").resize((settings.width, settings.height), Image.Resampling.LANCZOS)
+            bucket = motion_bucket(request.motion_strength)
+            kwargs: dict[str, Any] = {
+                "image": image,
+                "width": settings.width,
+                "height": settings.height,
+                "num_frames": settings.num_frames,
+                "num_inference_steps": settings.steps,
+                "min_guidance_scale": settings.min_guidance_scale,
+                "max_guidance_scale": settings.max_guidance_scale,
+                "fps": settings.fps,
+                "motion_bucket_id": bucket,
+                "noise_aug_strength": settings.noise_aug_strength,
+                "decode_chunk_size": max(1, min(settings.num_frames, self.decode_chunk_frames)),
+                "generator": torch.Generator("cpu").manual_seed(request.seed & _SEED_MASK),
+                "output_type": "pil",
+            }
+            if progress is not None:
+                kwargs["callback_on_step_end"] = _step_callback(progress, settings.steps)
+            with torch.inference_mode():
+                output = pipe(**kwargs)
+        frames = [frame.convert("RGB") for frame in output.frames[0]]
+        return MotionResult(frames=frames, fps=settings.fps, motion_bucket_id=bucket, steps=settings.steps)
 
     def remove_background(self, image: Image.Image) -> tuple[Image.Image, str]:
         """RGBA with a transparent background, and the method used (no pipeline involved)."""

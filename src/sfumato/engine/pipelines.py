@@ -21,6 +21,7 @@ from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from sfumato.engine.types import ModelNotFoundError
+from sfumato.engine.video import is_video_folder
 
 MODEL_INDEX = "model_index.json"
 # Optional per-model settings an operator (or our training) writes next to model_index.json.
@@ -124,10 +125,12 @@ def check_model_folder(folder: Path) -> None:
 
 
 def load_pipeline(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> DiffusionPipeline:
-    """Load one text-to-image pipeline from local disk; never touches the network."""
+    """Load one text-to-image (or image-to-video) pipeline from local disk; never touches the network."""
     check_model_folder(folder)
+    # Video folders (SVD) have no auto pipeline: model_index.json's class name picks the pipeline.
+    loader = DiffusionPipeline if is_video_folder(folder) else AutoPipelineForText2Image
     try:
-        pipe = AutoPipelineForText2Image.from_pretrained(folder, dtype=dtype, local_files_only=True)
+        pipe = loader.from_pretrained(folder, dtype=dtype, local_files_only=True)
     except _LOAD_ERRORS as exc:
         raise ModelNotFoundError(f"Could not load a diffusers text-to-image pipeline from {folder}: {exc}") from exc
     pipe.to(device)

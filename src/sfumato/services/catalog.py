@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from sfumato.engine.video import VIDEO_PIPELINES
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.store.database import Database
 from sfumato.store.models import RegisteredModel
@@ -88,6 +89,7 @@ class ModelEntry:
     featured: bool = False
     native_size: tuple[int, int] | None = None
     aliases: tuple[str, ...] = ()
+    kind: str = "image"  # image | motion (an image-to-video folder, e.g. SVD)
 
 
 def _read_json(path: Path) -> dict:
@@ -105,6 +107,7 @@ def describe_folder(path: Path) -> dict:
     info: dict = {
         "sd_version": _PIPELINE_SD_VERSION.get(index.get("_class_name", ""), "v1_5"),
         "default_scheduler": _SCHEDULER_LEONARDO_NAME.get(scheduler_class, "LEONARDO"),
+        "kind": "motion" if index.get("_class_name") in VIDEO_PIPELINES else "image",
     }
     for key in ("name", "description", "sd_version", "recommended_steps", "recommended_guidance"):
         if meta.get(key) is not None:
@@ -128,9 +131,16 @@ def entry_from_dict(raw: dict, base_dir: Path) -> ModelEntry:
 
 
 class Catalog:
-    def __init__(self, db: Database, default_model_id: str, catalog_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        default_model_id: str,
+        catalog_dir: Path | None = None,
+        default_motion_model_id: str | None = None,
+    ) -> None:
         self._db = db
         self.default_model_id = default_model_id
+        self.default_motion_model_id = default_motion_model_id
         self._catalog_dir = catalog_dir
 
     def _file_entries(self) -> list[ModelEntry]:
@@ -170,18 +180,40 @@ class Catalog:
             return by_id[self.default_model_id]
         raise NotFound(f"model {model_id} not found")
 
+    def image_models(self) -> list[ModelEntry]:
+        return [e for e in self.entries() if e.kind == "image"]
+
+    def motion_model(self) -> ModelEntry:
+        """The model motion jobs run on: SFUMATO_DEFAULT_MOTION_MODEL_ID, else the first motion model."""
+        motion = [e for e in self.entries() if e.kind == "motion"]
+        chosen = next((e for e in motion if e.id == self.default_motion_model_id), motion[0] if motion else None)
+        if chosen is None:
+            raise InvalidRequest(
+                "Service Error: this server has no motion model installed; the operator adds an image-to-video "
+                "folder (Stable Video Diffusion format) with `sfumato models add FOLDER --name NAME`",
+                field="imageId",
+            )
+        return chosen
+
     def resolve_for_generation(self, model_id: str | None) -> ModelEntry:
         if model_id is None:
             model_id = self.default_model_id
         try:
-            return self.get(model_id)
+            entry = self.get(model_id)
         except NotFound:
-            available = ", ".join(f"{e.id} ({e.name})" for e in self.entries())
+            available = ", ".join(f"{e.id} ({e.name})" for e in self.image_models())
             raise InvalidRequest(
                 f"modelId {model_id} is not a model on this server; send one of: {available} "
                 "(GET /platformModels lists them), or leave modelId out for the default",
                 field="modelId",
             ) from None
+        if entry.kind != "image":
+            raise InvalidRequest(
+                f"modelId {model_id} is a motion model: make a video from an image with POST /generations-motion-svd "
+                "(imageId: a generated image id); GET /platformModels lists the image models",
+                field="modelId",
+            )
+        return entry
 
     def add(self, folder: Path, name: str, model_id: str | None = None, description: str = "") -> ModelEntry:
         folder = folder.resolve()

@@ -35,11 +35,15 @@ class CdnFiles:
         return CdnFile(path, media_type)
 
     def generated_image(self, token: str, filename: str) -> CdnFile:
+        """`ID.png`: the image (a motion generation's poster); `ID.mp4`: a motion generation's video."""
         image_id, _, ext = filename.rpartition(".")
         with self._db.session() as s:
             image = s.get(GeneratedImage, image_id)
-            ok = image is not None and ext == "png" and hmac.compare_digest(image.token, token)
-            return self._found(image.file_key if image is not None and ok else None, "image/png")
+            if image is None or not hmac.compare_digest(image.token, token):
+                raise NotFound("no such image")
+            if ext == "mp4":
+                return self._found(image.video_key, "video/mp4")
+            return self._found(image.file_key if ext == "png" else None, "image/png")
 
     def variation(self, token: str, filename: str) -> CdnFile:
         variation_id, _, ext = filename.rpartition(".")

@@ -15,6 +15,11 @@ def image_url(base: str, image_id: str, token: str) -> str:
     return f"{base.rstrip('/')}/cdn/{token}/{image_id}.png"
 
 
+def video_url(base: str, image_id: str, token: str) -> str:
+    """A motion generation's MP4: the poster's URL with .mp4 (served as video/mp4, with byte ranges)."""
+    return f"{base.rstrip('/')}/cdn/{token}/{image_id}.mp4"
+
+
 def variation_url(base: str, variation_id: str, token: str) -> str:
     return f"{base.rstrip('/')}/cdn/variations/{token}/{variation_id}.png"
 
@@ -31,6 +36,9 @@ class FileUrls:
 
     def image(self, base: str, image_id: str, token: str, key: str) -> str:
         return self.direct(key) if self.direct else image_url(base, image_id, token)
+
+    def video(self, base: str, image_id: str, token: str, key: str) -> str:
+        return self.direct(key) if self.direct else video_url(base, image_id, token)
 
     def variation(self, base: str, variation_id: str, token: str, key: str) -> str:
         return self.direct(key) if self.direct else variation_url(base, variation_id, token)

@@ -105,8 +105,12 @@ class RegisteredModel(Base):
 
 
 class Generation(JobColumns, Base):
+    """An image generation, or a motion one (a video from an image): both are polled with GET /generations/{id},
+    listed and deleted alike. `job_kind` is the job kind that runs the row (jobs/core/kinds.py)."""
+
     __tablename__ = "generations"
 
+    job_kind: Mapped[str] = mapped_column(String(16), default="generation")
     api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     model_id: Mapped[str] = mapped_column(String(36))
     # What the job needs, fixed at creation so the worker needs no catalog: the folder, the prompt after
@@ -143,6 +147,14 @@ class Generation(JobColumns, Base):
     # Accepted options that change nothing here (alchemy, photo_real, prompt_magic, ...), for the record, in
     # our names (api/wire/options.py maps Leonardo's).
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Motion: the image the video starts from (a generated image, a variation or an uploaded init image), the
+    # strength asked for (1-10) and the frames made.
+    motion_source_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    motion_source_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    motion_source_file_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    motion_strength: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    motion_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    motion_fps: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     images: Mapped[list[GeneratedImage]] = relationship(
         back_populates="generation", cascade="all, delete-orphan", order_by="GeneratedImage.index"
@@ -156,8 +168,10 @@ class GeneratedImage(Base):
     generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     index: Mapped[int] = mapped_column(Integer)
-    # Relative to the file store's root; the URL carries `token` so it needs no auth header.
+    # Relative to the file store's root; the URL carries `token` so it needs no auth header. For a motion
+    # generation, `file_key` is the poster (frame 0) and `video_key` the MP4.
     file_key: Mapped[str] = mapped_column(Text)
+    video_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     token: Mapped[str] = mapped_column(String(64))
     nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
     like_count: Mapped[int] = mapped_column(Integer, default=0)

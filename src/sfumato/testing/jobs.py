@@ -10,6 +10,7 @@ from sfumato.jobs.core.events import JobEvents
 from sfumato.jobs.core.kinds import FinishHook, JobKinds
 from sfumato.jobs.core.runner import JobRunner
 from sfumato.jobs.handlers.generation import GenerationEngine, generation_kind
+from sfumato.jobs.handlers.motion import motion_kind
 from sfumato.jobs.handlers.variation import variation_kind
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore
@@ -22,6 +23,7 @@ def builtin_kinds(
     kinds = JobKinds()
     kinds.register(generation_kind(files, engine, finish_hooks))
     kinds.register(variation_kind(db, files, engine, finish_hooks))  # type: ignore[arg-type]
+    kinds.register(motion_kind(files, engine, finish_hooks))  # type: ignore[arg-type]
     return kinds
 
 

@@ -45,7 +45,7 @@ def platform_models(catalog: CatalogDep, _: PrincipalDep) -> PlatformModelsRespo
     return PlatformModelsResponse(
         custom_models=[
             PlatformModelOut(id=e.id, name=e.name, description=e.description, featured=e.featured)
-            for e in catalog.entries()
+            for e in catalog.image_models()  # the SDK types platform models as image models
         ]
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
@@ -23,7 +23,8 @@ from sfumato.api.schemas.generations import (
 from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.errors import NotFound
-from sfumato.services.generations import GenerationView
+from sfumato.services.generations import GenerationView, ImageView
+from sfumato.services.motion import SVD_MOTION_MODEL
 from sfumato.services.urls import FileUrls
 from sfumato.services.variations import VariationView
 
@@ -53,7 +54,7 @@ def generation_out(
         guidanceScale=view.guidance_scale,
         seed=view.seed,
         scheduler=view.scheduler,
-        sdVersion=view.sd_version,
+        sdVersion=None if view.is_motion else view.sd_version,
         presetStyle=view.preset_style,
         public=view.public,
         tiling=view.tiling,
@@ -67,12 +68,25 @@ def generation_out(
                 nsfw=i.nsfw,
                 likeCount=i.like_count,
                 generated_image_variation_generics=[variation_generic(v, base, urls) for v in variations.get(i.id, [])],
+                **motion_fields(view, i, base, urls),
             )
             for i in view.images
         ],
         failureReason=view.failure_reason,
         imagePromptMethod=view.image_prompt_method,
     )
+
+
+def motion_fields(view: GenerationView, image: ImageView, base: str, urls: FileUrls) -> dict[str, Any]:
+    if not view.is_motion or not image.video_key:
+        return {}
+    return {
+        "motion": True,
+        "motionMP4URL": urls.video(base, image.id, image.token, image.video_key),
+        "motionModel": SVD_MOTION_MODEL,
+        "motionStrength": view.motion_strength,
+        "imageToVideo": False,
+    }
 
 
 @router.post(

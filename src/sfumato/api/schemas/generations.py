@@ -129,6 +129,11 @@ class GeneratedImageOut(WireModel):
     nsfw: bool = False
     likeCount: int = 0
     motion: bool = False
+    # Motion generations only (omitted otherwise): the MP4, the model that made it, the strength asked for.
+    motionMP4URL: str | None = None
+    motionModel: str | None = None
+    motionStrength: int | None = None
+    imageToVideo: bool | None = None
     generated_image_variation_generics: list[VariationGeneric] = []
 
 
@@ -145,7 +150,7 @@ class GenerationOut(WireModel):
     guidanceScale: float
     seed: int
     scheduler: str
-    sdVersion: str
+    sdVersion: str | None = None  # omitted for motion generations (Leonardo's null there broke the TS SDK)
     presetStyle: str
     public: bool
     tiling: bool = False

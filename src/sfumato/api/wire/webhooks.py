@@ -13,13 +13,17 @@ from typing import Any
 
 from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
-from sfumato.services.generations import GenerationView
+from sfumato.services.generations import GenerationView, ImageView
+from sfumato.services.motion import SVD_MOTION_MODEL
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.webhook_records import KeyRecord, ModelInfo, VariationRecord
 
 EVENT_GENERATION_COMPLETE = "image_generation.complete"
 # Not documented by Leonardo (it sends nothing for failures); same body with status FAILED and no images.
 EVENT_GENERATION_FAILED = "image_generation.failed"
+# Motion generations: undocumented by Leonardo; third-party clients parse these names (motion-notes 1.4).
+EVENT_VIDEO_COMPLETE = "video_generation.complete"
+EVENT_VIDEO_FAILED = "video_generation.failed"
 # Leonardo's event for finished variations (upscale, unzoom, no-background); the variations job uses it.
 EVENT_POST_PROCESSING_COMPLETE = "post_processing.complete"
 EVENT_POST_PROCESSING_FAILED = "post_processing.failed"
@@ -133,6 +137,7 @@ def generation_event(
             "likeCount": i.like_count,
             "trendingScore": 0,
             "public": row.public,
+            **_motion_image(row, i, base_url, urls),
         }
         for i in (row.images if complete else ())
     ]
@@ -198,8 +203,25 @@ def generation_event(
         "images": image_items,
         "apiKey": api_key_record(key),
     }
-    event_type = EVENT_GENERATION_COMPLETE if complete else EVENT_GENERATION_FAILED
+    if row.is_motion:
+        obj.update(motion=True, motionStrength=row.motion_strength, imageToVideo=False, sdVersion=None)
+        event_type = EVENT_VIDEO_COMPLETE if complete else EVENT_VIDEO_FAILED
+    else:
+        event_type = EVENT_GENERATION_COMPLETE if complete else EVENT_GENERATION_FAILED
     return envelope(event_type, "generation", obj, now)
+
+
+def _motion_image(row: GenerationView, image: ImageView, base_url: str, urls: FileUrls) -> dict[str, Any]:
+    """A motion generation's image: the poster in `url`, the video in `motionMP4URL` (no GIF is made)."""
+    if not row.is_motion or not image.video_key:
+        return {}
+    return {
+        "motionMP4URL": urls.video(base_url, image.id, image.token, image.video_key),
+        "motionGIFURL": None,
+        "motion": True,
+        "motionModel": SVD_MOTION_MODEL,
+        "motionStrength": row.motion_strength,
+    }
 
 
 def post_processing_event(

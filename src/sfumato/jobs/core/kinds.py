@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, true
 from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.context import JobContext
@@ -55,16 +55,26 @@ class JobKindSpec:
     lane: Lane = Lane.INTERACTIVE
     finish_hooks: tuple[FinishHook, ...] = ()
     cancellable: bool = True
+    # Kinds that share a table (image and motion generations are both `generations`, so both list, poll and
+    # delete alike) tell their rows apart by this column, whose value is the kind's name.
+    discriminator: Any = None
+
+    def mine(self) -> Any:
+        """The SQL condition that selects this kind's rows of its table."""
+        return self.discriminator == self.name if self.discriminator is not None else true()
+
+    def owns(self, row: Any) -> bool:
+        return self.discriminator is None or getattr(row, self.discriminator.key) == self.name
 
     def pending_with_model(self) -> Select:
         """PENDING rows as (id, model_id, created_at, claimed_at, published_at, worker)."""
         t = self.table
         query = select(t.id, self.model_of.column, t.created_at, t.claimed_at, t.published_at, t.worker)
-        return self.model_of.join(query.select_from(t)).where(t.status == JobStatus.PENDING)
+        return self.model_of.join(query.select_from(t)).where(t.status == JobStatus.PENDING, self.mine())
 
     def model_of_job(self, job_id: str) -> Select:
         query = select(self.model_of.column).select_from(self.table)
-        return self.model_of.join(query).where(self.table.id == job_id)
+        return self.model_of.join(query).where(self.table.id == job_id, self.mine())
 
 
 class InvalidJobKind(TypeError):
@@ -98,8 +108,12 @@ class JobKinds:
         check_spec(spec)
         if spec.name in self._specs:
             raise InvalidJobKind(f"job kind {spec.name!r} is registered already")
-        if any(other.table is spec.table for other in self._specs.values()):
-            raise InvalidJobKind(f"job kind {spec.name!r}: table {spec.table.__name__} belongs to another kind")
+        for other in self._specs.values():
+            if other.table is spec.table and (other.discriminator is None or spec.discriminator is None):
+                raise InvalidJobKind(
+                    f"job kind {spec.name!r}: table {spec.table.__name__} belongs to kind {other.name!r}; kinds that "
+                    "share a table both need a discriminator column"
+                )
         self._specs[spec.name] = spec
         return spec
 
@@ -119,7 +133,8 @@ class JobKinds:
         return list(self._specs)
 
     def tables(self) -> list[type[JobColumns]]:
-        return [spec.table for spec in self._specs.values()]
+        """Each job table once (kinds may share one)."""
+        return list(dict.fromkeys(spec.table for spec in self._specs.values()))
 
     def lane_of(self, name: str) -> Lane:
         return self.get(name).lane

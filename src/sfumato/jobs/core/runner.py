@@ -156,7 +156,7 @@ class JobRunner:
         with self._db.session() as s:
             for spec in self.kinds:
                 t = spec.table
-                rows = s.execute(select(t.id, t.created_at).where(t.status == JobStatus.PENDING)).all()
+                rows = s.execute(select(t.id, t.created_at).where(t.status == JobStatus.PENDING, spec.mine())).all()
                 found += [(aware(created), spec.name, job_id) for job_id, created in rows]
         return [(kind, job_id) for _, kind, job_id in sorted(found)]
 
@@ -165,7 +165,7 @@ class JobRunner:
         with self._db.session() as s:
             # FOR UPDATE (PostgreSQL): two workers handed the same job claim it one after the other.
             row = s.get(spec.table, job_id, with_for_update=True)
-            if row is None or row.status != JobStatus.PENDING:
+            if row is None or row.status != JobStatus.PENDING or not spec.owns(row):
                 return ClaimResult(ClaimOutcome.SKIP)
             if row.cancel_requested_at is not None:  # cancelled before it started (or after its worker died)
                 self.transition(s, spec, row, JobStatus.CANCELLED, CANCELLED_REASON)
@@ -241,7 +241,8 @@ class JobRunner:
         """The kind of a job id (ids are UUIDs, unique across kinds)."""
         with self._db.session() as s:
             for spec in self.kinds:
-                if s.get(spec.table, job_id) is not None:
+                row = s.get(spec.table, job_id)
+                if row is not None and spec.owns(row):
                     return spec
         return None
 

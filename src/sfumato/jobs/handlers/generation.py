@@ -140,4 +140,5 @@ def generation_kind(
         model_of=ModelOf(Generation.model_id),
         lane=Lane.INTERACTIVE,
         finish_hooks=finish_hooks,
+        discriminator=Generation.job_kind,  # motion generations share the table (jobs/handlers/motion.py)
     )

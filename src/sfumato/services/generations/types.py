@@ -61,6 +61,7 @@ class ImageView:
     nsfw: bool
     like_count: int
     created_at: datetime | None = None
+    video_key: str | None = None  # a motion generation's MP4 (file_key is then its poster)
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,17 @@ class GenerationView:
     updated_at: datetime | None
     # Empty until COMPLETE: a PENDING generation never shows a half-filled list.
     images: tuple[ImageView, ...] = ()
+    # "generation" (an image one) or "motion" (a video from an image); the strength a motion job was asked.
+    job_kind: str = "generation"
+    motion_strength: int | None = None
+
+    @property
+    def is_motion(self) -> bool:
+        return self.job_kind == "motion"
 
 
 def image_view(i: GeneratedImage) -> ImageView:
-    return ImageView(i.id, i.file_key, i.token, i.nsfw, i.like_count, i.created_at)
+    return ImageView(i.id, i.file_key, i.token, i.nsfw, i.like_count, i.created_at, i.video_key)
 
 
 def generation_view(row: Generation, images: list[GeneratedImage] | None = None) -> GenerationView:
@@ -138,4 +146,6 @@ def generation_view(row: Generation, images: list[GeneratedImage] | None = None)
         created_at=row.created_at,
         updated_at=row.updated_at,
         images=tuple(image_view(i) for i in sorted(shown, key=lambda i: i.index)),
+        job_kind=row.job_kind or "generation",
+        motion_strength=row.motion_strength,
     )

@@ -1,0 +1,128 @@
+"""Motion: a video from an image (SVD, "Motion 1.0"). The job is a new generation, polled with
+GET /generations/{id} like any other; its one image is the video's poster, with the MP4 beside it.
+
+The FAQ's mistake gets a teaching error: a generation id passed as `imageId` (the image ids are in
+`generations_by_pk.generated_images[].id`), with Leonardo's "Service Error" words kept so that scripts that
+look for them still do."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from sfumato.jobs.core.status import JobStatus
+from sfumato.jobs.dispatch import Dispatcher
+from sfumato.services.catalog import Catalog
+from sfumato.services.errors import InvalidRequest
+from sfumato.services.image_inputs import classify_id, resolve_image
+from sfumato.services.limits import check_queue_cap
+from sfumato.store.database import Database
+from sfumato.store.media import ImageVariation
+from sfumato.store.models import GeneratedImage, Generation
+
+MOTION_KIND = "motion"
+DEFAULT_STRENGTH = 5
+MAX_PENDING_PER_USER = 200
+SVD_MOTION_MODEL = "SVD"  # `motionModel` on the wire for POST /generations-motion-svd jobs
+
+
+@dataclass(frozen=True)
+class SvdParams:
+    image_id: str | None
+    motion_strength: int | None = None
+    is_init_image: bool | None = None
+    is_variation: bool | None = None
+    public: bool | None = None
+
+
+class Motion:
+    def __init__(self, db: Database, catalog: Catalog, dispatcher: Dispatcher) -> None:
+        self._db = db
+        self._catalog = catalog
+        self._dispatcher = dispatcher
+        self.max_pending = MAX_PENDING_PER_USER  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
+
+    def create_svd(self, user_id: str, api_key_id: str | None, p: SvdParams) -> str:
+        if not p.image_id:
+            raise InvalidRequest(
+                'expecting a value for non-nullable variable: "imageId"; send the id of a generated image '
+                "(generations_by_pk.generated_images[].id), a variation, or an uploaded init image",
+                field="imageId",
+            )
+        strength = DEFAULT_STRENGTH if p.motion_strength is None else p.motion_strength
+        if not 1 <= strength <= 10:
+            raise InvalidRequest(
+                f"motionStrength must be an integer from 1 to 10, got {strength}; higher moves more (default 5)",
+                field="motionStrength",
+            )
+        model = self._catalog.motion_model()
+        with self._db.session() as s:
+            if classify_id(s, user_id, p.image_id) == "generation":
+                raise InvalidRequest(_generation_id_message(s.get(Generation, p.image_id)), field="imageId")
+            source = resolve_image(
+                s, user_id, p.image_id, "imageId", accept=("generated_image", "variation", "init_image")
+            )
+            prompt = _source_prompt(s, source.kind, source.id)
+            check_queue_cap(s, user_id, self.max_pending)
+            row = Generation(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                api_key_id=api_key_id,
+                status=JobStatus.PENDING,
+                job_kind=MOTION_KIND,
+                model_id=model.id,
+                model_path=str(model.path),
+                engine_prompt="",
+                prompt=prompt,
+                width=0,
+                height=0,
+                num_images=1,
+                num_inference_steps=model.recommended_steps or 25,
+                guidance_scale=1.0,
+                seed=secrets.randbelow(2**31),
+                scheduler="EULER_DISCRETE",
+                preset_style="NONE",
+                sd_version="",
+                public=bool(p.public),
+                tiling=False,
+                motion_source_id=source.id,
+                motion_source_kind=source.kind,
+                motion_source_file_key=source.file_key,
+                motion_strength=strength,
+                # Ids are unique, so a missing isInitImage / isVariation changes nothing; what was sent is kept.
+                options={"is_init_image": p.is_init_image, "is_variation": p.is_variation},
+            )
+            s.add(row)
+        self._dispatcher.submit(MOTION_KIND, row.id)
+        return row.id
+
+
+def _generation_id_message(g: Generation | None) -> str:
+    head = "Service Error: imageId must be an image id, not a generation id"
+    if g is None or g.status == JobStatus.PENDING:
+        return (
+            f"{head}; generation {g.id if g else ''} is still PENDING: wait until GET /generations/{{id}} "
+            "shows COMPLETE, then pass one of generations_by_pk.generated_images[].id"
+        )
+    if g.status != JobStatus.COMPLETE or not g.images:
+        return f"{head}; generation {g.id} is {g.status} and has no images: generate again"
+    return (
+        f"{head}; pass one of generations_by_pk.generated_images[].id from GET /generations/{g.id}, "
+        f"e.g. {g.images[0].id}"
+    )
+
+
+def _source_prompt(s: Session, kind: str, some_id: str) -> str:
+    """The prompt of the generation the image came from ("" for an uploaded image)."""
+    generation_id = None
+    if kind == "generated_image":
+        image = s.get(GeneratedImage, some_id)
+        generation_id = image.generation_id if image else None
+    elif kind == "variation":
+        variation = s.get(ImageVariation, some_id)
+        generation_id = variation.generation_id if variation else None
+    generation = s.get(Generation, generation_id) if generation_id else None
+    return generation.prompt if generation is not None else ""
