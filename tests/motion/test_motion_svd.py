@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from PIL import Image
 from sfumato.engine.tiny_video import build_tiny_svd
 from sfumato.testing.live_server import LiveServer, free_port, server_env, wait_for_generation
 
+TS_DIR = Path(__file__).resolve().parents[1] / "ts"
 TINY_SVD_ID = "0a1b2c3d-0000-4000-8000-00000000500d"
 FRAMES = 4
 
@@ -133,3 +137,65 @@ def test_a_variation_makes_a_video_too(server: LiveServer) -> None:
     assert answer.status_code == 200, answer.text
     done = wait_for_generation(client, answer.json()["motionSvdGenerationJob"]["generationId"])
     assert done["status"] == "COMPLETE" and done["generated_images"][0]["motionMP4URL"].endswith(".mp4")
+
+
+def finished_video(client: httpx.Client) -> str:
+    """The generation id of a finished motion generation."""
+    _, image_id = finished_image(client)
+    answer = client.post("/generations-motion-svd", json={"imageId": image_id, "motionStrength": 2})
+    motion_id = answer.json()["motionSvdGenerationJob"]["generationId"]
+    assert wait_for_generation(client, motion_id)["status"] == "COMPLETE"
+    return motion_id
+
+
+def test_video_upscale_to_720_with_the_python_sdk(server: LiveServer) -> None:
+    client = server.client("upscaler")
+    motion_id = finished_video(client)
+    sdk = sdk_for(server, "upscaler")
+    job = sdk.motion.create_video_upscale(request={"resolution": "RESOLUTION_720", "source_generation_id": motion_id})
+    out = job.object.motion_video_generation_job
+    assert out.generation_id == motion_id and out.variation_id
+    deadline = time.monotonic() + 60
+    while True:
+        [item] = sdk.variation.get_motion_variation_by_id(id=out.variation_id).object.generated_image_variation_motion
+        if item.status != "PENDING" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert item.status == "COMPLETE" and item.motion_transform_type == "UPSCALE" and item.resolution == "RESOLUTION_720"
+    mp4 = httpx.get(item.url)
+    assert mp4.headers["content-type"] == "video/mp4"
+    with av.open(io.BytesIO(mp4.content)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        assert (stream.codec_context.pix_fmt, len(frames)) == ("yuv420p", FRAMES)
+        assert (frames[0].width, frames[0].height) == (720, 720)
+    assert client.get(f"/motion-variations/{out.variation_id}").status_code == 200
+    assert server.client("peeker").get(f"/motion-variations/{out.variation_id}").status_code == 404
+    assert client.delete(f"/generations/{motion_id}").status_code == 200
+    assert httpx.get(item.url).status_code == 404  # its file went with the generation
+
+
+def test_video_upscale_refusals_say_what_to_pass(server: LiveServer) -> None:
+    client = server.client("upscale-mistakes")
+    generation_id, image_id = finished_image(client)
+    motion_id = finished_video(client)
+    cases = [
+        ({"sourceGenerationId": generation_id, "resolution": "RESOLUTION_720"}, "made images, not a video"),
+        ({"sourceGenerationId": image_id, "resolution": "RESOLUTION_720"}, f"pass the generation id, {generation_id}"),
+        ({"sourceGenerationId": motion_id, "resolution": "RESOLUTION_1080"}, "resolution must be RESOLUTION_720"),
+    ]
+    for body, words in cases:
+        answer = client.post("/generations-video-upscale", json=body)
+        assert answer.status_code == 400 and words in answer.json()["error"], answer.text
+
+
+def test_motion_with_the_typescript_sdk(server: LiveServer) -> None:
+    """The TS SDK validates every motion response with zod; tests/ts/motion.mjs runs the whole flow."""
+    node = shutil.which("node")
+    assert node is not None, "node is not on PATH: the TypeScript SDK tests need Node 20+ (make test installs it)"
+    env = {**os.environ, "SERVER_URL": server.api_url, "API_KEY": server.user("ts-mover")["api_key"]}
+    proc = subprocess.run(
+        [node, str(TS_DIR / "motion.mjs")], cwd=TS_DIR, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    assert "PASS: TypeScript SDK motion scenario" in proc.stdout

@@ -53,6 +53,7 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.include_router(files.router)
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)
+    app.include_router(motion.files_router)
     app.add_middleware(TolerantRequests)
     if container.rate_limiter is not None:  # outermost: a limited request costs no parsing
         app.add_middleware(RateLimit, limiter=container.rate_limiter)

@@ -11,6 +11,7 @@ from sfumato.jobs.core.kinds import JobKinds
 from sfumato.jobs.handlers.generation import GenerationEngine, generation_kind
 from sfumato.jobs.handlers.motion import motion_kind
 from sfumato.jobs.handlers.variation import variation_kind
+from sfumato.jobs.handlers.video_upscale import video_upscale_kind
 from sfumato.services.webhooks import Webhooks
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore
@@ -34,6 +35,7 @@ def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str
     kinds.register(generation_kind(parts.files, engine, generation_hooks))
     kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))
     kinds.register(motion_kind(parts.files, parts.engine, generation_hooks))
+    kinds.register(video_upscale_kind(parts.db, parts.files))
     for plugin in filter(None, (p.strip() for p in plugins.split(","))):
         load_plugin(plugin)(kinds, parts)
     return kinds

@@ -22,22 +22,41 @@ def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4)
     """Save a tiny SVD pipeline to `folder`, with a `sfumato_motion.json` naming its native size and frames."""
     torch.manual_seed(seed)
     unet = UNetSpatioTemporalConditionModel(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=size, in_channels=8, out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=size,
+        in_channels=8,
+        out_channels=4,
         down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
         up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-        cross_attention_dim=32, num_attention_heads=8, projection_class_embeddings_input_dim=96,
-        addition_time_embed_dim=32, num_frames=frames,
-    )  # fmt: skip
+        cross_attention_dim=32,
+        num_attention_heads=8,
+        projection_class_embeddings_input_dim=96,
+        addition_time_embed_dim=32,
+        num_frames=frames,
+    )
     scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
-        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
-        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True,
-    )  # fmt: skip
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        interpolation_type="linear",
+        num_train_timesteps=1000,
+        prediction_type="v_prediction",
+        sigma_max=700.0,
+        sigma_min=0.002,
+        steps_offset=1,
+        timestep_spacing="leading",
+        timestep_type="continuous",
+        use_karras_sigmas=True,
+    )
     torch.manual_seed(seed)
     vae = AutoencoderKLTemporalDecoder(
-        block_out_channels=[32, 64], in_channels=3, out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"], latent_channels=4,
-    )  # fmt: skip
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        latent_channels=4,
+    )
     torch.manual_seed(seed)
     encoder = CLIPVisionModelWithProjection(
         # PIL input always reaches the encoder at 224x224 (the pipeline resizes it): 7x7 patches of 32.
@@ -49,13 +68,21 @@ def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4)
             image_size=224,
             intermediate_size=37,
             patch_size=32,
-        )  # fmt: skip
+        )
     )
     extractor = CLIPImageProcessor(crop_size=224, size=224)
-    pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=encoder, unet=unet, scheduler=scheduler,
-                                        feature_extractor=extractor)  # fmt: skip
+    pipe = StableVideoDiffusionPipeline(
+        vae=vae, image_encoder=encoder, unet=unet, scheduler=scheduler, feature_extractor=extractor
+    )
     pipe.save_pretrained(folder, safe_serialization=True)
-    settings = {"native_width": size, "native_height": size, "num_frames": frames, "fps": 8,
-                "recommended_steps": 2, "min_guidance_scale": 1.0, "max_guidance_scale": 1.0}  # fmt: skip
+    settings = {
+        "native_width": size,
+        "native_height": size,
+        "num_frames": frames,
+        "fps": 8,
+        "recommended_steps": 2,
+        "min_guidance_scale": 1.0,
+        "max_guidance_scale": 1.0,
+    }
     (folder / MOTION_SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
     return folder

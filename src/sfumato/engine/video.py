@@ -81,6 +81,27 @@ def player_size(width: int, height: int) -> tuple[int, int]:
     return (width * factor) // 2 * 2, (height * factor) // 2 * 2
 
 
+def upscaled(frames: list[Image.Image], short_side: int) -> list[Image.Image]:
+    """Frames with their short side at `short_side` (Lanczos), both sides even (H.264 needs it)."""
+    width, height = frames[0].size
+    scale = short_side / min(width, height)
+    size = (round(width * scale / 2) * 2, round(height * scale / 2) * 2)
+    return [frame.resize(size, Image.Resampling.LANCZOS) for frame in frames]
+
+
+def decode_mp4(data: bytes) -> tuple[list[Image.Image], int]:
+    """(RGB frames, frames per second) of an MP4 this server made."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        fps = round(float(stream.average_rate or 8))
+        frames = [frame.to_image().convert("RGB") for frame in container.decode(stream)]
+    return frames, fps
+
+
 def encode_mp4(frames: list[Image.Image], fps: int) -> tuple[bytes, int, int]:
     """(MP4 bytes, width, height): H.264 High, yuv420p, crf 18, `moov` before `mdat` (faststart). PyAV is
     imported only here: only motion jobs need FFmpeg."""

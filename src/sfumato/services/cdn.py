@@ -13,7 +13,7 @@ from sfumato.services.errors import NotFound
 from sfumato.services.imaging import EXTENSIONS
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore
-from sfumato.store.media import ImageVariation, InitImage
+from sfumato.store.media import ImageVariation, InitImage, MotionVariation
 from sfumato.store.models import GeneratedImage
 
 
@@ -62,3 +62,11 @@ class CdnFiles:
             if not hmac.compare_digest(row.token, token):
                 raise NotFound("no such image")
             return self._found(row.file_key, EXTENSIONS[row.extension][1])
+
+    def motion_variation(self, token: str, filename: str) -> CdnFile:
+        variation_id, _, ext = filename.rpartition(".")
+        with self._db.session() as s:
+            row = s.get(MotionVariation, variation_id)
+            ok = row is not None and ext == "mp4" and row.status == JobStatus.COMPLETE
+            ok = ok and row is not None and hmac.compare_digest(row.token, token)
+            return self._found(row.file_key if row is not None and ok else None, "video/mp4")

@@ -10,23 +10,37 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher
 from sfumato.services.catalog import Catalog
-from sfumato.services.errors import InvalidRequest
+from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id, resolve_image
 from sfumato.services.limits import check_queue_cap
 from sfumato.store.database import Database
-from sfumato.store.media import ImageVariation
+from sfumato.store.media import ImageVariation, MotionVariation
 from sfumato.store.models import GeneratedImage, Generation
 
 MOTION_KIND = "motion"
+VIDEO_UPSCALE_KIND = "video-upscale"
+VIDEO_UPSCALE_RESOLUTIONS = ("RESOLUTION_720",)
 DEFAULT_STRENGTH = 5
 MAX_PENDING_PER_USER = 200
 SVD_MOTION_MODEL = "SVD"  # `motionModel` on the wire for POST /generations-motion-svd jobs
+
+
+@dataclass(frozen=True)
+class MotionVariationView:
+    id: str
+    created_at: datetime
+    status: str
+    transform_type: str
+    resolution: str
+    token: str
+    file_key: str | None  # set once COMPLETE
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,61 @@ class Motion:
         self._dispatcher.submit(MOTION_KIND, row.id)
         return row.id
 
+    def create_video_upscale(
+        self, user_id: str, api_key_id: str | None, source_generation_id: str | None, resolution: str | None
+    ) -> str:
+        """A video upscale of one of the user's finished motion generations; returns the variation id."""
+        if resolution not in VIDEO_UPSCALE_RESOLUTIONS:
+            raise InvalidRequest(
+                f"resolution must be RESOLUTION_720 (the only video upscale there is), got {resolution!r}",
+                field="resolution",
+            )
+        if not source_generation_id:
+            raise InvalidRequest(
+                'expecting a value for non-nullable variable: "sourceGenerationId"; send the generationId of a '
+                "motion generation (motionSvdGenerationJob.generationId)",
+                field="sourceGenerationId",
+            )
+        with self._db.session() as s:
+            source = _owned_video(s, user_id, source_generation_id)
+            check_queue_cap(s, user_id, self.max_pending)
+            row = MotionVariation(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                api_key_id=api_key_id,
+                generation_id=source.generation_id,
+                generated_image_id=source.id,
+                transform_type="UPSCALE",
+                resolution=resolution,
+                token=secrets.token_urlsafe(24),
+                status=JobStatus.PENDING,
+                attempts=0,
+            )
+            s.add(row)
+        self._dispatcher.submit(VIDEO_UPSCALE_KIND, row.id)
+        return row.id
+
+    def get_variation(self, user_id: str, variation_id: str) -> list[MotionVariationView]:
+        with self._db.session() as s:
+            row = s.get(MotionVariation, variation_id)
+            if row is None or row.user_id != user_id:
+                raise NotFound(
+                    f"motion variation {variation_id} not found; POST /generations-video-upscale "
+                    "answers motionVideoGenerationJob.variationId"
+                )
+            done = row.status == JobStatus.COMPLETE
+            return [
+                MotionVariationView(
+                    row.id,
+                    row.created_at,
+                    row.status,
+                    row.transform_type,
+                    row.resolution,
+                    row.token,
+                    row.file_key if done else None,
+                )
+            ]
+
 
 def _generation_id_message(g: Generation | None) -> str:
     head = "Service Error: imageId must be an image id, not a generation id"
@@ -126,3 +195,30 @@ def _source_prompt(s: Session, kind: str, some_id: str) -> str:
         generation_id = variation.generation_id if variation else None
     generation = s.get(Generation, generation_id) if generation_id else None
     return generation.prompt if generation is not None else ""
+
+
+def _owned_video(s: Session, user_id: str, generation_id: str) -> GeneratedImage:
+    """The video image of the user's finished motion generation, or a 4xx that says what to pass."""
+    generation = s.get(Generation, generation_id)
+    if generation is None or generation.user_id != user_id:
+        image = s.get(GeneratedImage, generation_id)
+        if image is not None and image.user_id == user_id:
+            raise InvalidRequest(
+                f"sourceGenerationId: {generation_id} is an image id; pass the generation id, {image.generation_id}",
+                field="sourceGenerationId",
+            )
+        raise NotFound(f"sourceGenerationId: no generation {generation_id}", field="sourceGenerationId")
+    if generation.job_kind != MOTION_KIND:
+        raise InvalidRequest(
+            f"sourceGenerationId: generation {generation_id} made images, not a video; make one "
+            "with POST /generations-motion-svd and pass its generationId",
+            field="sourceGenerationId",
+        )
+    video = next((i for i in generation.images if i.video_key), None)
+    if generation.status != JobStatus.COMPLETE or video is None:
+        raise InvalidRequest(
+            f"sourceGenerationId: motion generation {generation_id} is {generation.status}; wait "
+            "until GET /generations/{id} shows COMPLETE",
+            field="sourceGenerationId",
+        )
+    return video

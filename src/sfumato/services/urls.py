@@ -20,6 +20,10 @@ def video_url(base: str, image_id: str, token: str) -> str:
     return f"{base.rstrip('/')}/cdn/{token}/{image_id}.mp4"
 
 
+def motion_variation_url(base: str, variation_id: str, token: str) -> str:
+    return f"{base.rstrip('/')}/cdn/motion-variations/{token}/{variation_id}.mp4"
+
+
 def variation_url(base: str, variation_id: str, token: str) -> str:
     return f"{base.rstrip('/')}/cdn/variations/{token}/{variation_id}.png"
 

@@ -22,6 +22,10 @@ def image_file_key(user_id: str, generation_id: str, image_id: str) -> str:
     return f"{generation_files_prefix(user_id, generation_id)}{image_id}.png"
 
 
+def motion_variation_file_key(user_id: str, generation_id: str, variation_id: str) -> str:
+    return f"{generation_files_prefix(user_id, generation_id)}motion-variations/{variation_id}.mp4"
+
+
 def video_file_key(user_id: str, generation_id: str, image_id: str) -> str:
     """A motion generation's MP4, beside its poster image (same id, same prefix: deleted together)."""
     return f"{generation_files_prefix(user_id, generation_id)}{image_id}.mp4"

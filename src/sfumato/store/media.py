@@ -50,3 +50,20 @@ class ImageVariation(JobColumns, Base):
     file_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     token: Mapped[str] = mapped_column(String(64))
     transparent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MotionVariation(JobColumns, Base):
+    """A video upscale of a motion generation (POST /generations-video-upscale), read with
+    GET /motion-variations/{id}. Its MP4 lives under the generation's prefix: deleted with it."""
+
+    __tablename__ = "motion_variations"
+
+    api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
+    generated_image_id: Mapped[str] = mapped_column(ForeignKey("generated_images.id", ondelete="CASCADE"))
+    transform_type: Mapped[str] = mapped_column(String(16), default="UPSCALE")
+    resolution: Mapped[str] = mapped_column(String(20))  # RESOLUTION_720
+    file_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    token: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)

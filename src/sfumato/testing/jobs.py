@@ -12,6 +12,7 @@ from sfumato.jobs.core.runner import JobRunner
 from sfumato.jobs.handlers.generation import GenerationEngine, generation_kind
 from sfumato.jobs.handlers.motion import motion_kind
 from sfumato.jobs.handlers.variation import variation_kind
+from sfumato.jobs.handlers.video_upscale import video_upscale_kind
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore
 
@@ -24,6 +25,7 @@ def builtin_kinds(
     kinds.register(generation_kind(files, engine, finish_hooks))
     kinds.register(variation_kind(db, files, engine, finish_hooks))  # type: ignore[arg-type]
     kinds.register(motion_kind(files, engine, finish_hooks))  # type: ignore[arg-type]
+    kinds.register(video_upscale_kind(db, files, finish_hooks))
     return kinds
 
 

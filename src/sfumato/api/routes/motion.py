@@ -6,11 +6,26 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body
+from fastapi.responses import FileResponse
 
-from sfumato.api.deps import MotionDep, PrincipalDep
-from sfumato.api.schemas.motion import MotionSvdBody, MotionSvdJob, MotionSvdResponse
+from sfumato.api.deps import BaseUrlDep, CdnDep, MotionDep, PrincipalDep
+from sfumato.api.routes.files import CACHE_FOREVER
+from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.motion import (
+    GetMotionVariationResponse,
+    MotionSvdBody,
+    MotionSvdJob,
+    MotionSvdResponse,
+    MotionVariationOut,
+    MotionVideoJob,
+    VideoUpscaleBody,
+    VideoUpscaleResponse,
+)
+from sfumato.jobs.core.status import wire_status
+from sfumato.services.urls import motion_variation_url
 
 router = APIRouter(tags=["Motion"])
+files_router = APIRouter(include_in_schema=False)
 
 
 @router.post(
@@ -26,3 +41,48 @@ def create_svd_motion(
     body.log_unknown_keys("POST /generations-motion-svd")
     generation_id = motion.create_svd(who.user_id, who.api_key_id, body.to_params())
     return MotionSvdResponse(motionSvdGenerationJob=MotionSvdJob(generationId=generation_id))
+
+
+@router.post(
+    "/generations-video-upscale",
+    response_model=VideoUpscaleResponse,
+    response_model_exclude_none=True,
+    operation_id="createVideoUpscale",
+)
+def create_video_upscale(
+    motion: MotionDep, who: PrincipalDep, body: Annotated[VideoUpscaleBody | None, Body()] = None
+) -> VideoUpscaleResponse:
+    body = body or VideoUpscaleBody()
+    body.log_unknown_keys("POST /generations-video-upscale")
+    variation_id = motion.create_video_upscale(who.user_id, who.api_key_id, body.sourceGenerationId, body.resolution)
+    # What `generationId` means here is undocumented: the source generation's, so GET /generations/{id} still works.
+    job = MotionVideoJob(generationId=body.sourceGenerationId or "", variationId=variation_id)
+    return VideoUpscaleResponse(motionVideoGenerationJob=job)
+
+
+@router.get(
+    "/motion-variations/{id}",
+    response_model=GetMotionVariationResponse,
+    response_model_exclude_none=True,
+    operation_id="getMotionVariationById",
+    tags=["Variation"],
+)
+def get_motion_variation(id: str, motion: MotionDep, base: BaseUrlDep, who: PrincipalDep) -> GetMotionVariationResponse:  # noqa: A002
+    items = [
+        MotionVariationOut(
+            id=v.id,
+            createdAt=timestamp(v.created_at),
+            status=wire_status(v.status),
+            motionTransformType=v.transform_type,
+            resolution=v.resolution,
+            url=motion_variation_url(base, v.id, v.token) if v.file_key else None,
+        )
+        for v in motion.get_variation(who.user_id, id)
+    ]
+    return GetMotionVariationResponse(generated_image_variation_motion=items)
+
+
+@files_router.get("/cdn/motion-variations/{token}/{filename}")
+def motion_variation_file(token: str, filename: str, cdn: CdnDep) -> FileResponse:
+    found = cdn.motion_variation(token, filename)
+    return FileResponse(found.path, media_type=found.media_type, headers=CACHE_FOREVER)

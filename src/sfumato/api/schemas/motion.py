@@ -43,3 +43,37 @@ class MotionSvdJob(WireModel):
 
 class MotionSvdResponse(WireModel):
     motionSvdGenerationJob: MotionSvdJob
+
+
+class VideoUpscaleBody(TolerantBody):
+    sourceGenerationId: str | None = None
+    resolution: str | None = None
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+class MotionVideoJob(WireModel):
+    generationId: str
+    variationId: str | None = None
+    apiCreditCost: int = 0
+    cost: Cost = Cost()
+
+
+class VideoUpscaleResponse(WireModel):
+    motionVideoGenerationJob: MotionVideoJob
+
+
+class MotionVariationOut(WireModel):
+    id: str
+    createdAt: str
+    status: str
+    motionTransformType: str
+    resolution: str
+    url: str | None = None  # omitted until COMPLETE
+
+
+class GetMotionVariationResponse(WireModel):
+    generated_image_variation_motion: list[MotionVariationOut]

@@ -43,8 +43,9 @@ class MotionHandler:
         try:
             source = open_stored(ctx.get(row.motion_source_file_key or ""))
         except FileNotFoundError:
-            raise InputMissing("the image the video starts from was deleted before the job ran; pass another "
-                               "imageId") from None  # fmt: skip
+            raise InputMissing(
+                "the image the video starts from was deleted before the job ran; pass another imageId"
+            ) from None
         request = MotionRequest(Path(row.model_path), source, row.motion_strength or 5, row.seed)
         result = self._engine.motion(request, progress=ctx.progress)
         ctx.check_cancelled()
@@ -58,8 +59,15 @@ class MotionHandler:
         result.frames[0].resize((width, height), Image.Resampling.NEAREST).save(poster, format="PNG", compress_level=1)
         ctx.put(poster_key, poster.getvalue())
         ctx.put(video_key, mp4)
-        image = GeneratedImage(id=image_id, generation_id=row.id, user_id=row.user_id, index=0, file_key=poster_key,
-                               video_key=video_key, token=secrets.token_urlsafe(24))  # fmt: skip
+        image = GeneratedImage(
+            id=image_id,
+            generation_id=row.id,
+            user_id=row.user_id,
+            index=0,
+            file_key=poster_key,
+            video_key=video_key,
+            token=secrets.token_urlsafe(24),
+        )
 
         def record(s: Session, current: Generation) -> None:
             s.add(image)

@@ -33,6 +33,13 @@ def downgrade() -> None:
         batch.drop_column("video_key")
     op.drop_index("ix_generations_job_kind_status", table_name="generations")
     with op.batch_alter_table("generations") as batch:
-        for name in ("motion_fps", "motion_frames", "motion_strength", "motion_source_file_key",
-                     "motion_source_kind", "motion_source_id", "job_kind"):  # fmt: skip
+        for name in (
+            "motion_fps",
+            "motion_frames",
+            "motion_strength",
+            "motion_source_file_key",
+            "motion_source_kind",
+            "motion_source_id",
+            "job_kind",
+        ):
             batch.drop_column(name)
