@@ -1,0 +1,53 @@
+"""Same seed and plan -> same weights, and a run killed mid-way resumes to the same weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sfumato.starter.motion.train import train
+
+
+class Killed(Exception):
+    pass
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    st = torch.load(out / "motion.pt", map_location="cpu", weights_only=False)
+    return {**{f"unet.{k}": v for k, v in st["unet"].items()}, **{f"ema.{i}": t for i, t in enumerate(st["ema"])}}
+
+
+def _kill_at(n: int):
+    def on_step(step: int) -> None:
+        if step == n:
+            raise Killed
+
+    return on_step
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    kw = dict(minutes=0.1, seed=3, tiny=True, progress=False, snapshot_every=0, overrides={"steps": 5})
+    assert train(tmp_path / "a", **kw) is not None
+    with pytest.raises(Killed):  # killed after step 3: the checkpoint of step 2 is what survives
+        train(tmp_path / "b", **kw, on_step=_kill_at(3))
+    assert torch.load(tmp_path / "b" / "motion.pt", weights_only=False)["step"] == 2
+    assert train(tmp_path / "b", **kw) is not None
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # and the exported folders are the same bytes
+    for f in ("unet/diffusion_pytorch_model.safetensors", "image_encoder/model.safetensors"):
+        assert (tmp_path / "a" / "model" / f).read_bytes() == (tmp_path / "b" / "model" / f).read_bytes()
+
+
+def test_plan_is_frozen_and_overrides_checked(tmp_path: Path) -> None:
+    from sfumato.starter.motion.train import make_plan
+
+    plan = make_plan(60, 0)
+    assert plan["train"]["steps"] > 1000 and plan["config"]["num_frames"] >= 12
+    with pytest.raises(ValueError, match="not a plan setting"):
+        make_plan(1, 0, overrides={"nope": 1})
