@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from sfumato.cli import accounts, cluster, db, jobs, models, serve, starter, webhooks
+from sfumato.cli import accounts, cluster, db, jobs, models, serve, starter, starter_motion, webhooks
 
 app = typer.Typer(help="Sfumato: self-hosted, Leonardo-compatible image generation.", no_args_is_help=True)
 
@@ -21,3 +21,4 @@ app.add_typer(db.db_app, name="db")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(starter.starter_app, name="starter", help="Train and evaluate the bundled starter model.")
+app.add_typer(starter_motion.starter_motion_app, name="starter-motion", help="Train and evaluate Starter Motion.")
