@@ -18,7 +18,7 @@ from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWi
 from sfumato.engine.video import MOTION_SETTINGS_FILE
 
 
-def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4) -> Path:
+def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4, steps: int = 2) -> Path:
     """Save a tiny SVD pipeline to `folder`, with a `sfumato_motion.json` naming its native size and frames."""
     torch.manual_seed(seed)
     unet = UNetSpatioTemporalConditionModel(
@@ -80,7 +80,7 @@ def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4)
         "native_height": size,
         "num_frames": frames,
         "fps": 8,
-        "recommended_steps": 2,
+        "recommended_steps": steps,
         "min_guidance_scale": 1.0,
         "max_guidance_scale": 1.0,
     }

@@ -122,7 +122,7 @@ def entry_from_dict(raw: dict, base_dir: Path) -> ModelEntry:
     if not path.is_absolute():
         path = (base_dir / path).resolve()
     info = describe_folder(path)
-    fields = {**info, **{k: v for k, v in raw.items() if k != "path"}}
+    fields = {"description": "", **info, **{k: v for k, v in raw.items() if k != "path"}}
     fields["aliases"] = tuple(fields.get("aliases", ()))
     if "native_size" in fields and fields["native_size"] is not None:
         fields["native_size"] = tuple(fields["native_size"])
