@@ -19,9 +19,11 @@ import httpx
 import pytest
 from leonardo_ai_sdk import LeonardoAiSDK
 from PIL import Image
+from standardwebhooks import Webhook
 
 from sfumato.engine.tiny_video import build_tiny_svd
 from sfumato.testing.live_server import LiveServer, free_port, server_env, wait_for_generation
+from tests.webhooks.support import FAST_WEBHOOKS, Receiver, webhook_key
 
 TS_DIR = Path(__file__).resolve().parents[1] / "ts"
 TINY_SVD_ID = "0a1b2c3d-0000-4000-8000-00000000500d"
@@ -37,7 +39,8 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     svd = build_tiny_svd(root / "tiny-svd", frames=FRAMES)
     entry = {"id": TINY_SVD_ID, "name": "Tiny SVD", "description": "tiny random SVD", "path": str(svd)}
     (catalog / "svd.json").write_text(json.dumps([entry]))
-    live = LiveServer(server_env(root / "data", catalog), free_port(), root / "server.log")
+    env = {**server_env(root / "data", catalog), **FAST_WEBHOOKS}  # webhook receivers on loopback
+    live = LiveServer(env, free_port(), root / "server.log")
     live.start()
     try:
         yield live
@@ -199,3 +202,26 @@ def test_motion_with_the_typescript_sdk(server: LiveServer) -> None:
     )
     assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
     assert "PASS: TypeScript SDK motion scenario" in proc.stdout
+
+
+def test_a_finished_motion_job_sends_a_signed_video_generation_webhook(server: LiveServer) -> None:
+    receiver = Receiver(free_port())
+    receiver.start()
+    try:
+        key = webhook_key(server, "hooked-mover", receiver.url)
+        client = httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {key['api_key']}"})
+        _, image_id = finished_image(client)
+        answer = client.post("/generations-motion-svd", json={"imageId": image_id, "motionStrength": 4})
+        motion_id = answer.json()["motionSvdGenerationJob"]["generationId"]
+        receiver.wait_for(
+            lambda r: any(json.loads(x.body)["type"] == "video_generation.complete" for x in r.received),
+            what="the motion webhook",
+        )
+        got = next(x for x in receiver.received if json.loads(x.body)["type"] == "video_generation.complete")
+        Webhook(key["signing_secret"]).verify(got.body, got.headers)  # raises if the signature is wrong
+        gen = got.json["data"]["object"]
+        assert gen["id"] == motion_id and gen["status"] == "COMPLETE" and gen["motion"] is True
+        [video] = gen["images"]
+        assert video["motionStrength"] == 4 and httpx.get(video["motionMP4URL"]).headers["content-type"] == "video/mp4"
+    finally:
+        receiver.stop()
