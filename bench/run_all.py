@@ -34,6 +34,7 @@ BENCHMARKS = (
     Benchmark("engine", ("--repeats", "3", "--switches", "30")),
     Benchmark("server", ("--runs", "3", "--switches", "15")),
     Benchmark("starter", ("--repeats", "3")),
+    Benchmark("motion", ("--runs", "3")),
     Benchmark(
         "scaleout",
         ("--jobs", "8", "--images", "2", "--size", "256", "--steps", "20", "--workers", "1", "2"),
