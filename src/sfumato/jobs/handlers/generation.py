@@ -60,10 +60,11 @@ def load_inputs(files: FileStore, row: Generation) -> tuple[Image.Image | None, 
     return init, tuple(load(k) for k in row.image_prompt_file_keys or ())
 
 
-class GenerationHandler:
-    def __init__(self, files: FileStore, engine: GenerationEngine) -> None:
+class GenerationRowHandler:
+    """What the kinds whose rows are generations share (image ones here, motion ones in motion.py)."""
+
+    def __init__(self, files: FileStore) -> None:
         self._files = files
-        self._engine = engine
 
     def failure_reason(self, exc: Exception) -> str | None:
         return str(exc) if isinstance(exc, (ModelNotFoundError, InputMissing)) else None
@@ -71,6 +72,12 @@ class GenerationHandler:
     def discard(self, row: Generation) -> None:
         # A generation that did not complete has no images: everything under its prefix is this job's.
         self._files.delete_prefix(generation_files_prefix(row.user_id, row.id))
+
+
+class GenerationHandler(GenerationRowHandler):
+    def __init__(self, files: FileStore, engine: GenerationEngine) -> None:
+        super().__init__(files)
+        self._engine = engine
 
     def execute(self, ctx: JobContext, row: Generation) -> str | None:
         init_image, prompts = load_inputs(self._files, row)

@@ -12,13 +12,13 @@ from typing import Protocol
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from sfumato.engine.types import ModelNotFoundError, ProgressCallback
+from sfumato.engine.types import ProgressCallback
 from sfumato.engine.video import MotionRequest, MotionResult, encode_mp4
 from sfumato.jobs.core.context import JobContext
 from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
 from sfumato.jobs.core.lanes import Lane
-from sfumato.jobs.handlers.generation import InputMissing, open_stored
-from sfumato.store.files import FileStore, generation_files_prefix, image_file_key, video_file_key
+from sfumato.jobs.handlers.generation import GenerationRowHandler, InputMissing, open_stored
+from sfumato.store.files import FileStore, image_file_key, video_file_key
 from sfumato.store.models import GeneratedImage, Generation
 
 KIND = "motion"
@@ -28,16 +28,10 @@ class MotionEngine(Protocol):
     def motion(self, request: MotionRequest, progress: ProgressCallback | None = None) -> MotionResult: ...
 
 
-class MotionHandler:
+class MotionHandler(GenerationRowHandler):
     def __init__(self, files: FileStore, engine: MotionEngine) -> None:
-        self._files = files
+        super().__init__(files)
         self._engine = engine
-
-    def failure_reason(self, exc: Exception) -> str | None:
-        return str(exc) if isinstance(exc, (ModelNotFoundError, InputMissing)) else None
-
-    def discard(self, row: Generation) -> None:
-        self._files.delete_prefix(generation_files_prefix(row.user_id, row.id))
 
     def execute(self, ctx: JobContext, row: Generation) -> str | None:
         try:
