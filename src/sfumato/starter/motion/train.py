@@ -51,7 +51,7 @@ class MotionTrainConfig:
     steps: int = 1000
     seed: int = 0
     batch_size: int = 4  # clips per step (x num_frames frames)
-    lr: float = 5e-4
+    lr: float = 1.5e-3  # the third spike: 3x the first two's 5e-4 halved the loss at equal steps
     warmup: int = 100
     min_lr_frac: float = 0.1
     weight_decay: float = 0.01
@@ -61,8 +61,13 @@ class MotionTrainConfig:
     checkpoint_every: int = 100
     prompt_prob: float = 0.5  # share of clips whose prompt names the direction (i2v/t2v), the rest follow the rule
     cond_dropout: float = 0.05  # SVD_Xtend's bands: image tokens zeroed below 2p, the frame latent in p..3p
-    p_mean: float = 0.7  # log sigma ~ N(p_mean, p_std): SVD's fine-tuning noise levels
+    p_mean: float = 0.7  # log sigma ~ N(p_mean, p_std): SVD's fine-tuning noise levels (where motion is decided)
     p_std: float = 1.6
+    # ... and for this share of the clips EDM's image levels, N(-1.2, 1.2): trained from scratch, the model must
+    # also learn the low noise levels that make frames crisp (SVD's levels alone left grain: the first spike)
+    low_noise_share: float = 0.5
+    low_p_mean: float = -1.2
+    low_p_std: float = 1.2
     cond_aug_mean: float = -3.0  # log of the conditioning frame's noise (noise_aug_strength)
     cond_aug_std: float = 0.5
     object_weight: float = 3.0  # loss weight 1 + w * (the objects' coverage now or in frame 0), on latents
@@ -139,7 +144,10 @@ def edm_loss(
     p = tcfg.cond_dropout
     tokens = tokens * (r >= 2 * p).float().view(b, 1, 1)
     cond_lat = cond_lat * ((r < p) | (r >= 3 * p)).float().view(b, 1, 1, 1)
-    sigma = torch.exp(tcfg.p_mean + tcfg.p_std * torch.randn(b, generator=gen)).view(b, 1, 1, 1, 1)
+    low = torch.rand(b, generator=gen) < tcfg.low_noise_share
+    mean = torch.where(low, tcfg.low_p_mean, tcfg.p_mean)
+    std = torch.where(low, tcfg.low_p_std, tcfg.p_std)
+    sigma = torch.exp(mean + std * torch.randn(b, generator=gen)).view(b, 1, 1, 1, 1)
     noisy = lat + sigma * torch.randn(lat.shape, generator=gen)
     inp = torch.cat([noisy / (sigma**2 + 1).sqrt(), cond_lat[:, None].expand(-1, nf, -1, -1, -1)], dim=2)
     ids = torch.tensor([[FPS - 1, bucket_id(s), float(a)] for s, a in zip(batch["strengths"], aug, strict=True)])
