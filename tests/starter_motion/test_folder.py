@@ -53,6 +53,8 @@ def test_prompt_pipeline_appends_direction_tokens(tiny_motion: Path) -> None:
     left = pipe(image, height=32, width=32, num_inference_steps=2, output_type="pt", prompt="moving left", **gen).frames
     assert plain.shape == left.shape and not torch.equal(plain, left)
     assert run(prompt="a cat").shape == plain.shape  # no direction in the prompt: the stock path
+    with pytest.raises(ValueError, match="use one of"):
+        run(direction="sideways")
 
 
 def test_model_info(tiny_motion: Path) -> None:

@@ -90,10 +90,6 @@ def implied_direction(scene: Scene) -> str:
     return implied_direction_of_cells([POSITIONS[o.position] for o in scene.objects])
 
 
-def position_cells(positions: list[str]) -> list[tuple[int, int]]:
-    return [POSITIONS[p] for p in positions]
-
-
 def feasible_directions(scene: Scene) -> list[str]:
     """Directions with a free cell on every side the move goes towards (the object does not just stop)."""
     left, right, top, bottom = free_cells([POSITIONS[o.position] for o in scene.objects])

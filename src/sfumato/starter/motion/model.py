@@ -185,7 +185,7 @@ def model_info(cfg: MotionConfig) -> dict[str, Any]:
         "noise_aug_strength": 0.02,
         "recommended_steps": cfg.recommended_steps,
         "recommended_guidance": {"min_guidance_scale": 1.0, "max_guidance_scale": cfg.recommended_guidance},
-        "directions": {name: phrase for name, phrase in DIRECTION_PHRASES.items()},
+        "directions": dict(DIRECTION_PHRASES),
         "text_tokens": TEXT_TOKENS,
         "implied_direction": "away from the nearest edge (docs/starter-motion.md); a centred object moves right",
         "description": (
@@ -241,7 +241,11 @@ class MotionPipeline(StableVideoDiffusionPipeline):
         pipe.set_progress_bar_config(disable=True)
         return pipe.to(device)
 
-    def __call__(self, image: Any, *args: Any, direction: str | None = None, prompt: str | None = None, **kw: Any):
+    def __call__(
+        self, image: Any, *args: Any, direction: str | None = None, prompt: str | None = None, **kw: Any
+    ) -> Any:
+        if direction is not None and direction not in DIRECTION_PHRASES:
+            raise ValueError(f"direction {direction!r}: use one of {', '.join(DIRECTION_PHRASES)}")
         self._direction = direction or (direction_from_prompt(prompt) if prompt else None)
         try:
             return super().__call__(image, *args, **kw)
