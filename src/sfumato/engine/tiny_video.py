@@ -16,6 +16,7 @@ from diffusers import (
 from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from sfumato.engine.video import MOTION_SETTINGS_FILE
+from sfumato.starter.motion.model import SCHEDULER as SVD_SCHEDULER
 
 
 def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4, steps: int = 2) -> Path:
@@ -35,20 +36,7 @@ def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4,
         addition_time_embed_dim=32,
         num_frames=frames,
     )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        interpolation_type="linear",
-        num_train_timesteps=1000,
-        prediction_type="v_prediction",
-        sigma_max=700.0,
-        sigma_min=0.002,
-        steps_offset=1,
-        timestep_spacing="leading",
-        timestep_type="continuous",
-        use_karras_sigmas=True,
-    )
+    scheduler = EulerDiscreteScheduler(**SVD_SCHEDULER)  # the real SVD schedule, as Starter Motion uses
     torch.manual_seed(seed)
     vae = AutoencoderKLTemporalDecoder(
         block_out_channels=[32, 64],
