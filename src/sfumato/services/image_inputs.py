@@ -44,20 +44,26 @@ def classify_id(s: Session, user_id: str, some_id: str) -> IdKind:
 
 def _generation_hint(s: Session, generation_id: str) -> str:
     row = s.get(Generation, generation_id)
-    ids = [i.id for i in row.images] if row is not None and row.status == JobStatus.COMPLETE else []
-    if ids:
-        return f"pass one of its generated_images[].id instead, e.g. {ids[0]}"
-    return "pass one of its generated_images[].id once it is COMPLETE (GET /generations/{id})"
+    where = f"generations_by_pk.generated_images[].id of GET /generations/{generation_id}"
+    if row is None or row.status == JobStatus.PENDING:
+        return f"it is still PENDING: wait until it is COMPLETE, then pass one of {where}"
+    if row.status != JobStatus.COMPLETE or not row.images:
+        return f"it is {row.status} and has no images: generate again"
+    return f"pass one of {where} instead, e.g. {row.images[0].id}"
 
 
-def resolve_image(s: Session, user_id: str, some_id: str, field: str, accept: tuple[ImageKind, ...]) -> ImageRef:
-    """The image `some_id` names, if it is one of the kinds `accept`s; else a 400 that says what to pass."""
+def resolve_image(
+    s: Session, user_id: str, some_id: str, field: str, accept: tuple[ImageKind, ...], error_prefix: str = ""
+) -> ImageRef:
+    """The image `some_id` names, if it is one of the kinds `accept`s; else a 400 that says what to pass.
+    `error_prefix` starts the message of a generation id passed for an image (Leonardo's "Service Error")."""
     kind = classify_id(s, user_id, some_id)
     if kind == "unknown":
         raise NotFound(f"{field}: no image {some_id} found for this user", field=field)
     if kind == "generation":
+        hint = _generation_hint(s, some_id)
         raise InvalidRequest(
-            f"{field}: {some_id} is a generation id, not an image id; {_generation_hint(s, some_id)}", field=field
+            f"{error_prefix}{field}: {some_id} is a generation id, not an image id; {hint}", field=field
         )
     if kind not in accept:
         raise InvalidRequest(f"{field}: {_wrong_kind(kind, some_id, field)}", field=field)

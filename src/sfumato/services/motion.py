@@ -18,7 +18,7 @@ from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher
 from sfumato.services.catalog import Catalog
 from sfumato.services.errors import InvalidRequest, NotFound
-from sfumato.services.image_inputs import classify_id, resolve_image
+from sfumato.services.image_inputs import ImageKind, resolve_image
 from sfumato.services.limits import check_queue_cap
 from sfumato.store.database import Database
 from sfumato.store.media import ImageVariation, MotionVariation
@@ -74,11 +74,8 @@ class Motion:
             )
         model = self._catalog.motion_model()
         with self._db.session() as s:
-            if classify_id(s, user_id, p.image_id) == "generation":
-                raise InvalidRequest(_generation_id_message(s.get(Generation, p.image_id)), field="imageId")
-            source = resolve_image(
-                s, user_id, p.image_id, "imageId", accept=("generated_image", "variation", "init_image")
-            )
+            kinds: tuple[ImageKind, ...] = ("generated_image", "variation", "init_image")
+            source = resolve_image(s, user_id, p.image_id, "imageId", accept=kinds, error_prefix="Service Error: ")
             prompt = _source_prompt(s, source.kind, source.id)
             check_queue_cap(s, user_id, self.max_pending)
             row = Generation(
@@ -167,21 +164,6 @@ class Motion:
                     row.file_key if done else None,
                 )
             ]
-
-
-def _generation_id_message(g: Generation | None) -> str:
-    head = "Service Error: imageId must be an image id, not a generation id"
-    if g is None or g.status == JobStatus.PENDING:
-        return (
-            f"{head}; generation {g.id if g else ''} is still PENDING: wait until GET /generations/{{id}} "
-            "shows COMPLETE, then pass one of generations_by_pk.generated_images[].id"
-        )
-    if g.status != JobStatus.COMPLETE or not g.images:
-        return f"{head}; generation {g.id} is {g.status} and has no images: generate again"
-    return (
-        f"{head}; pass one of generations_by_pk.generated_images[].id from GET /generations/{g.id}, "
-        f"e.g. {g.images[0].id}"
-    )
 
 
 def _source_prompt(s: Session, kind: str, some_id: str) -> str:
