@@ -23,7 +23,14 @@ $(TS_STAMP): tests/ts/package.json tests/ts/package-lock.json
 	cd tests/ts && npm ci --no-audit --no-fund --loglevel=error
 	touch $(TS_STAMP)
 
-install: $(STAMP) $(TS_STAMP)
+# Browser tests drive Debian's Chromium (no browser download at run time): apt-get installs it when missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(eval SUDO := $(if $(filter 0,$(shell id -u)),,sudo))
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	  ($(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+install: $(STAMP) $(TS_STAMP) $(CHROMIUM)
 
 run: $(STAMP)
 	$(BIN)/sfumato serve --host $(SFUMATO_HOST) --port $(SFUMATO_PORT)
@@ -35,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: $(STAMP) $(TS_STAMP) lint
+test: $(STAMP) $(TS_STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q
 
 # Every benchmark with quick settings, then one table of ratios (python bench/run_all.py --full: their defaults).

@@ -22,6 +22,7 @@ from PIL import Image
 from standardwebhooks import Webhook
 
 from sfumato.engine.tiny_video import build_tiny_svd
+from sfumato.testing.browser import chromium, video_facts
 from sfumato.testing.live_server import LiveServer, free_port, server_env, wait_for_generation
 from tests.webhooks.support import FAST_WEBHOOKS, Receiver, webhook_key
 
@@ -96,6 +97,19 @@ def test_svd_motion_from_an_image_id_with_the_python_sdk(server: LiveServer) -> 
     assert httpx.get(video.motion_mp4_url).status_code == 404  # deleted with its generation
 
 
+def test_the_mp4_plays_in_chromium(server: LiveServer) -> None:
+    """A `<video>` element in a real Chromium loads the served MP4, decodes it and reads its duration and size."""
+    client = server.client("watcher")
+    _, image_id = finished_image(client)
+    answer = client.post("/generations-motion-svd", json={"imageId": image_id})
+    done = wait_for_generation(client, answer.json()["motionSvdGenerationJob"]["generationId"])
+    with chromium() as browser:
+        facts = video_facts(browser, done["generated_images"][0]["motionMP4URL"])
+    assert facts["readyState"] == 4  # HAVE_ENOUGH_DATA: decoded, ready to play through
+    assert (facts["width"], facts["height"]) == (done["imageWidth"], done["imageHeight"]) == (480, 480)
+    assert facts["duration"] == pytest.approx(FRAMES / 8, abs=0.01)  # 4 frames at 8 fps
+
+
 def test_a_generation_id_as_image_id_gets_the_teaching_error(server: LiveServer) -> None:
     client = server.client("confused")
     generation_id, image_id = finished_image(client)
@@ -125,6 +139,13 @@ def test_bad_motion_requests_say_what_to_send(server: LiveServer) -> None:
     assert as_image_model.status_code == 400 and "is a motion model" in as_image_model.json()["error"]
     listed = [m["id"] for m in client.get("/platformModels").json()["custom_models"]]
     assert TINY_SVD_ID not in listed  # the SDK types platform models as image models
+    # A stock SVD folder cannot follow a prompt: image- and text-to-video say so and point to motion-svd.
+    for path, body in [
+        ("/generations-image-to-video", {"imageId": image_id, "imageType": "GENERATED", "prompt": "moving left"}),
+        ("/generations-text-to-video", {"prompt": "a red circle moving left"}),
+    ]:
+        answer = client.post(path, json=body)
+        assert answer.status_code == 400 and "/generations-motion-svd" in answer.json()["error"], answer.text
 
 
 def test_a_variation_makes_a_video_too(server: LiveServer) -> None:

@@ -33,6 +33,7 @@ from sfumato.engine.postprocess import add_detail, enlarge, remove_background, u
 from sfumato.engine.schedulers import build_scheduler, normalize_scheduler_name
 from sfumato.engine.types import GenerateRequest, GenerateResult, InpaintRequest, ProgressCallback
 from sfumato.engine.video import MotionRequest, MotionResult, motion_bucket, read_motion_settings
+from sfumato.starter.motion.model import MotionPipeline
 
 _SEED_MASK = (1 << 64) - 1  # torch seeds are unsigned 64-bit
 _SIZE_MULTIPLE = 8  # every SD-family pipeline refuses sizes that are not multiples of 8
@@ -244,19 +245,22 @@ class Engine:
         return add_detail(big, refined), f"{how}+diffusion-detail"
 
     def motion(self, request: MotionRequest, progress: ProgressCallback | None = None) -> MotionResult:
-        """Image to video on an SVD folder, at the folder's native size and frame count (sfumato_motion.json),
-        with motionStrength as the motion bucket. Frames are decoded `decode_chunk_frames` at a time, so a
+        """Image to video on an SVD folder, at the folder's native size (or the bucket closest to the requested
+        aspect) and frame count (sfumato_motion.json), with motionStrength as the motion bucket and, on a folder
+        that follows one, the requested direction. Frames are decoded `decode_chunk_frames` at a time, so a
         long clip never needs the VAE's memory for every frame at once."""
         with self._lock:
             loaded = self.cache.get(request.model_path)
             pipe = loaded.pipe
             settings = read_motion_settings(loaded.path, getattr(pipe.unet.config, "num_frames", None))
-            image = request.image.convert("RGB").resize((settings.width, settings.height), Image.Resampling.LANCZOS)
+            aspect = request.aspect or request.image.width / request.image.height
+            width, height = settings.size_for(aspect)
+            image = request.image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
             bucket = motion_bucket(request.motion_strength)
             kwargs: dict[str, Any] = {
                 "image": image,
-                "width": settings.width,
-                "height": settings.height,
+                "width": width,
+                "height": height,
                 "num_frames": settings.num_frames,
                 "num_inference_steps": settings.steps,
                 "min_guidance_scale": settings.min_guidance_scale,
@@ -268,6 +272,10 @@ class Engine:
                 "generator": torch.Generator("cpu").manual_seed(request.seed & _SEED_MASK),
                 "output_type": "pil",
             }
+            if request.direction is not None:
+                if not isinstance(pipe, MotionPipeline):
+                    raise ValueError(f"{loaded.path} cannot follow a motion direction (a stock SVD folder)")
+                kwargs["direction"] = request.direction
             if progress is not None:
                 kwargs["callback_on_step_end"] = _step_callback(progress, settings.steps)
             with torch.inference_mode():

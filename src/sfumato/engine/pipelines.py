@@ -21,7 +21,8 @@ from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from sfumato.engine.types import ModelNotFoundError
-from sfumato.engine.video import is_video_folder
+from sfumato.engine.video import follows_prompt_direction, is_video_folder
+from sfumato.starter.motion.model import MotionPipeline
 
 MODEL_INDEX = "model_index.json"
 # Optional per-model settings an operator (or our training) writes next to model_index.json.
@@ -127,9 +128,12 @@ def check_model_folder(folder: Path) -> None:
 def load_pipeline(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> DiffusionPipeline:
     """Load one text-to-image (or image-to-video) pipeline from local disk; never touches the network."""
     check_model_folder(folder)
-    # Video folders (SVD) have no auto pipeline: model_index.json's class name picks the pipeline.
-    loader = DiffusionPipeline if is_video_folder(folder) else AutoPipelineForText2Image
     try:
+        if is_video_folder(folder) and follows_prompt_direction(folder):
+            # Starter Motion's layout: the stock SVD pipeline plus a prompt's direction (its own text encoder).
+            return MotionPipeline.load(folder, device=device, dtype=dtype)
+        # Video folders (SVD) have no auto pipeline: model_index.json's class name picks the pipeline.
+        loader = DiffusionPipeline if is_video_folder(folder) else AutoPipelineForText2Image
         pipe = loader.from_pretrained(folder, dtype=dtype, local_files_only=True)
     except _LOAD_ERRORS as exc:
         raise ModelNotFoundError(f"Could not load a diffusers text-to-image pipeline from {folder}: {exc}") from exc

@@ -4,6 +4,7 @@ diffusers folder: the operator's SVD path runs through the server on a CPU in a 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -13,14 +14,36 @@ from diffusers import (
     StableVideoDiffusionPipeline,
     UNetSpatioTemporalConditionModel,
 )
-from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+from transformers import (
+    CLIPImageProcessor,
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
+)
 
 from sfumato.engine.video import MOTION_SETTINGS_FILE
+from sfumato.starter.motion.clips import DIRECTION_PHRASES
 from sfumato.starter.motion.model import SCHEDULER as SVD_SCHEDULER
+from sfumato.starter.motion.model import TEXT_TOKENS
+
+# The Starter's tokenizer (src/sfumato/engine/ -> the checkout's models/starter): direction words are one token.
+STARTER_TOKENIZER = Path(__file__).resolve().parents[3] / "models" / "starter" / "tokenizer"
+STARTER_TOKENIZER_VOCAB = 185
 
 
-def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4, steps: int = 2) -> Path:
-    """Save a tiny SVD pipeline to `folder`, with a `sfumato_motion.json` naming its native size and frames."""
+def build_tiny_svd(
+    folder: Path,
+    seed: int = 0,
+    size: int = 32,
+    frames: int = 4,
+    steps: int = 2,
+    follows_prompts: bool = False,
+    buckets: tuple[tuple[int, int], ...] = (),
+) -> Path:
+    """Save a tiny SVD pipeline to `folder`, with a `sfumato_motion.json` naming its native size and frames.
+    `follows_prompts` adds Starter Motion's prompt layout (a tiny text encoder, the Starter's tokenizer and the
+    directions), so the image- and text-to-video path runs without the trained model."""
     torch.manual_seed(seed)
     unet = UNetSpatioTemporalConditionModel(
         block_out_channels=(32, 64),
@@ -71,6 +94,23 @@ def build_tiny_svd(folder: Path, seed: int = 0, size: int = 32, frames: int = 4,
         "recommended_steps": steps,
         "min_guidance_scale": 1.0,
         "max_guidance_scale": 1.0,
+        "buckets": [list(b) for b in buckets],
     }
+    if follows_prompts:
+        torch.manual_seed(seed)
+        text = CLIPTextConfig(
+            vocab_size=STARTER_TOKENIZER_VOCAB,
+            hidden_size=32,  # the UNet's cross_attention_dim: the phrase's tokens sit beside the image token
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            max_position_embeddings=TEXT_TOKENS,
+            bos_token_id=0,  # the Starter tokenizer's ids
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+        CLIPTextModel(text).save_pretrained(folder / "text_encoder", safe_serialization=True)
+        shutil.copytree(STARTER_TOKENIZER, folder / "tokenizer", dirs_exist_ok=True)
+        settings["directions"] = dict(DIRECTION_PHRASES)
     (folder / MOTION_SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
     return folder

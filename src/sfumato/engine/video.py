@@ -31,23 +31,52 @@ class MotionSettings:
     min_guidance_scale: float
     max_guidance_scale: float
     noise_aug_strength: float
+    # (width, height) sizes the folder was trained at besides the native one (Starter Motion: 40x32, 32x40)
+    buckets: tuple[tuple[int, int], ...] = ()
+
+    def size_for(self, aspect: float | None) -> tuple[int, int]:
+        """The native size or the bucket whose width/height ratio is closest to `aspect` (None: native)."""
+        sizes = [(self.width, self.height), *self.buckets]
+        if aspect is None or aspect <= 0:
+            return sizes[0]
+        return min(sizes, key=lambda wh: abs(math.log(wh[0] / wh[1]) - math.log(aspect)))
 
 
 def read_motion_settings(folder: Path, unet_frames: int | None = None) -> MotionSettings:
     """`sfumato_motion.json` when present; else what the stock pipeline assumes (SVD: 1024x576, 7 fps)."""
-    try:
-        raw = json.loads((folder / MOTION_SETTINGS_FILE).read_text())
-    except (OSError, ValueError):
-        raw = {}
+    raw = _motion_json(folder)
+    # Starter Motion nests its guidance under "recommended_guidance"; a hand-written file may not.
+    guidance = {**raw, **(raw.get("recommended_guidance") or {})}
+    width, height = int(raw.get("native_width", 1024)), int(raw.get("native_height", 576))
+    buckets = tuple((int(w), int(h)) for w, h in raw.get("buckets", []) if (int(w), int(h)) != (width, height))
     return MotionSettings(
-        width=int(raw.get("native_width", 1024)),
-        height=int(raw.get("native_height", 576)),
+        width=width,
+        height=height,
         num_frames=int(raw.get("num_frames", unet_frames or 14)),
         fps=int(raw.get("fps", 7)),
         steps=int(raw.get("recommended_steps", 25)),
-        min_guidance_scale=float(raw.get("min_guidance_scale", 1.0)),
-        max_guidance_scale=float(raw.get("max_guidance_scale", 3.0)),
+        min_guidance_scale=float(guidance.get("min_guidance_scale", 1.0)),
+        max_guidance_scale=float(guidance.get("max_guidance_scale", 3.0)),
         noise_aug_strength=float(raw.get("noise_aug_strength", 0.02)),
+        buckets=buckets,
+    )
+
+
+def _motion_json(folder: Path) -> dict:
+    try:
+        raw = json.loads((folder / MOTION_SETTINGS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def follows_prompt_direction(folder: Path) -> bool:
+    """Whether the folder can take a motion direction from a prompt: Starter Motion's layout (a text encoder and
+    tokenizer beside the stock SVD parts, and the directions it was trained on). A stock SVD folder cannot."""
+    return (
+        bool(_motion_json(folder).get("directions"))
+        and (folder / "text_encoder").is_dir()
+        and (folder / "tokenizer").is_dir()
     )
 
 
@@ -65,6 +94,10 @@ class MotionRequest:
     image: Image.Image
     motion_strength: int = 5
     seed: int = 0
+    # A canonical direction ("left", "up right": starter.motion.clips.DIRECTIONS) for a folder that follows one.
+    direction: str | None = None
+    # Width / height the video should have; picks the folder's closest bucket (None: the native size).
+    aspect: float | None = None
 
 
 @dataclass
@@ -81,11 +114,24 @@ def player_size(width: int, height: int) -> tuple[int, int]:
     return (width * factor) // 2 * 2, (height * factor) // 2 * 2
 
 
+def short_side_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the short side is `short_side`, both even (H.264 needs it)."""
+    scale = short_side / min(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def interpolated(frames: list[Image.Image]) -> list[Image.Image]:
+    """A blended frame between each two (2n - 1 frames): played at twice the fps, the clip keeps its length and
+    moves in half-steps. Linear blending, not motion estimation: fine for the small moves of short clips."""
+    out = [frames[0]]
+    for before, after in zip(frames, frames[1:], strict=False):
+        out += [Image.blend(before.convert("RGB"), after.convert("RGB"), 0.5), after]
+    return out
+
+
 def upscaled(frames: list[Image.Image], short_side: int) -> list[Image.Image]:
     """Frames with their short side at `short_side` (Lanczos), both sides even (H.264 needs it)."""
-    width, height = frames[0].size
-    scale = short_side / min(width, height)
-    size = (round(width * scale / 2) * 2, round(height * scale / 2) * 2)
+    size = short_side_size(*frames[0].size, short_side)
     return [frame.resize(size, Image.Resampling.LANCZOS) for frame in frames]
 
 
@@ -102,10 +148,12 @@ def decode_mp4(data: bytes) -> tuple[list[Image.Image], int]:
     return frames, fps
 
 
-def encode_mp4(frames: list[Image.Image], fps: int) -> tuple[bytes, int, int]:
-    """(MP4 bytes, width, height): H.264 High, yuv420p, crf 18, `moov` before `mdat` (faststart). PyAV is
-    imported only here: only motion jobs need FFmpeg."""
-    width, height = player_size(*frames[0].size)
+def encode_mp4(frames: list[Image.Image], fps: int, size: tuple[int, int] | None = None) -> tuple[bytes, int, int]:
+    """(MP4 bytes, width, height): H.264 High, yuv420p, crf 18, `moov` before `mdat` (faststart), at `size`
+    (even sides) or else `player_size`. PyAV is imported only here: only motion jobs need FFmpeg."""
+    width, height = size or player_size(*frames[0].size)
+    if width % 2 or height % 2:
+        raise ValueError(f"H.264 needs even sides, got {width}x{height}")
     # A real file: faststart moves `moov` to the front in a second pass over the written file.
     with tempfile.TemporaryDirectory(prefix="sfumato-mp4-") as tmp:
         path = Path(tmp) / "video.mp4"

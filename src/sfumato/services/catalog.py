@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from sfumato.engine.video import VIDEO_PIPELINES
+from sfumato.engine.video import VIDEO_PIPELINES, follows_prompt_direction
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.store.database import Database
 from sfumato.store.models import RegisteredModel
@@ -90,6 +90,8 @@ class ModelEntry:
     native_size: tuple[int, int] | None = None
     aliases: tuple[str, ...] = ()
     kind: str = "image"  # image | motion (an image-to-video folder, e.g. SVD)
+    # A motion model that takes a direction from a prompt (image- and text-to-video); a stock SVD folder cannot.
+    follows_prompts: bool = False
 
 
 def _read_json(path: Path) -> dict:
@@ -108,6 +110,7 @@ def describe_folder(path: Path) -> dict:
         "sd_version": _PIPELINE_SD_VERSION.get(index.get("_class_name", ""), "v1_5"),
         "default_scheduler": _SCHEDULER_LEONARDO_NAME.get(scheduler_class, "LEONARDO"),
         "kind": "motion" if index.get("_class_name") in VIDEO_PIPELINES else "image",
+        "follows_prompts": follows_prompt_direction(path),
     }
     for key in ("name", "description", "sd_version", "recommended_steps", "recommended_guidance"):
         if meta.get(key) is not None:

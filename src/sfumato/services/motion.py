@@ -1,4 +1,5 @@
-"""Motion: a video from an image (SVD, "Motion 1.0"). The job is a new generation, polled with
+"""Motion: a video from an image (SVD, "Motion 1.0"), image- and text-to-video with a prompt ("Motion 2.0":
+services/motion_video.py checks those requests), and video upscales. The job is a new generation, polled with
 GET /generations/{id} like any other; its one image is the video's poster, with the MP4 beside it.
 
 The FAQ's mistake gets a teaching error: a generation id passed as `imageId` (the image ids are in
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher
-from sfumato.services.catalog import Catalog
+from sfumato.services.catalog import Catalog, ModelEntry
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.image_inputs import ImageKind, resolve_image
 from sfumato.services.limits import check_queue_cap
+from sfumato.services.motion_video import IMAGE_TYPES, CheckedVideo, VideoParams, check_video_request, frame_spec
 from sfumato.store.database import Database
 from sfumato.store.media import ImageVariation, MotionVariation
 from sfumato.store.models import GeneratedImage, Generation
@@ -104,11 +106,95 @@ class Motion:
                 motion_source_file_key=source.file_key,
                 motion_strength=strength,
                 # Ids are unique, so a missing isInitImage / isVariation changes nothing; what was sent is kept.
-                options={"is_init_image": p.is_init_image, "is_variation": p.is_variation},
+                options={
+                    "is_init_image": p.is_init_image,
+                    "is_variation": p.is_variation,
+                    "motion_model": SVD_MOTION_MODEL,
+                    "image_to_video": False,
+                },
             )
             s.add(row)
         self._dispatcher.submit(MOTION_KIND, row.id)
         return row.id
+
+    def create_image_to_video(self, user_id: str, api_key_id: str | None, p: VideoParams) -> str:
+        """POST /generations-image-to-video: the image, moving as the prompt says."""
+        model = self._catalog.motion_model()
+        checked = check_video_request(p, model, text_to_video=False)
+        if not p.image_id:
+            raise InvalidRequest(
+                'Service Error: expecting a value for non-nullable variable: "imageId"; send the id of a generated '
+                "image (generations_by_pk.generated_images[].id, imageType GENERATED) or of an uploaded init image "
+                "(POST /init-image, imageType UPLOADED)",
+                field="imageId",
+            )
+        image_type = (p.image_type or "").strip().upper()
+        if image_type not in IMAGE_TYPES:
+            raise InvalidRequest(
+                f"imageType must be GENERATED (a generated image or a variation) or UPLOADED (an init image), "
+                f"got {p.image_type!r}",
+                field="imageType",
+            )
+        with self._db.session() as s:
+            kinds: tuple[ImageKind, ...] = ("generated_image", "variation", "init_image")
+            source = resolve_image(s, user_id, p.image_id, "imageId", accept=kinds, error_prefix="Service Error: ")
+            actual = "UPLOADED" if source.kind == "init_image" else "GENERATED"
+            if actual != image_type:
+                what = "an uploaded init image" if actual == "UPLOADED" else "a generated image"
+                raise InvalidRequest(
+                    f"imageType: {p.image_id} is {what}, so send imageType {actual} (not {image_type})",
+                    field="imageType",
+                )
+            check_queue_cap(s, user_id, self.max_pending)
+            row = self._video_row(user_id, api_key_id, model, checked, p)
+            row.motion_source_id, row.motion_source_kind = source.id, source.kind
+            row.motion_source_file_key = source.file_key
+            s.add(row)
+        self._dispatcher.submit(MOTION_KIND, row.id)
+        return row.id
+
+    def create_text_to_video(self, user_id: str, api_key_id: str | None, p: VideoParams) -> str:
+        """POST /generations-text-to-video: frame 0 drawn from the prompt, then moving as the prompt says."""
+        model = self._catalog.motion_model()
+        checked = check_video_request(p, model, text_to_video=True)
+        image_model = self._catalog.resolve_for_generation(None)
+        with self._db.session() as s:
+            check_queue_cap(s, user_id, self.max_pending)
+            row = self._video_row(user_id, api_key_id, model, checked, p)
+            row.options = {**checked.options, "frame": frame_spec(model, image_model, checked, p.negative_prompt)}
+            s.add(row)
+        self._dispatcher.submit(MOTION_KIND, row.id)
+        return row.id
+
+    @staticmethod
+    def _video_row(
+        user_id: str, api_key_id: str | None, model: ModelEntry, checked: CheckedVideo, p: VideoParams
+    ) -> Generation:
+        return Generation(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            api_key_id=api_key_id,
+            status=JobStatus.PENDING,
+            job_kind=MOTION_KIND,
+            model_id=model.id,
+            model_path=str(model.path),
+            engine_prompt=checked.prompt,
+            prompt=checked.prompt,
+            negative_prompt=(p.negative_prompt or "").strip() or None,
+            width=0,
+            height=0,
+            num_images=1,
+            num_inference_steps=model.recommended_steps or 25,
+            guidance_scale=1.0,
+            seed=secrets.randbelow(2**31) if p.seed is None else p.seed,
+            scheduler="EULER_DISCRETE",
+            preset_style="NONE",
+            sd_version="",
+            public=bool(p.public),
+            tiling=False,
+            motion_strength=DEFAULT_STRENGTH,
+            options=dict(checked.options),
+        )
 
     def create_video_upscale(
         self, user_id: str, api_key_id: str | None, source_generation_id: str | None, resolution: str | None

@@ -24,7 +24,6 @@ from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import GenerationView, ImageView
-from sfumato.services.motion import SVD_MOTION_MODEL
 from sfumato.services.urls import FileUrls
 from sfumato.services.variations import VariationView
 
@@ -83,9 +82,9 @@ def motion_fields(view: GenerationView, image: ImageView, base: str, urls: FileU
     return {
         "motion": True,
         "motionMP4URL": urls.video(base, image.id, image.token, image.video_key),
-        "motionModel": SVD_MOTION_MODEL,
+        "motionModel": view.motion_model,
         "motionStrength": view.motion_strength,
-        "imageToVideo": False,
+        "imageToVideo": view.image_to_video,
     }
 
 

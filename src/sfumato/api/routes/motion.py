@@ -1,5 +1,6 @@
-"""Motion: POST /generations-motion-svd (a video from an image). The result is a generation, polled with
-GET /generations/{id}; its image carries `motionMP4URL`."""
+"""Motion: POST /generations-motion-svd (a video from an image), /generations-image-to-video and
+/generations-text-to-video (the prompt directs the motion), /generations-video-upscale. The result is a
+generation, polled with GET /generations/{id}; its image carries `motionMP4URL`."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.motion import (
     GetMotionVariationResponse,
+    ImageToVideoBody,
     MotionSvdBody,
     MotionSvdJob,
     MotionSvdResponse,
     MotionVariationOut,
     MotionVideoJob,
+    MotionVideoResponse,
+    TextToVideoBody,
     VideoUpscaleBody,
-    VideoUpscaleResponse,
 )
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.urls import motion_variation_url
@@ -44,20 +47,50 @@ def create_svd_motion(
 
 
 @router.post(
+    "/generations-image-to-video",
+    response_model=MotionVideoResponse,
+    response_model_exclude_none=True,
+    operation_id="createImageToVideoGeneration",
+)
+def create_image_to_video(
+    motion: MotionDep, who: PrincipalDep, body: Annotated[ImageToVideoBody | None, Body()] = None
+) -> MotionVideoResponse:
+    body = body or ImageToVideoBody()
+    body.log_unknown_keys("POST /generations-image-to-video")
+    generation_id = motion.create_image_to_video(who.user_id, who.api_key_id, body.to_params())
+    return MotionVideoResponse(motionVideoGenerationJob=MotionVideoJob(generationId=generation_id))
+
+
+@router.post(
+    "/generations-text-to-video",
+    response_model=MotionVideoResponse,
+    response_model_exclude_none=True,
+    operation_id="createTextToVideoGeneration",
+)
+def create_text_to_video(
+    motion: MotionDep, who: PrincipalDep, body: Annotated[TextToVideoBody | None, Body()] = None
+) -> MotionVideoResponse:
+    body = body or TextToVideoBody()
+    body.log_unknown_keys("POST /generations-text-to-video")
+    generation_id = motion.create_text_to_video(who.user_id, who.api_key_id, body.to_params())
+    return MotionVideoResponse(motionVideoGenerationJob=MotionVideoJob(generationId=generation_id))
+
+
+@router.post(
     "/generations-video-upscale",
-    response_model=VideoUpscaleResponse,
+    response_model=MotionVideoResponse,
     response_model_exclude_none=True,
     operation_id="createVideoUpscale",
 )
 def create_video_upscale(
     motion: MotionDep, who: PrincipalDep, body: Annotated[VideoUpscaleBody | None, Body()] = None
-) -> VideoUpscaleResponse:
+) -> MotionVideoResponse:
     body = body or VideoUpscaleBody()
     body.log_unknown_keys("POST /generations-video-upscale")
     variation_id = motion.create_video_upscale(who.user_id, who.api_key_id, body.sourceGenerationId, body.resolution)
     # What `generationId` means here is undocumented: the source generation's, so GET /generations/{id} still works.
     job = MotionVideoJob(generationId=body.sourceGenerationId or "", variationId=variation_id)
-    return VideoUpscaleResponse(motionVideoGenerationJob=job)
+    return MotionVideoResponse(motionVideoGenerationJob=job)
 
 
 @router.get(

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
-from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
+from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
 from sfumato.services.motion import SvdParams
+from sfumato.services.motion_video import VideoParams
+
+
+def whole_number(value: Any, what: str) -> Any:
+    """Integers, integral floats (3.0) and numeric strings ("3", as form-posting scripts send)."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"must be {what}, got {value!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"must be a whole number ({what}), got {value!r}")
+    return int(number)
 
 
 class MotionSvdBody(TolerantBody):
@@ -20,16 +35,7 @@ class MotionSvdBody(TolerantBody):
     @field_validator("motionStrength", mode="before")
     @classmethod
     def _integer(cls, value: Any) -> Any:
-        """Integers, integral floats (3.0) and numeric strings ("3", as form-posting scripts send)."""
-        if value is None or isinstance(value, bool):
-            return value
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ValueError(f"motionStrength must be an integer from 1 to 10, got {value!r}") from None
-        if not number.is_integer():
-            raise ValueError(f"motionStrength must be a whole number from 1 to 10, got {value!r}")
-        return int(number)
+        return whole_number(value, "an integer from 1 to 10")
 
     def to_params(self) -> SvdParams:
         return SvdParams(self.imageId, self.motionStrength, self.isInitImage, self.isVariation, self.isPublic)
@@ -43,6 +49,83 @@ class MotionSvdJob(WireModel):
 
 class MotionSvdResponse(WireModel):
     motionSvdGenerationJob: MotionSvdJob
+
+
+class MotionElement(TolerantBody):
+    akUUID: str | None = None
+    weight: float | None = None
+
+
+class VideoEndFrame(TolerantBody):
+    id: str | None = None
+    type: str | None = None
+
+
+class TextToVideoBody(TolerantBody):
+    """POST /generations-text-to-video (Motion 2.0 on Leonardo; here the motion model the server has)."""
+
+    prompt: str | None = None
+    negativePrompt: str | None = None
+    seed: int | None = None
+    width: int | None = None
+    height: int | None = None
+    resolution: str | None = Field(None, description="RESOLUTION_480, RESOLUTION_720 or RESOLUTION_1080")
+    frameInterpolation: bool | None = None
+    model: str | None = Field(
+        None, description="accepted and recorded; this server runs its own motion model (motionModel says which)"
+    )
+    duration: int | None = Field(None, description="accepted and recorded; the clip length is the motion model's")
+    styleIds: list[str] | None = Field(None, description="accepted and recorded")
+    elements: list[MotionElement] | None = None
+    promptEnhance: bool | None = None
+    promptEnhanceInstruction: str | None = None
+    isPublic: bool | None = None
+
+    @field_validator("seed", "width", "height", "duration", mode="before")
+    @classmethod
+    def _integer(cls, value: Any) -> Any:
+        return whole_number(value, "an integer")
+
+    @field_validator("resolution", "model", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return upper_enum(value)
+
+    def to_params(self) -> VideoParams:
+        return VideoParams(
+            prompt=self.prompt,
+            negative_prompt=self.negativePrompt,
+            seed=self.seed,
+            width=self.width,
+            height=self.height,
+            resolution=self.resolution,
+            frame_interpolation=self.frameInterpolation,
+            model=self.model,
+            duration=self.duration,
+            style_ids=tuple(self.styleIds or ()),
+            elements=tuple(self.elements or ()),
+            prompt_enhance=self.promptEnhance,
+            prompt_enhance_instruction=self.promptEnhanceInstruction,
+            public=self.isPublic,
+        )
+
+
+class ImageToVideoBody(TextToVideoBody):
+    """POST /generations-image-to-video: the text-to-video fields plus the image the video starts from."""
+
+    imageId: str | None = None
+    imageType: str | None = Field(None, description="GENERATED (a generated image or variation) or UPLOADED")
+    endFrameImage: VideoEndFrame | None = None
+
+    @field_validator("imageType", mode="before")
+    @classmethod
+    def _upper_type(cls, value: Any) -> Any:
+        return upper_enum(value)
+
+    def to_params(self) -> VideoParams:
+        return replace(
+            super().to_params(), image_id=self.imageId, image_type=self.imageType, end_frame_image=self.endFrameImage
+        )
 
 
 class VideoUpscaleBody(TolerantBody):
@@ -62,7 +145,9 @@ class MotionVideoJob(WireModel):
     cost: Cost = Cost()
 
 
-class VideoUpscaleResponse(WireModel):
+class MotionVideoResponse(WireModel):
+    """The answer of image-to-video, text-to-video and video upscale (only the upscale sets variationId)."""
+
     motionVideoGenerationJob: MotionVideoJob
 
 

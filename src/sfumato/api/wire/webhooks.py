@@ -14,7 +14,6 @@ from typing import Any
 from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.generations import GenerationView, ImageView
-from sfumato.services.motion import SVD_MOTION_MODEL
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.webhook_records import KeyRecord, ModelInfo, VariationRecord
 
@@ -204,7 +203,13 @@ def generation_event(
         "apiKey": api_key_record(key),
     }
     if row.is_motion:
-        obj.update(motion=True, motionStrength=row.motion_strength, imageToVideo=False, sdVersion=None)
+        obj.update(
+            motion=True,
+            motionStrength=row.motion_strength,
+            imageToVideo=row.image_to_video,
+            textToVideo=bool(row.options.get("text_to_video")),
+            sdVersion=None,
+        )
         event_type = EVENT_VIDEO_COMPLETE if complete else EVENT_VIDEO_FAILED
     else:
         event_type = EVENT_GENERATION_COMPLETE if complete else EVENT_GENERATION_FAILED
@@ -219,7 +224,7 @@ def _motion_image(row: GenerationView, image: ImageView, base_url: str, urls: Fi
         "motionMP4URL": urls.video(base_url, image.id, image.token, image.video_key),
         "motionGIFURL": None,
         "motion": True,
-        "motionModel": SVD_MOTION_MODEL,
+        "motionModel": row.motion_model,
         "motionStrength": row.motion_strength,
     }
 

@@ -106,6 +106,15 @@ class GenerationView:
     def is_motion(self) -> bool:
         return self.job_kind == "motion"
 
+    @property
+    def motion_model(self) -> str:
+        """What made the video: "SVD" for POST /generations-motion-svd, the motion model's name otherwise."""
+        return str(self.options.get("motion_model") or "SVD")
+
+    @property
+    def image_to_video(self) -> bool:
+        return bool(self.options.get("image_to_video"))
+
 
 def image_view(i: GeneratedImage) -> ImageView:
     return ImageView(i.id, i.file_key, i.token, i.nsfw, i.like_count, i.created_at, i.video_key)
