@@ -86,9 +86,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         folder = args.model or build_tiny_svd(tmp / "tiny-svd", frames=8, steps=10)
-        server = LiveServer(
-            server_env(tmp / "data", make_catalog(tmp, folder), IMAGE_MODEL_ID), free_port(), tmp / "log"
-        )
+        env = server_env(tmp / "data", make_catalog(tmp, folder), IMAGE_MODEL_ID, MOTION_MODEL_ID)
+        server = LiveServer(env, free_port(), tmp / "log")
         server.start()
         try:
             client = server.client("bench")

@@ -28,7 +28,7 @@ def test_sigkill_during_a_motion_job_then_restart_completes_it_once(tiny_catalog
         json.dumps([{"id": TINY_SVD_ID, "name": "Slow tiny SVD", "description": "", "path": str(svd)}])
     )
     data = tmp_path / "data"
-    server = LiveServer(server_env(data, catalog), free_port(), tmp_path / "server.log")
+    server = LiveServer(server_env(data, catalog, motion_model_id=TINY_SVD_ID), free_port(), tmp_path / "server.log")
     server.start()
     try:
         with server.client("killed") as client:

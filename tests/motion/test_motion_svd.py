@@ -40,7 +40,8 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     svd = build_tiny_svd(root / "tiny-svd", frames=FRAMES)
     entry = {"id": TINY_SVD_ID, "name": "Tiny SVD", "description": "tiny random SVD", "path": str(svd)}
     (catalog / "svd.json").write_text(json.dumps([entry]))
-    env = {**server_env(root / "data", catalog), **FAST_WEBHOOKS}  # webhook receivers on loopback
+    # webhook receivers on loopback; the tiny SVD, not the bundled Starter Motion
+    env = {**server_env(root / "data", catalog, motion_model_id=TINY_SVD_ID), **FAST_WEBHOOKS}
     live = LiveServer(env, free_port(), root / "server.log")
     live.start()
     try:

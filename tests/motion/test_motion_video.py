@@ -42,7 +42,7 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     svd = build_tiny_svd(root / "tiny-svd", frames=FRAMES, follows_prompts=True, buckets=((40, 32), (32, 40)))
     entry = {"id": TINY_SVD_ID, "name": TINY_SVD_NAME, "description": "tiny random SVD", "path": str(svd)}
     (catalog / "svd.json").write_text(json.dumps([entry]))
-    live = LiveServer(server_env(root / "data", catalog), free_port(), root / "server.log")
+    live = LiveServer(server_env(root / "data", catalog, motion_model_id=TINY_SVD_ID), free_port(), root / "server.log")
     live.start()
     try:
         yield live

@@ -147,7 +147,12 @@ class Catalog:
         self._catalog_dir = catalog_dir
 
     def _file_entries(self) -> list[ModelEntry]:
-        entries = [entry_from_dict(raw, REPO_ROOT) for raw in json.loads(BUILTIN_CATALOG.read_text())]
+        entries = [
+            entry_from_dict(raw, REPO_ROOT)
+            for raw in json.loads(BUILTIN_CATALOG.read_text())
+            # A bundled model whose weights are not in this checkout (yet) is left out, not listed broken.
+            if not raw.get("builtin_optional") or (REPO_ROOT / raw["path"] / "model_index.json").is_file()
+        ]
         if self._catalog_dir and self._catalog_dir.is_dir():
             for file in sorted(self._catalog_dir.glob("*.json")):
                 raw = json.loads(file.read_text())

@@ -91,7 +91,9 @@ class LiveServer:
         return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
-def server_env(data_dir: Path, catalog_dir: Path, default_model_id: str = TINY_MODEL_ID) -> dict[str, str]:
+def server_env(
+    data_dir: Path, catalog_dir: Path, default_model_id: str = TINY_MODEL_ID, motion_model_id: str | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SFUMATO_")}
     env.update(
         SFUMATO_DATA_DIR=str(data_dir),
@@ -101,6 +103,8 @@ def server_env(data_dir: Path, catalog_dir: Path, default_model_id: str = TINY_M
         HF_HUB_OFFLINE="1",
         PYTHONUNBUFFERED="1",
     )
+    if motion_model_id is not None:  # else the bundled Starter Motion, when its weights are in the checkout
+        env["SFUMATO_DEFAULT_MOTION_MODEL_ID"] = motion_model_id
     return env
 
 
