@@ -57,11 +57,16 @@ SCHEDULER = dict(
 
 @dataclass
 class MotionConfig:
-    """Sizes of the trained parts. The defaults are the notes' "S" UNet; tests use `tiny()`."""
+    """Sizes of the trained parts. The defaults are the notes' "S" UNet made 64 wide at the first level and 96
+    at the last (6.05 M params); tests use `tiny()`."""
 
     # 16 -> 8 -> 4 on the latent grid, attention (spatial + temporal, cross-attention to the image and
-    # text tokens) at 8x8 and 4x4, where the whole frame is in view: the direction rule is a global one
-    unet_channels: tuple[int, ...] = (32, 64, 128)  # multiples of 32: the blocks hard-code 32 norm groups
+    # text tokens) at 8x8 and 4x4, where the whole frame is in view: the direction rule is a global one.
+    # Multiples of 32: the blocks hard-code 32 norm groups. The first level must be at least 64 wide: the
+    # UNet's last layers are GroupNorm(32, channels[0]) -> SiLU -> conv_out, and at 32 channels that norm is
+    # one channel per group, an instance norm that erases every channel's per-frame level (a flat background
+    # colour, the copy of frame 0). At 32 the model could not even overfit one fixed batch (docs, diagnosis).
+    unet_channels: tuple[int, ...] = (64, 64, 96)
     unet_blocks: tuple[str, ...] = ("Down", "CrossAttn", "CrossAttn")
     unet_heads: tuple[int, ...] = (1, 2, 4)
     cross_dim: int = 128  # = the Starter text encoder's hidden size

@@ -41,9 +41,11 @@ from .model import (
 # The Starter's shipped folder (src/sfumato/starter/motion/ -> the checkout's models/starter): its VAE, text
 # encoder and tokenizer are reused, frozen.
 STARTER_DIR = Path(__file__).resolve().parents[4] / "models" / "starter"
-# Nominal seconds per step (4 clips x 12 frames, bfloat16, one thread, this project's 2-core VM): --minutes
-# becomes a fixed step plan, so a (seed, minutes) pair trains the same steps on any machine
-STEP_S = 0.95
+# Nominal seconds per step (4 clips x 12 frames, bfloat16, one thread, this project's 2-core VM with a test
+# suite on the other core; the 64-wide UNet measured 2.0 s there, the 32-wide one 1.69 s; two threads beside
+# that suite measured 21.5 s, so the recipe trains on one): --minutes becomes a fixed step plan, so a
+# (seed, minutes) pair trains the same steps on any machine
+STEP_S = 1.9
 
 
 @dataclass
