@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         description="Redis broker: an unacknowledged job goes to another worker after this long (a killed worker).",
     )
     worker_heartbeat_seconds: float = Field(default=5.0, description="How often a worker writes its heartbeat row.")
+    preload_default_model: bool = Field(
+        default=True,
+        description="Serving with in-process workers: load the default model at start-up (in the background), so "
+        "the first generation does not pay for it; /readyz answers 503 until it is loaded.",
+    )
     worker_dead_after_seconds: float = Field(
         default=30.0, description="A worker whose heartbeat is older than this is dead (status, reaper, job leases)."
     )

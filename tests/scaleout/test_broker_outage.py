@@ -96,8 +96,14 @@ def test_jobs_posted_while_the_broker_is_down_run_once_it_is_back(
     first = generate(host)
     wait_complete(cluster, "generations", [first])
     image = host.get(f"/generations/{first}").json()["generations_by_pk"]["generated_images"][0]["id"]
+    readyz = f"{cluster.apis[0].base_url}/readyz"
+    checks = httpx.get(readyz).json()["checks"]
+    assert all(c["ok"] for c in checks.values()), checks  # PostgreSQL, disk, Redis and a live worker
     broker.stop()
     try:
+        down = httpx.get(readyz)
+        assert down.status_code == 503 and not down.json()["checks"]["broker"]["ok"], down.text
+        assert down.json()["checks"]["database"]["ok"]  # only the broker is named
         started = time.monotonic()
         job = generate(host)
         r = host.post("/variations/nobg", json={"id": image})
@@ -110,6 +116,7 @@ def test_jobs_posted_while_the_broker_is_down_run_once_it_is_back(
     finally:
         broker.start()
     done = {**wait_complete(cluster, "generations", [job]), **wait_complete(cluster, "image_variations", [variation])}
+    assert httpx.get(readyz).status_code == 200  # ready again once the broker is back
     for _status, published_at, attempts, worker in done.values():
         assert published_at is not None and attempts == 1 and worker is not None
     logs = cluster.logs()

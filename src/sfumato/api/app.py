@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from sfumato import __version__
 from sfumato.api.deps import ApiServices
 from sfumato.api.errors import install_error_handlers
+from sfumato.api.metrics import HttpMetrics, JobCollector
 from sfumato.api.rate_limit import RateLimit
-from sfumato.api.routes import accounts, files, generations, init_images, motion, variations
+from sfumato.api.request_ids import RequestIds
+from sfumato.api.routes import accounts, files, generations, init_images, motion, operations, variations
 from sfumato.api.tolerance import TolerantRequests
 
 API_PREFIX = "/api/rest/v1"
@@ -54,7 +57,14 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)
     app.include_router(motion.files_router)
+    app.include_router(operations.router)
     app.add_middleware(TolerantRequests)
-    if container.rate_limiter is not None:  # outermost: a limited request costs no parsing
+    if container.rate_limiter is not None:  # a limited request costs no parsing
         app.add_middleware(RateLimit, limiter=container.rate_limiter)
+    # Outermost: every answer, a rate-limited one included, is counted and carries its request id.
+    registry = CollectorRegistry()
+    registry.register(JobCollector(container.operations))
+    app.state.metrics_registry = registry
+    app.add_middleware(HttpMetrics, registry=registry)
+    app.add_middleware(RequestIds)
     return app

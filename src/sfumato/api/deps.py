@@ -13,6 +13,7 @@ from sfumato.services.catalog import Catalog
 from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
 from sfumato.services.motion import Motion
+from sfumato.services.operations import Operations
 from sfumato.services.uploads import InitImages
 from sfumato.services.urls import FileUrls
 from sfumato.services.variations import Variations
@@ -31,6 +32,7 @@ class ApiServices(Protocol):
     init_images: InitImages
     urls: FileUrls
     cdn: CdnFiles
+    operations: Operations
     started_at: datetime
 
 

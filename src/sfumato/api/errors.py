@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sfumato.api.request_ids import current_request_id
 from sfumato.services.errors import ErrorKind, SfumatoError
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,15 @@ _TYPE_HINTS = {
 }
 
 
-def error_response(status: int, message: str, code: str, path: str = "$") -> JSONResponse:
+def error_response(
+    status: int, message: str, code: str, path: str = "$", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    # `requestId` is ours, not Leonardo's: it finds the request's lines in the server log.
     return JSONResponse(
-        {"error": message, "path": path, "code": code},
+        {"error": message, "path": path, "code": code, "requestId": current_request_id.get()},
         status_code=status,
         media_type="application/json; charset=utf-8",
+        headers=headers,
     )
 
 
@@ -55,16 +60,23 @@ def _validation_message(err: dict) -> tuple[str, str]:
     return message, "$." + field if field else "$"
 
 
+def _log_refusal(request: Request, status: int, message: str) -> None:
+    """One line per refused request, stamped with its request id: what a user's error report leads to."""
+    log.info("%s %s -> %d: %s", request.method, request.url.path, status, message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SfumatoError)
-    async def _domain(_: Request, exc: SfumatoError) -> JSONResponse:
+    async def _domain(request: Request, exc: SfumatoError) -> JSONResponse:
         status, code = _STATUS[exc.kind]
+        _log_refusal(request, status, exc.message)
         return error_response(status, exc.message, code, f"$.{exc.field}" if exc.field else "$")
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         message, path = _validation_message(errors[0]) if errors else ("invalid request", "$")
+        _log_refusal(request, 400, message)
         return error_response(400, message, "validation-failed", path)
 
     @app.exception_handler(StarletteHTTPException)
@@ -72,8 +84,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = f"no such endpoint: {request.method} {request.url.path}"
             return error_response(404, message, "not-found")
-        if exc.status_code == 405:
-            return error_response(405, f"{request.method} is not allowed on {request.url.path}", "bad-request")
+        if exc.status_code == 405:  # RFC 9110: a 405 names the methods the path does allow
+            allow = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}; use {allow or 'another method'}"
+            return error_response(405, message, "bad-request", headers={"Allow": allow} if allow else None)
         return error_response(exc.status_code, str(exc.detail), "unexpected")
 
     @app.exception_handler(Exception)

@@ -18,7 +18,7 @@ class TolerantRequests:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope = dict(scope)
+            # In place, as Starlette's router does: the outer middleware (metrics) reads the matched route back.
             path = _SLASHES.sub("/", scope["path"])
             if len(path) > 1:
                 path = path.rstrip("/")

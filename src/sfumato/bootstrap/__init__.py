@@ -4,10 +4,16 @@ The API, the CLI and workers all get their objects from here; nothing else build
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
+from sfumato.api.request_ids import install_log_filter
 from sfumato.api.wire.webhooks import LeonardoWebhookBodies
 from sfumato.bootstrap.kinds import KindParts, build_kinds
 from sfumato.jobs.core.events import JobEvents
@@ -23,6 +29,7 @@ from sfumato.services.generations import Generations
 from sfumato.services.jobs import Jobs
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
 from sfumato.services.motion import Motion
+from sfumato.services.operations import Operations
 from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.variations import Variations
@@ -31,10 +38,13 @@ from sfumato.settings import Settings
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, LocalFileStore
 from sfumato.store.s3 import S3FileStore  # boto3 itself is imported only when it is used
+from sfumato.store.workers import WorkerRow
 
 if TYPE_CHECKING:
     from sfumato.jobs.reaper import Reaper
     from sfumato.jobs.republish import Publisher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,11 +64,15 @@ class Container:
     init_images: InitImages
     variations: Variations
     cdn: CdnFiles
+    operations: Operations
+    warmup: ModelWarmup | None = None  # in-process serving: the default model, loaded at start-up
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rate_limiter: RateLimiter | None = None
 
     def start(self) -> None:
+        if self.warmup is not None:
+            self.warmup.start()
         self.dispatcher.start()
         self.webhook_worker.start()
 
@@ -89,7 +103,10 @@ def build(
 ) -> Container:
     """`worker_id`/`lease_seconds`: set by Celery workers (jobs/worker.py), whose claims take leases."""
     settings = settings or Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+    )
+    install_log_filter()  # every root handler stamps records with the HTTP request's id ("-" outside one)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url, settings.db_pool_size, settings.db_max_overflow)
@@ -131,7 +148,15 @@ def build(
     init_images = InitImages(db, files, UploadPolicy(secret), s3)
     if s3 is not None:
         generations.settle_upload = init_images.settle
+    warmup = None
+    if settings.broker_url:
+        model_ready = _served_by_a_live_worker(db, catalog, settings.worker_dead_after_seconds)
+    else:
+        warmup = ModelWarmup(engine, catalog, enabled=settings.preload_default_model)
+        model_ready = warmup.problem
     return Container(
+        operations=Operations(db, files, dispatcher, kinds, model_ready),
+        warmup=warmup,
         settings=settings,
         db=db,
         files=files,
@@ -203,15 +228,81 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
 # --- end scale-out ---
 
 
+class ModelWarmup:
+    """In-process serving: the default model is loaded on a background thread at start-up, so the first request
+    does not pay for it (a fresh `make run` answers its first generation in seconds); readiness waits for it."""
+
+    def __init__(self, engine: GenerationEngine, catalog: Catalog, enabled: bool = True) -> None:
+        self._engine = engine
+        self._catalog = catalog
+        self._enabled = enabled
+        self._done = threading.Event()
+        self._error: str | None = None
+
+    def start(self) -> None:
+        if self._enabled:
+            threading.Thread(target=self._load, name="sfumato-warmup", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            entry = self._catalog.resolve_for_generation(None)
+            started = time.perf_counter()
+            self._engine.preload(entry.path)  # type: ignore[attr-defined]  # the real engine's, not the port's
+            log.info("default model %s loaded in %.1f s", entry.name, time.perf_counter() - started)
+        except Exception as exc:  # readiness says why; generations fail with their own reason
+            self._error = f"the default model could not be loaded: {type(exc).__name__}: {exc}"
+            log.exception("could not preload the default model")
+        finally:
+            self._done.set()
+
+    def problem(self) -> str | None:
+        if not self._enabled:
+            return None  # loaded by the first generation instead
+        if not self._done.is_set():
+            return "loading the default model"
+        if self._error and self._loaded_since():
+            self._error = None  # a generation loaded it after all (the preload's failure was passing)
+        return self._error
+
+    def _loaded_since(self) -> bool:
+        try:
+            entry = self._catalog.resolve_for_generation(None)
+            return bool(self._engine.is_loaded(entry.path))  # type: ignore[attr-defined]
+        except Exception:
+            return False
+
+
+def _served_by_a_live_worker(db: Database, catalog: Catalog, dead_after: float) -> Callable[[], str | None]:
+    """Scale-out: the API host loads no model; ready when a live worker consumes the default model's queue."""
+
+    def problem() -> str | None:
+        model_id = catalog.default_model_id
+        since = datetime.now(UTC) - timedelta(seconds=dead_after)
+        with db.session() as s:
+            rows = s.scalars(select(WorkerRow).where(WorkerRow.last_seen >= since)).all()
+        if any(model_id in (row.models or []) for row in rows):
+            return None
+        return f"no live worker serves the default model {model_id}; start one with `sfumato worker`"
+
+    return problem
+
+
 class _LazyEngine:
     """Builds the real engine on first use, so `sfumato users create` never imports torch."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._engine: GenerationEngine | None = None
+        # First uses race (the start-up preload, the two lanes' workers): one engine, one lock, one cache.
+        self._building = threading.Lock()
+
+    def is_loaded(self, path: Any) -> bool:
+        return self._engine is not None and bool(self._engine.is_loaded(path))  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> Any:
         # generate, inpaint, unzoom, upscale, remove_background...: whatever the real engine offers.
         if self._engine is None:
-            self._engine = build_engine(self._settings)
+            with self._building:
+                if self._engine is None:
+                    self._engine = build_engine(self._settings)
         return getattr(self._engine, name)

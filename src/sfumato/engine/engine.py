@@ -140,8 +140,14 @@ class Engine:
             _set_torch_threads(num_threads)
 
     def preload(self, path: Path | str) -> None:
-        """Load a model now (e.g. the default one at start-up) so the first request does not pay for it."""
-        self.cache.get(path)
+        """Load a model now (e.g. the default one at start-up) so the first request does not pay for it. Under
+        the engine's lock: diffusers' loading patches torch globally (meta-device init), so two loads at once on
+        two threads break each other."""
+        with self._lock:
+            self.cache.get(path)
+
+    def is_loaded(self, path: Path | str) -> bool:
+        return path in self.cache
 
     def loaded_models(self) -> list[Path]:
         """Folders of the loaded models, least recently used first."""

@@ -67,6 +67,10 @@ class CeleryDispatcher:
     def queue_depths(self, model_ids: Iterable[str], lane: Lane = Lane.INTERACTIVE) -> dict[str, int]:
         return queue_depths(self.app, model_ids, lane=lane)
 
+    def check(self) -> None:
+        with self.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)  # raises when the broker is unreachable
+
     def start(self) -> None:
         for item in self.background:
             item.start()

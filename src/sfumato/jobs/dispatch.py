@@ -34,6 +34,9 @@ class Dispatcher(Protocol):
     def submit(self, kind: str, job_id: str) -> None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def check(self) -> None:
+        """Raise (saying why) unless submitted jobs will be run: readiness probes call it."""
+        ...
 
 
 class InProcessDispatcher:
@@ -86,6 +89,13 @@ class InProcessDispatcher:
             q.put(None)
         for t in self._threads:
             t.join(timeout=5)
+
+    def check(self) -> None:
+        dead = [t.name for t in self._threads if not t.is_alive()]
+        if not self._threads or self._stopping.is_set():
+            raise RuntimeError("the in-process workers are not running")
+        if dead:
+            raise RuntimeError(f"in-process worker threads died: {', '.join(dead)}")
 
     def _retry_later(self, item: tuple[str, str], delay: float = 1.0) -> None:
         def again() -> None:  # `_work` has already forgotten the item, so submit queues it once

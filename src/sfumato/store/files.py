@@ -38,6 +38,9 @@ class FileStore(Protocol):
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def count(self, prefix: str = "") -> int: ...
+    def check(self) -> None:
+        """Raise (saying why) unless the store can be written now: readiness probes call it."""
+        ...
 
 
 class LocalFileStore:
@@ -83,6 +86,12 @@ class LocalFileStore:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+    def check(self) -> None:
+        if not self.root.is_dir():
+            raise OSError(f"the file store's folder {self.root} is missing")
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"the file store's folder {self.root} is not writable by this process")
 
     def count(self, prefix: str = "") -> int:
         base = self._path(prefix) if prefix else self.root

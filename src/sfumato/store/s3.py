@@ -113,6 +113,9 @@ class S3FileStore:
     def count(self, prefix: str = "") -> int:
         return sum(1 for _ in self._list(self._folder(prefix)))
 
+    def check(self) -> None:
+        self._s3.head_bucket(Bucket=self.bucket)  # raises when the bucket is gone or the endpoint unreachable
+
     def url(self, key: str) -> str:
         """Where a client downloads the file without our auth: the CDN base, else a presigned GET."""
         full = self._key(key)
