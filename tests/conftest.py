@@ -14,6 +14,7 @@ import pytest
 # imports (python/cpython#87712), failing every S3 test of that run.
 from moto.server import ThreadedMotoServer
 
+from sfumato.store.database import Database
 from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -86,3 +87,12 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"sfumato-{uuid.uuid4().hex[:12]}"
     make_s3_client(s3_endpoint, S3_REGION, S3_KEY, S3_SECRET).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database of the test's own (tests/store's `db` runs on PostgreSQL too)."""
+    database = Database(f"sqlite:///{tmp_path / 'sfumato.db'}")
+    database.upgrade()
+    yield database
+    database.dispose()

@@ -106,14 +106,6 @@ def test_readiness_says_which_part_is_missing(server_without_files: LiveServer, 
     assert ready(server_without_files)["status_code"] == 200
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'ops.db'}")
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
 class FailingEngine:
     def preload(self, path: Path) -> None:
         raise OSError(f"{path} is unreadable")
@@ -128,8 +120,8 @@ class SlowEngine:
             time.sleep(0.01)
 
 
-def test_model_readiness_while_loading_and_when_loading_failed(db: Database) -> None:
-    catalog = Catalog(db, "1cda8773-2726-40ce-8342-cbdc373d1e10")
+def test_model_readiness_while_loading_and_when_loading_failed(sqlite_db: Database) -> None:
+    catalog = Catalog(sqlite_db, "1cda8773-2726-40ce-8342-cbdc373d1e10")
     slow = SlowEngine()
     warmup = ModelWarmup(slow, catalog)  # type: ignore[arg-type]
     warmup.start()
@@ -149,17 +141,17 @@ def test_model_readiness_while_loading_and_when_loading_failed(db: Database) -> 
     assert ModelWarmup(FailingEngine(), catalog, enabled=False).problem() is None  # first generation loads it
 
 
-def test_scale_out_readiness_needs_a_live_worker_for_the_default_model(db: Database) -> None:
-    catalog = Catalog(db, TINY_MODEL_ID)
-    problem = _served_by_a_live_worker(db, catalog, dead_after=10)
+def test_scale_out_readiness_needs_a_live_worker_for_the_default_model(sqlite_db: Database) -> None:
+    catalog = Catalog(sqlite_db, TINY_MODEL_ID)
+    problem = _served_by_a_live_worker(sqlite_db, catalog, dead_after=10)
     assert "no live worker serves the default model" in (problem() or "")
-    with db.session() as s:
+    with sqlite_db.session() as s:
         s.add(WorkerRow(id="host:1", hostname="host", pid=1, models=["another-model"], device="cpu"))
     assert problem() is not None  # a worker, but not for this model
-    with db.session() as s:
+    with sqlite_db.session() as s:
         s.add(WorkerRow(id="host:2", hostname="host", pid=2, models=[TINY_MODEL_ID], device="cpu"))
     assert problem() is None
-    with db.session() as s:
+    with sqlite_db.session() as s:
         s.execute(text("UPDATE workers SET last_seen = '2000-01-01 00:00:00'"))
     assert problem() is not None  # its heartbeat stopped: dead
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sfumato.engine.tiny_video import build_tiny_svd
 from sfumato.engine.video import follows_prompt_direction, read_motion_settings
@@ -14,16 +11,8 @@ from sfumato.settings import STARTER_MODEL_ID, STARTER_MOTION_MODEL_ID
 from sfumato.store.database import Database
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'sfumato.db'}")
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
-def test_starter_motion_is_listed_exactly_when_its_weights_are_in_the_checkout(db: Database) -> None:
-    catalog = Catalog(db, STARTER_MODEL_ID, default_motion_model_id=STARTER_MOTION_MODEL_ID)
+def test_starter_motion_is_listed_exactly_when_its_weights_are_in_the_checkout(sqlite_db: Database) -> None:
+    catalog = Catalog(sqlite_db, STARTER_MODEL_ID, default_motion_model_id=STARTER_MOTION_MODEL_ID)
     shipped = (REPO_ROOT / "models" / "starter-motion" / "model_index.json").is_file()
     ids = {e.id: e for e in catalog.entries()}
     assert (STARTER_MOTION_MODEL_ID in ids) == shipped  # never listed as a broken (folder-less) model

@@ -23,7 +23,8 @@ from standardwebhooks import Webhook
 
 from sfumato.engine.tiny_video import build_tiny_svd
 from sfumato.testing.browser import chromium, video_facts
-from sfumato.testing.live_server import LiveServer, free_port, server_env, wait_for_generation
+from sfumato.testing.live_server import LiveServer, free_port, wait_for_generation
+from tests.motion.support import motion_server
 from tests.webhooks.support import FAST_WEBHOOKS, Receiver, webhook_key
 
 TS_DIR = Path(__file__).resolve().parents[1] / "ts"
@@ -34,20 +35,10 @@ FRAMES = 4
 @pytest.fixture(scope="module")
 def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("motion")
-    catalog = root / "catalog"
-    catalog.mkdir()
-    (catalog / "tiny.json").write_text((tiny_catalog / "tiny.json").read_text())
     svd = build_tiny_svd(root / "tiny-svd", frames=FRAMES)
-    entry = {"id": TINY_SVD_ID, "name": "Tiny SVD", "description": "tiny random SVD", "path": str(svd)}
-    (catalog / "svd.json").write_text(json.dumps([entry]))
-    # webhook receivers on loopback; the tiny SVD, not the bundled Starter Motion
-    env = {**server_env(root / "data", catalog, motion_model_id=TINY_SVD_ID), **FAST_WEBHOOKS}
-    live = LiveServer(env, free_port(), root / "server.log")
-    live.start()
-    try:
+    # webhook receivers on loopback
+    with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, "Tiny SVD", FAST_WEBHOOKS) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def sdk_for(server: LiveServer, name: str) -> LeonardoAiSDK:

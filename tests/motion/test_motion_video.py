@@ -24,8 +24,9 @@ from leonardo_ai_sdk import LeonardoAiSDK
 from PIL import Image
 
 from sfumato.engine.tiny_video import build_tiny_svd
-from sfumato.testing.live_server import LiveServer, free_port, server_env, wait_for_generation
+from sfumato.testing.live_server import LiveServer, wait_for_generation
 from tests.images.support import upload
+from tests.motion.support import motion_server
 
 TS_DIR = Path(__file__).resolve().parents[1] / "ts"
 TINY_SVD_ID = "0a1b2c3d-0000-4000-8000-00000000501d"
@@ -36,18 +37,9 @@ FRAMES = 4
 @pytest.fixture(scope="module")
 def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("motion-video")
-    catalog = root / "catalog"
-    catalog.mkdir()
-    (catalog / "tiny.json").write_text((tiny_catalog / "tiny.json").read_text())
     svd = build_tiny_svd(root / "tiny-svd", frames=FRAMES, follows_prompts=True, buckets=((40, 32), (32, 40)))
-    entry = {"id": TINY_SVD_ID, "name": TINY_SVD_NAME, "description": "tiny random SVD", "path": str(svd)}
-    (catalog / "svd.json").write_text(json.dumps([entry]))
-    live = LiveServer(server_env(root / "data", catalog, motion_model_id=TINY_SVD_ID), free_port(), root / "server.log")
-    live.start()
-    try:
+    with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, TINY_SVD_NAME) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def options_of(server: LiveServer, generation_id: str) -> dict[str, Any]:
