@@ -9,20 +9,18 @@ for body ids, a minimal request. `test_an_uncovered_operation_is_reported` shows
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from sfumato.engine.tiny_video import build_tiny_svd
-from sfumato.testing.live_server import LiveServer, wait_for_generation
-from tests.images.support import upload, wait
+from sfumato.testing.live_server import LiveServer
+from tests.api.resources import Resources
 from tests.motion.support import motion_server
 
 API = "/api/rest/v1"
@@ -111,67 +109,6 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     svd = build_tiny_svd(root / "tiny-svd", follows_prompts=True)
     with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, "Tiny SVD") as live:
         yield live
-
-
-class Resources:
-    """One of each resource, owned by one user, made through the API the way users make them."""
-
-    def __init__(self, server: LiveServer, owner: str) -> None:
-        self.server = server
-        self.client = server.client(owner)
-        self.owner = owner
-        self._made: dict[str, str] = {}
-        self.makers: dict[str, Callable[[], str]] = {
-            "user": lambda: server.user(owner)["user_id"],
-            "generation": self._generation,
-            "image": self._image,
-            "init_image": lambda: upload(self.client, Image.new("RGB", (64, 64), (200, 30, 30))),
-            "variation": self._variation,
-            "motion_generation": self._motion_generation,
-            "motion_variation": self._motion_variation,
-        }
-
-    def get(self, kind: str) -> str:
-        if kind not in self._made:
-            self._made[kind] = self.makers[kind]()
-        return self._made[kind]
-
-    def _generation(self) -> str:
-        answer = self.client.post("/generations", json={"prompt": "a red circle", "width": 64, "height": 64})
-        generation_id = answer.json()["sdGenerationJob"]["generationId"]
-        assert wait_for_generation(self.client, generation_id)["status"] == "COMPLETE"
-        return generation_id
-
-    def _image(self) -> str:
-        return self.client.get(f"/generations/{self.get('generation')}").json()["generations_by_pk"][
-            "generated_images"
-        ][0]["id"]
-
-    def _variation(self) -> str:
-        variation = self.client.post("/variations/nobg", json={"id": self.get("image")}).json()["sdNobgJob"]["id"]
-        assert wait(self.client, f"/variations/{variation}")["status"] == "COMPLETE"
-        return variation
-
-    def _motion_generation(self) -> str:
-        answer = self.client.post("/generations-motion-svd", json={"imageId": self.get("image")})
-        motion_id = answer.json()["motionSvdGenerationJob"]["generationId"]
-        assert wait_for_generation(self.client, motion_id)["status"] == "COMPLETE"
-        return motion_id
-
-    def _motion_variation(self) -> str:
-        body = {"sourceGenerationId": self.get("motion_generation"), "resolution": "RESOLUTION_720"}
-        variation = self.client.post("/generations-video-upscale", json=body).json()
-        variation_id = variation["motionVideoGenerationJob"]["variationId"]
-        deadline = time.monotonic() + 60
-        while (
-            self.client.get(f"/motion-variations/{variation_id}").json()["generated_image_variation_motion"][0][
-                "status"
-            ]
-            == "PENDING"
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        return variation_id
 
 
 @pytest.fixture(scope="module")

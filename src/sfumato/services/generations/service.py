@@ -27,7 +27,7 @@ from sfumato.services.limits import check_queue_cap
 from sfumato.services.styles import STYLE_TEMPLATES, apply_style
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix
-from sfumato.store.media import ImageVariation
+from sfumato.store.media import ImageVariation, MotionVariation
 from sfumato.store.models import GeneratedImage, Generation
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,8 @@ class Generations:
         row = self._owned(user_id, generation_id)
         with self._db.session() as s:
             variations = select(ImageVariation.id).where(ImageVariation.generation_id == row.id)
-            variation_ids = s.scalars(variations).all()
-            delete_events(s, [row.id, *variation_ids])  # its jobs' events go with it
+            videos = select(MotionVariation.id).where(MotionVariation.generation_id == row.id)
+            variation_ids = [*s.scalars(variations).all(), *s.scalars(videos).all()]
+            delete_events(s, [row.id, *variation_ids])  # its jobs' events go with it (video upscales too)
             s.delete(s.get(Generation, row.id))
         self._files.delete_prefix(generation_files_prefix(user_id, row.id))
