@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SFUMATO_HOST ?= 127.0.0.1
 SFUMATO_PORT ?= 8000
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean bench fuzz
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,3 +51,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Schemathesis with every check over the whole spec for 15 minutes, a new seed each run (make test runs 60 s).
+fuzz: $(STAMP)
+	SFUMATO_FUZZ_ALL_CHECKS=1 SFUMATO_FUZZ_SECONDS=$${SFUMATO_FUZZ_SECONDS:-900} SFUMATO_FUZZ_SEED=$$RANDOM \
+	  $(BIN)/python -m pytest -q -s tests/api/test_fuzz.py

@@ -63,3 +63,26 @@ def test_served_responses_validate_against_the_spec(spec: dict, live_server: Liv
     models = client.get("/platformModels").json()["custom_models"]
     validate(spec, "get", "/models/{id}", client.get(f"/models/{models[0]['id']}").json())
     validate(spec, "delete", "/generations/{id}", client.delete(f"/generations/{gid}").json())
+
+
+def test_the_spec_states_errors_required_fields_and_enums(spec: dict) -> None:
+    """What api/openapi.py adds: the errors the server answers (never FastAPI's 422), required fields that
+    are not nullable and not empty, enums, and 404 exactly where an id is taken."""
+    ops = {(m.upper(), p.removeprefix(API)): op for p, methods in spec["paths"].items() for m, op in methods.items()}
+    for (method, path), op in ops.items():
+        codes = set(op["responses"])
+        assert "422" not in codes and {"400", "401", "429"} <= codes, (method, path, codes)
+    assert "404" in ops[("GET", "/generations/{id}")]["responses"]
+    assert "404" in ops[("POST", "/generations-motion-svd")]["responses"]  # imageId is an id
+    assert "404" not in ops[("GET", "/me")]["responses"]
+    body = spec["components"]["schemas"]["CreateGenerationBody"]
+    assert body["required"] == ["prompt"] and body["properties"]["prompt"] == {
+        **body["properties"]["prompt"],
+        "type": "string",
+        "minLength": 1,
+    }
+    assert ops[("POST", "/generations")]["requestBody"]["required"] is True
+    upscale = spec["components"]["schemas"]["VideoUpscaleBody"]["properties"]["resolution"]
+    assert upscale["enum"] == ["RESOLUTION_720"]
+    error = ops[("GET", "/generations/{id}")]["responses"]["404"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}

@@ -13,9 +13,11 @@ from sfumato import __version__
 from sfumato.api.deps import ApiServices
 from sfumato.api.errors import install_error_handlers
 from sfumato.api.metrics import HttpMetrics, JobCollector
+from sfumato.api.openapi import install_truthful_openapi
 from sfumato.api.rate_limit import RateLimit
 from sfumato.api.request_ids import RequestIds
 from sfumato.api.routes import accounts, files, generations, init_images, motion, operations, variations
+from sfumato.api.schemas.common import TolerantBody
 from sfumato.api.tolerance import TolerantRequests
 
 API_PREFIX = "/api/rest/v1"
@@ -48,6 +50,7 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     )
     app.state.services = container
     install_error_handlers(app)
+    install_truthful_openapi(app, API_PREFIX, _subclasses(TolerantBody))
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(generations.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
@@ -68,3 +71,11 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.add_middleware(HttpMetrics, registry=registry)
     app.add_middleware(RequestIds)
     return app
+
+
+def _subclasses(cls: type[TolerantBody]) -> list[type[TolerantBody]]:
+    """Every request body model (they all derive from TolerantBody), so none is left out of the spec's fixes."""
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out

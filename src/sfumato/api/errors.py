@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,6 +61,20 @@ def _validation_message(err: dict) -> tuple[str, str]:
     return message, "$." + field if field else "$"
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the spec lists for this path (GET and DELETE /generations/{id} are two routes, and
+    Starlette's own Allow names only the first); "" for paths outside the spec."""
+    paths = request.app.openapi().get("paths", {})
+    if request.url.path in paths:  # a static path is its own resource (/variations/nobg, not /variations/{id})
+        return ", ".join(sorted(m.upper() for m in paths[request.url.path]))
+    methods: set[str] = set()
+    for template, ops in paths.items():
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, request.url.path):
+            methods |= {m.upper() for m in ops}
+    return ", ".join(sorted(methods))
+
+
 def _log_refusal(request: Request, status: int, message: str) -> None:
     """One line per refused request, stamped with its request id: what a user's error report leads to."""
     log.info("%s %s -> %d: %s", request.method, request.url.path, status, message)
@@ -85,7 +100,7 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"no such endpoint: {request.method} {request.url.path}"
             return error_response(404, message, "not-found")
         if exc.status_code == 405:  # RFC 9110: a 405 names the methods the path does allow
-            allow = (exc.headers or {}).get("Allow", "")
+            allow = _allowed_methods(request) or (exc.headers or {}).get("Allow", "")
             message = f"{request.method} is not allowed on {request.url.path}; use {allow or 'another method'}"
             return error_response(405, message, "bad-request", headers={"Allow": allow} if allow else None)
         return error_response(exc.status_code, str(exc.detail), "unexpected")

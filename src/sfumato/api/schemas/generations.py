@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -12,6 +12,7 @@ from sfumato.services.generations import GenerationParams
 
 
 class CreateGenerationBody(TolerantBody):
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("prompt",)
     """Every field may be missing or null (null means 'use the default')."""
 
     prompt: str | None = None

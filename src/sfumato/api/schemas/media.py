@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -11,6 +11,8 @@ from sfumato.api.schemas.generations import DeletedId
 
 
 class UploadInitImageBody(TolerantBody):
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("extension",)
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"extension": ("png", "jpg", "jpeg", "webp")}
     extension: Any = Field(default=None, description="png, jpg, jpeg or webp (the extension only, any case)")
 
 
@@ -40,6 +42,7 @@ class DeleteInitImageResponse(WireModel):
 
 
 class VariationBody(TolerantBody):
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
     id: str | None = Field(default=None, description="a generated image id (generated_images[].id)")
     isVariation: bool | None = Field(default=None, description="true when `id` is a variation id")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
-from sfumato.services.motion import SvdParams
-from sfumato.services.motion_video import VideoParams
+from sfumato.services.motion import VIDEO_UPSCALE_RESOLUTIONS, SvdParams
+from sfumato.services.motion_video import IMAGE_TYPES, RESOLUTIONS, VIDEO_MODELS, VideoParams
 
 
 def whole_number(value: Any, what: str) -> Any:
@@ -26,6 +26,7 @@ def whole_number(value: Any, what: str) -> Any:
 
 
 class MotionSvdBody(TolerantBody):
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("imageId",)
     imageId: str | None = None
     motionStrength: int | None = None
     isInitImage: bool | None = None
@@ -63,6 +64,9 @@ class VideoEndFrame(TolerantBody):
 
 class TextToVideoBody(TolerantBody):
     """POST /generations-text-to-video (Motion 2.0 on Leonardo; here the motion model the server has)."""
+
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("prompt",)
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"resolution": tuple(RESOLUTIONS), "model": VIDEO_MODELS}
 
     prompt: str | None = None
     negativePrompt: str | None = None
@@ -113,6 +117,12 @@ class TextToVideoBody(TolerantBody):
 class ImageToVideoBody(TextToVideoBody):
     """POST /generations-image-to-video: the text-to-video fields plus the image the video starts from."""
 
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("imageId", "imageType", "prompt")
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        **TextToVideoBody.WIRE_ENUMS,
+        "imageType": IMAGE_TYPES,
+    }
+
     imageId: str | None = None
     imageType: str | None = Field(None, description="GENERATED (a generated image or variation) or UPLOADED")
     endFrameImage: VideoEndFrame | None = None
@@ -129,6 +139,8 @@ class ImageToVideoBody(TextToVideoBody):
 
 
 class VideoUpscaleBody(TolerantBody):
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("sourceGenerationId", "resolution")
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"resolution": VIDEO_UPSCALE_RESOLUTIONS}
     sourceGenerationId: str | None = None
     resolution: str | None = None
 
