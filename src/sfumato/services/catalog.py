@@ -106,11 +106,12 @@ def describe_folder(path: Path) -> dict:
     index = _read_json(path / "model_index.json")
     meta = _read_json(path / "sfumato_model.json")
     scheduler_class = _read_json(path / "scheduler" / "scheduler_config.json").get("_class_name", "")
+    is_motion = index.get("_class_name") in VIDEO_PIPELINES
     info: dict = {
         "sd_version": _PIPELINE_SD_VERSION.get(index.get("_class_name", ""), "v1_5"),
         "default_scheduler": _SCHEDULER_LEONARDO_NAME.get(scheduler_class, "LEONARDO"),
-        "kind": "motion" if index.get("_class_name") in VIDEO_PIPELINES else "image",
-        "follows_prompts": follows_prompt_direction(path),
+        "kind": "motion" if is_motion else "image",
+        "follows_prompts": is_motion and follows_prompt_direction(path),
     }
     for key in ("name", "description", "sd_version", "recommended_steps", "recommended_guidance"):
         if meta.get(key) is not None:

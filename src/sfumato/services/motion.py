@@ -12,6 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher
 from sfumato.services.catalog import Catalog, ModelEntry
 from sfumato.services.errors import InvalidRequest, NotFound
-from sfumato.services.image_inputs import ImageKind, resolve_image
+from sfumato.services.image_inputs import ImageKind, ImageRef, resolve_image
 from sfumato.services.limits import check_queue_cap
 from sfumato.services.motion_video import IMAGE_TYPES, CheckedVideo, VideoParams, check_video_request, frame_spec
 from sfumato.store.database import Database
@@ -76,35 +77,18 @@ class Motion:
             )
         model = self._catalog.motion_model()
         with self._db.session() as s:
-            kinds: tuple[ImageKind, ...] = ("generated_image", "variation", "init_image")
-            source = resolve_image(s, user_id, p.image_id, "imageId", accept=kinds, error_prefix="Service Error: ")
-            prompt = _source_prompt(s, source.kind, source.id)
+            source = _source_image(s, user_id, p.image_id)
             check_queue_cap(s, user_id, self.max_pending)
-            row = Generation(
-                id=str(uuid.uuid4()),
-                user_id=user_id,
-                api_key_id=api_key_id,
-                status=JobStatus.PENDING,
-                job_kind=MOTION_KIND,
-                model_id=model.id,
-                model_path=str(model.path),
+            row = _motion_row(
+                user_id,
+                api_key_id,
+                model,
+                prompt=_source_prompt(s, source.kind, source.id),
                 engine_prompt="",
-                prompt=prompt,
-                width=0,
-                height=0,
-                num_images=1,
-                num_inference_steps=model.recommended_steps or 25,
-                guidance_scale=1.0,
                 seed=secrets.randbelow(2**31),
-                scheduler="EULER_DISCRETE",
-                preset_style="NONE",
-                sd_version="",
-                public=bool(p.public),
-                tiling=False,
-                motion_source_id=source.id,
-                motion_source_kind=source.kind,
-                motion_source_file_key=source.file_key,
-                motion_strength=strength,
+                public=p.public,
+                strength=strength,
+                source=source,
                 # Ids are unique, so a missing isInitImage / isVariation changes nothing; what was sent is kept.
                 options={
                     "is_init_image": p.is_init_image,
@@ -136,8 +120,7 @@ class Motion:
                 field="imageType",
             )
         with self._db.session() as s:
-            kinds: tuple[ImageKind, ...] = ("generated_image", "variation", "init_image")
-            source = resolve_image(s, user_id, p.image_id, "imageId", accept=kinds, error_prefix="Service Error: ")
+            source = _source_image(s, user_id, p.image_id)
             actual = "UPLOADED" if source.kind == "init_image" else "GENERATED"
             if actual != image_type:
                 what = "an uploaded init image" if actual == "UPLOADED" else "a generated image"
@@ -146,9 +129,7 @@ class Motion:
                     field="imageType",
                 )
             check_queue_cap(s, user_id, self.max_pending)
-            row = self._video_row(user_id, api_key_id, model, checked, p)
-            row.motion_source_id, row.motion_source_kind = source.id, source.kind
-            row.motion_source_file_key = source.file_key
+            row = _video_row(user_id, api_key_id, model, checked, p, source=source)
             s.add(row)
         self._dispatcher.submit(MOTION_KIND, row.id)
         return row.id
@@ -160,41 +141,11 @@ class Motion:
         image_model = self._catalog.resolve_for_generation(None)
         with self._db.session() as s:
             check_queue_cap(s, user_id, self.max_pending)
-            row = self._video_row(user_id, api_key_id, model, checked, p)
-            row.options = {**checked.options, "frame": frame_spec(model, image_model, checked, p.negative_prompt)}
+            frame = frame_spec(model, image_model, checked, p.negative_prompt)
+            row = _video_row(user_id, api_key_id, model, checked, p, extra_options={"frame": frame})
             s.add(row)
         self._dispatcher.submit(MOTION_KIND, row.id)
         return row.id
-
-    @staticmethod
-    def _video_row(
-        user_id: str, api_key_id: str | None, model: ModelEntry, checked: CheckedVideo, p: VideoParams
-    ) -> Generation:
-        return Generation(
-            id=str(uuid.uuid4()),
-            user_id=user_id,
-            api_key_id=api_key_id,
-            status=JobStatus.PENDING,
-            job_kind=MOTION_KIND,
-            model_id=model.id,
-            model_path=str(model.path),
-            engine_prompt=checked.prompt,
-            prompt=checked.prompt,
-            negative_prompt=(p.negative_prompt or "").strip() or None,
-            width=0,
-            height=0,
-            num_images=1,
-            num_inference_steps=model.recommended_steps or 25,
-            guidance_scale=1.0,
-            seed=secrets.randbelow(2**31) if p.seed is None else p.seed,
-            scheduler="EULER_DISCRETE",
-            preset_style="NONE",
-            sd_version="",
-            public=bool(p.public),
-            tiling=False,
-            motion_strength=DEFAULT_STRENGTH,
-            options=dict(checked.options),
-        )
 
     def create_video_upscale(
         self, user_id: str, api_key_id: str | None, source_generation_id: str | None, resolution: str | None
@@ -250,6 +201,81 @@ class Motion:
                     row.file_key if done else None,
                 )
             ]
+
+
+def _source_image(s: Session, user_id: str, image_id: str) -> ImageRef:
+    """The image a video starts from: a generated image, a variation or an upload (ids are unique)."""
+    kinds: tuple[ImageKind, ...] = ("generated_image", "variation", "init_image")
+    return resolve_image(s, user_id, image_id, "imageId", accept=kinds, error_prefix="Service Error: ")
+
+
+def _motion_row(
+    user_id: str,
+    api_key_id: str | None,
+    model: ModelEntry,
+    *,
+    prompt: str,
+    engine_prompt: str,
+    seed: int,
+    public: bool | None,
+    options: dict[str, Any],
+    strength: int = DEFAULT_STRENGTH,
+    source: ImageRef | None = None,
+    negative_prompt: str | None = None,
+) -> Generation:
+    """A PENDING motion generation; its size, frames and steps are written when it completes."""
+    return Generation(
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        api_key_id=api_key_id,
+        status=JobStatus.PENDING,
+        job_kind=MOTION_KIND,
+        model_id=model.id,
+        model_path=str(model.path),
+        engine_prompt=engine_prompt,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        width=0,
+        height=0,
+        num_images=1,
+        num_inference_steps=model.recommended_steps or 25,
+        guidance_scale=1.0,
+        seed=seed,
+        scheduler="EULER_DISCRETE",
+        preset_style="NONE",
+        sd_version="",
+        public=bool(public),
+        tiling=False,
+        motion_source_id=source.id if source else None,
+        motion_source_kind=source.kind if source else None,
+        motion_source_file_key=source.file_key if source else None,
+        motion_strength=strength,
+        options=options,
+    )
+
+
+def _video_row(
+    user_id: str,
+    api_key_id: str | None,
+    model: ModelEntry,
+    checked: CheckedVideo,
+    p: VideoParams,
+    source: ImageRef | None = None,
+    extra_options: dict[str, Any] | None = None,
+) -> Generation:
+    """Image- and text-to-video: the prompt is the engine's too; motionStrength is the default (no such field)."""
+    return _motion_row(
+        user_id,
+        api_key_id,
+        model,
+        prompt=checked.prompt,
+        engine_prompt=checked.prompt,
+        seed=secrets.randbelow(2**31) if p.seed is None else p.seed,
+        public=p.public,
+        source=source,
+        negative_prompt=(p.negative_prompt or "").strip() or None,
+        options={**checked.options, **(extra_options or {})},
+    )
 
 
 def _source_prompt(s: Session, kind: str, some_id: str) -> str:

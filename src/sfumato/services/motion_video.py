@@ -67,9 +67,7 @@ class CheckedVideo:
     """A request that passed every check: what the job runs and what it records."""
 
     prompt: str
-    direction: str | None  # None: the implied rule (the image decides), as SVD
-    requested_model: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # what the job reads and records (see below)
 
 
 def check_video_request(p: VideoParams, motion_model: ModelEntry, text_to_video: bool) -> CheckedVideo:
@@ -112,7 +110,7 @@ def check_video_request(p: VideoParams, motion_model: ModelEntry, text_to_video:
         "output_size": list(output_size) if output_size else None,
         "short_side": short_side,
     }
-    return CheckedVideo(p.prompt.strip(), direction, requested, options)
+    return CheckedVideo(p.prompt.strip(), options)
 
 
 def _refuse_unserved(p: VideoParams, text_to_video: bool) -> None:
