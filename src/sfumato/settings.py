@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     device: str = Field(default="cpu", description="Torch device for inference (cpu, cuda, cuda:N).")
     max_keys_per_user: int = Field(default=10, description="Production API keys a user may hold.")
     max_job_attempts: int = Field(default=3, description="Attempts before a job that crashes is FAILED.")
+    training_time_limit_seconds: float = Field(
+        default=1800.0, description="Longest a custom-model or element training may run before it is FAILED."
+    )
+    min_dataset_images: int = Field(default=5, description="Images a dataset needs before it can be trained on.")
     log_level: str = Field(default="INFO", description="Python logging level.")
     job_kind_plugins: str = Field(
         default="",

@@ -14,6 +14,9 @@ from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
 from sfumato.services.motion import Motion
 from sfumato.services.operations import Operations
+from sfumato.services.training.datasets import Datasets
+from sfumato.services.training.elements_catalog import PlatformElements
+from sfumato.services.training.trainings import Trainings
 from sfumato.services.uploads import InitImages
 from sfumato.services.urls import FileUrls
 from sfumato.services.variations import Variations
@@ -30,6 +33,9 @@ class ApiServices(Protocol):
     motion: Motion
     variations: Variations
     init_images: InitImages
+    datasets: Datasets
+    trainings: Trainings
+    platform_elements: PlatformElements
     urls: FileUrls
     cdn: CdnFiles
     operations: Operations
@@ -67,6 +73,18 @@ def _init_images(s: ServicesDep) -> InitImages:
     return s.init_images
 
 
+def _datasets(s: ServicesDep) -> Datasets:
+    return s.datasets
+
+
+def _trainings(s: ServicesDep) -> Trainings:
+    return s.trainings
+
+
+def _platform_elements(s: ServicesDep) -> PlatformElements:
+    return s.platform_elements
+
+
 def _urls(s: ServicesDep) -> FileUrls:
     return s.urls
 
@@ -85,6 +103,9 @@ GenerationsDep = Annotated[Generations, Depends(_generations)]
 VariationsDep = Annotated[Variations, Depends(_variations)]
 MotionDep = Annotated[Motion, Depends(_motion)]
 InitImagesDep = Annotated[InitImages, Depends(_init_images)]
+DatasetsDep = Annotated[Datasets, Depends(_datasets)]
+TrainingsDep = Annotated[Trainings, Depends(_trainings)]
+PlatformElementsDep = Annotated[PlatformElements, Depends(_platform_elements)]
 UrlsDep = Annotated[FileUrls, Depends(_urls)]
 CdnDep = Annotated[CdnFiles, Depends(_cdn)]
 StartedAtDep = Annotated[datetime, Depends(_started_at)]

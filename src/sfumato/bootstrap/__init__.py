@@ -30,6 +30,9 @@ from sfumato.services.jobs import Jobs
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
 from sfumato.services.motion import Motion
 from sfumato.services.operations import Operations
+from sfumato.services.training.datasets import Datasets
+from sfumato.services.training.elements_catalog import PlatformElements
+from sfumato.services.training.trainings import Trainings
 from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.variations import Variations
@@ -62,6 +65,9 @@ class Container:
     webhooks: Webhooks
     webhook_worker: WebhookDeliveryWorker
     init_images: InitImages
+    datasets: Datasets
+    trainings: Trainings
+    platform_elements: PlatformElements
     variations: Variations
     cdn: CdnFiles
     operations: Operations
@@ -121,7 +127,8 @@ def build(
     bodies = LeonardoWebhookBodies()  # Leonardo's webhook shapes: the one piece of the wire format below the API
     webhooks = Webhooks(db, settings.resolved_public_url, bodies, catalog_model_lookup(catalog), window, urls)
     # The outbox row is written in the transaction that finishes the job (the kinds' finish hooks).
-    kinds = build_kinds(KindParts(db, files, engine), webhooks, settings.job_kind_plugins)
+    parts = KindParts(db, files, engine, settings.data_dir / "work", settings.training_time_limit_seconds)
+    kinds = build_kinds(parts, webhooks, settings.job_kind_plugins)
     runner = JobRunner(db, kinds, JobEvents(db), files, settings.max_job_attempts, worker_id, lease_seconds)
     dispatcher: Dispatcher
     if settings.broker_url:  # scale-out: Celery workers on other processes and machines
@@ -148,6 +155,13 @@ def build(
     init_images = InitImages(db, files, UploadPolicy(secret), s3)
     if s3 is not None:
         generations.settle_upload = init_images.settle
+    datasets = Datasets(db, files, init_images)
+    trainings = Trainings(db, files, catalog, dispatcher, datasets)
+    trainings.max_pending = settings.max_pending_per_user
+    trainings.min_images = settings.min_dataset_images
+    platform_elements = PlatformElements(settings.catalog_dir)
+    generations.trainings = trainings
+    generations.platform_elements = platform_elements
     warmup = None
     if settings.broker_url:
         model_ready = _served_by_a_live_worker(db, catalog, settings.worker_dead_after_seconds)
@@ -170,6 +184,9 @@ def build(
         webhooks=webhooks,
         webhook_worker=webhook_worker,
         init_images=init_images,
+        datasets=datasets,
+        trainings=trainings,
+        platform_elements=platform_elements,
         variations=variations,
         cdn=CdnFiles(db, files),
         rate_limiter=build_rate_limiter(settings),

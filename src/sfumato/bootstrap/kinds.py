@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sfumato.jobs.core.kinds import JobKinds
 from sfumato.jobs.handlers.generation import GenerationEngine, generation_kind
 from sfumato.jobs.handlers.motion import motion_kind
+from sfumato.jobs.handlers.training import training_kind
 from sfumato.jobs.handlers.variation import variation_kind
 from sfumato.jobs.handlers.video_upscale import video_upscale_kind
 from sfumato.services.webhooks import Webhooks
@@ -24,6 +26,8 @@ class KindParts:
     db: Database
     files: FileStore
     engine: Any  # the engine (lazy until first use); each handler states what it needs as a Protocol
+    work_dir: Path = Path("work")  # this worker's own disk: training checkpoints, copies of stored LoRAs
+    training_time_limit_seconds: float = 1800.0
 
 
 def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str = "") -> JobKinds:
@@ -32,10 +36,16 @@ def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str
     generation_hooks = (webhooks.on_generation_finished,) if webhooks else ()
     variation_hooks = (webhooks.on_variation_finished,) if webhooks else ()
     engine: GenerationEngine = parts.engine
-    kinds.register(generation_kind(parts.files, engine, generation_hooks))
+    kinds.register(generation_kind(parts.files, engine, generation_hooks, parts.work_dir / "adapters"))
     kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))
     kinds.register(motion_kind(parts.files, parts.engine, generation_hooks))
     kinds.register(video_upscale_kind(parts.db, parts.files))
+    training_hooks = (webhooks.on_training_finished,) if webhooks else ()
+    kinds.register(
+        training_kind(
+            parts.db, parts.files, parts.work_dir / "training", parts.training_time_limit_seconds, training_hooks
+        )
+    )
     for plugin in filter(None, (p.strip() for p in plugins.split(","))):
         load_plugin(plugin)(kinds, parts)
     return kinds

@@ -165,6 +165,7 @@ class Engine:
         method: str | None = None
         with self._lock:
             loaded = self.cache.get(request.model_path)
+            loaded.adapters.apply(loaded.pipe, request.adapters)  # every request: none disables the last ones
             pipe = derived_pipe(loaded.pipe, "img2img") if request.init_image is not None else loaded.pipe
             width, height = render_size(loaded, request.width, request.height)
             kwargs = self._call_kwargs(pipe, request, width, height, progress)
@@ -202,6 +203,7 @@ class Engine:
         text-to-image UNet works too: diffusers then blends the kept area back at every step)."""
         with self._lock:
             loaded = self.cache.get(request.model_path)
+            loaded.adapters.apply(loaded.pipe, ())  # no LoRA of an earlier request paints here
             pipe = derived_pipe(loaded.pipe, "inpaint")
             width, height = render_size(loaded, *request.image.size)
             kwargs: dict[str, Any] = {

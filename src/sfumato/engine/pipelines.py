@@ -20,6 +20,7 @@ import torch
 from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
+from sfumato.engine.adapters import ResidentAdapters
 from sfumato.engine.types import ModelNotFoundError
 from sfumato.engine.video import follows_prompt_direction, is_video_folder
 from sfumato.starter.motion.model import MotionPipeline
@@ -42,6 +43,8 @@ class LoadedPipeline:
     nbytes: int
     scheduler: SchedulerMixin
     buckets: list[tuple[int, int]] = field(default_factory=list)
+    # The LoRAs loaded on this pipeline (engine/adapters.py); they go when the pipeline leaves the cache.
+    adapters: ResidentAdapters = field(default_factory=ResidentAdapters)
 
 
 class PipelineKey(NamedTuple):

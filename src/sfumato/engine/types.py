@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from sfumato.engine.adapters import LoraAdapter
+
 # Leonardo's `SdGenerationSchedulers` values, all accepted by the engine (see engine/schedulers.py for the
 # diffusers scheduler each maps to). Kept here, free of torch, so the API can validate without importing it.
 SCHEDULER_NAMES: tuple[str, ...] = (
@@ -57,6 +59,8 @@ class GenerateRequest:
     # Image prompts: pictures whose look the output should take on, and how strongly (0..1).
     image_prompts: tuple[Image.Image, ...] = ()
     image_prompt_weight: float = 0.5
+    # LoRAs for this request only (a custom model's, elements), each with its weight.
+    adapters: tuple[LoraAdapter, ...] = ()
 
 
 @dataclass(frozen=True)

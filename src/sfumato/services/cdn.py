@@ -5,6 +5,7 @@ object storage serves its files itself."""
 from __future__ import annotations
 
 import hmac
+from typing import cast
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sfumato.store.database import Database
 from sfumato.store.files import FileStore
 from sfumato.store.media import ImageVariation, InitImage, MotionVariation
 from sfumato.store.models import GeneratedImage
+from sfumato.store.training import DatasetImage
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,11 @@ class CdnFiles:
             ok = ok and row is not None and hmac.compare_digest(row.token, token)
             return self._found(row.file_key if row is not None and ok else None, "image/png")
 
-    def init_image(self, token: str, filename: str) -> CdnFile:
+    def init_image(self, token: str, filename: str, table: type[InitImage] | type[DatasetImage] = InitImage) -> CdnFile:
+        """An uploaded init image, or (`table` DatasetImage) a dataset image: `ID.extension`."""
         image_id, _, ext = filename.rpartition(".")
         with self._db.session() as s:
-            row = s.get(InitImage, image_id)
+            row = cast(InitImage | DatasetImage | None, s.get(table, image_id))
             if row is None or row.status != "UPLOADED" or ext != row.extension:
                 raise NotFound("no such image")
             if not hmac.compare_digest(row.token, token):

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +35,10 @@ from sfumato.services.imaging import EXTENSIONS, MAX_UPLOAD_BYTES, ImageRejected
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, user_files_prefix
 from sfumato.store.media import InitImage
+from sfumato.store.training import DatasetImage
+
+# The rows a presigned form can fill (same columns: file_key, extension, status, width, height, uploaded_at).
+UPLOAD_TABLES: tuple[type[InitImage] | type[DatasetImage], ...] = (InitImage, DatasetImage)
 
 POLICY_TTL = timedelta(minutes=2)  # Leonardo's presigned targets expire after 2 minutes
 ALGORITHM = "SFUMATO-HMAC-SHA256"
@@ -184,7 +188,11 @@ class InitImages:
                     created_at=now,
                 )
             )
-        content_type = EXTENSIONS[ext][1]
+        return self.presign(image_id, key, ext, now)
+
+    def presign(self, image_id: str, key: str, extension: str, now: datetime) -> Reservation:
+        """The form that lets a client upload `key` once (our receiver's, or the bucket's own)."""
+        content_type = EXTENSIONS[extension][1]
         if self.direct is not None:
             url, fields = self.direct.presigned_post(key, content_type, self.policy.max_bytes, self.policy.ttl)
             return Reservation(image_id, key, fields, url)
@@ -198,38 +206,53 @@ class InitImages:
         with self._db.session() as s:
             # Row lock (PostgreSQL): two API hosts settling the same image do it one after the other.
             row = s.get(InitImage, image_id, with_for_update=True)
-            if row is None or row.user_id != user_id or row.status != "RESERVED":
-                return  # unknown, someone else's or already checked: resolve_image says what is wrong
-            size = self.direct.size(row.file_key)
-            if size is None:
-                return  # not uploaded yet: resolve_image explains the upload step
-            try:
-                if size > self.policy.max_bytes:
-                    too_big = f"EntityTooLarge: the file is {size} bytes, the most is {self.policy.max_bytes} bytes"
-                    raise ImageRejected(too_big, field="file")
-                decoded = decode_image(self._files.get(row.file_key), row.extension)
-            except ImageRejected as exc:
-                self._files.delete(row.file_key)  # the form may still be used again until it expires
-                raise ImageRejected(
-                    f"init image {image_id} was refused: {exc.message}; upload a valid image to a new POST /init-image",
-                    field="init_image_id",
-                ) from None
-            # Keep the re-encoded copy: EXIF orientation applied, metadata (GPS...) stripped, as `receive` does.
-            self._files.put(row.file_key, decoded.data)
-            row.status, row.width, row.height = "UPLOADED", decoded.width, decoded.height
-            row.uploaded_at = datetime.now(UTC)
+            if row is None or row.user_id != user_id:
+                return  # unknown or someone else's: resolve_image says what is wrong
+            self.settle_row(row, "init_image_id", "POST /init-image")
+
+    def settle_row(self, row: InitImage | DatasetImage, field: str, again: str) -> None:
+        """Adopt one RESERVED row whose object is in the bucket (object storage only); `again` names the call
+        that hands out a new upload form."""
+        if self.direct is None or row.status != "RESERVED":
+            return
+        size = self.direct.size(row.file_key)
+        if size is None:
+            return  # not uploaded yet: the caller explains the upload step
+        noun = "init image" if isinstance(row, InitImage) else "dataset image"
+        try:
+            if size > self.policy.max_bytes:
+                too_big = f"EntityTooLarge: the file is {size} bytes, the most is {self.policy.max_bytes} bytes"
+                raise ImageRejected(too_big, field="file")
+            decoded = decode_image(self._files.get(row.file_key), row.extension)
+        except ImageRejected as exc:
+            self._files.delete(row.file_key)  # the form may still be used again until it expires
+            raise ImageRejected(
+                f"{noun} {row.id} was refused: {exc.message}; upload a valid image to a new {again}", field=field
+            ) from None
+        # Keep the re-encoded copy: EXIF orientation applied, metadata (GPS...) stripped, as `receive` does.
+        self._files.put(row.file_key, decoded.data)
+        row.status, row.width, row.height = "UPLOADED", decoded.width, decoded.height
+        row.uploaded_at = datetime.now(UTC)
 
     def receive(self, form: Mapping[str, str], data: bytes) -> str:
         """Check the signed form, then the bytes, then write; returns the init image id."""
         key = self.policy.verify(form, len(data), datetime.now(UTC))
         with self._db.session() as s:
-            row = s.scalars(select(InitImage).where(InitImage.file_key == key)).one_or_none()
+            row: InitImage | DatasetImage | None = None
+            for table in UPLOAD_TABLES:
+                row = row or cast(
+                    InitImage | DatasetImage | None, s.scalars(select(table).where(table.file_key == key)).one_or_none()
+                )
+            again = "POST /datasets/{datasetId}/upload" if isinstance(row, DatasetImage) else "POST /init-image"
             if row is None:
                 raise UploadRefused(
-                    "NoSuchUpload: this upload was deleted; call POST /init-image again", 404, "not-found"
+                    "NoSuchUpload: this upload was deleted; ask for a new form (POST /init-image or "
+                    "POST /datasets/{datasetId}/upload)",
+                    404,
+                    "not-found",
                 )
             if row.status != "RESERVED":
-                raise UploadRefused("this init image was already uploaded; call POST /init-image for another one")
+                raise UploadRefused(f"this image was already uploaded; call {again} for another one")
             decoded = decode_image(data, row.extension)
             self._files.put(key, decoded.data)
             try:

@@ -32,6 +32,10 @@ def init_image_url(base: str, init_image_id: str, token: str, extension: str) ->
     return f"{base.rstrip('/')}/cdn/init/{token}/{init_image_id}.{extension}"
 
 
+def dataset_image_url(base: str, image_id: str, token: str, extension: str) -> str:
+    return f"{base.rstrip('/')}/cdn/datasets/{token}/{image_id}.{extension}"
+
+
 class FileUrls:
     """`direct`: the store's URL of a file key (S3 presigned GET or CDN base + key); None: our /cdn routes."""
 
@@ -49,6 +53,9 @@ class FileUrls:
 
     def init_image(self, base: str, init_image_id: str, token: str, extension: str, key: str) -> str:
         return self.direct(key) if self.direct else init_image_url(base, init_image_id, token, extension)
+
+    def dataset_image(self, base: str, image_id: str, token: str, extension: str, key: str) -> str:
+        return self.direct(key) if self.direct else dataset_image_url(base, image_id, token, extension)
 
 
 LOCAL_URLS = FileUrls()  # the embedded default's shape (and what the payload builders use unless told)

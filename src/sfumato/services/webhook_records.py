@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sfumato.services.generations.types import GenerationView
+from sfumato.services.training.trainings import TrainingView
 from sfumato.services.urls import FileUrls
 from sfumato.store.models import ApiKey
 
@@ -70,3 +71,5 @@ class WebhookBodies(Protocol):
     def variation(
         self, v: VariationRecord, key: KeyRecord, base_url: str, now: datetime, urls: FileUrls
     ) -> dict[str, Any]: ...
+
+    def training(self, t: TrainingView, key: KeyRecord, now: datetime) -> dict[str, Any]: ...

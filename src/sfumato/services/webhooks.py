@@ -24,11 +24,13 @@ from sqlalchemy.orm import Session
 from sfumato.services.catalog import Catalog
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.generations import generation_view
+from sfumato.services.training.trainings import training_view
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.webhook_records import ModelInfo, VariationRecord, WebhookBodies, key_record
 from sfumato.store.database import Database
 from sfumato.store.media import ImageVariation
 from sfumato.store.models import ApiKey, GeneratedImage, Generation, WebhookAttempt, WebhookDelivery
+from sfumato.store.training import ElementNumber, Training
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +199,16 @@ class Webhooks:
             file_key=row.file_key,
         )
         payload = self._bodies.variation(record, key_record(key), self._public_url, now, self._urls)
+        self.enqueue(s, key, payload["type"], row.id, payload)
+
+    def on_training_finished(self, s: Session, row: Training) -> None:
+        """Training finish hook: Sfumato's own `model_training.*` / `element_training.*` events (Leonardo documents
+        none for trainings; docs/webhooks.md), same outbox, same rules."""
+        key = s.get(ApiKey, row.api_key_id) if row.api_key_id else None
+        if key is None or not key.webhook_url:
+            return
+        number = s.scalar(select(ElementNumber.id).where(ElementNumber.training_id == row.id))
+        payload = self._bodies.training(training_view(row, number), key_record(key), datetime.now(UTC))
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def _model(self, model_id: str) -> ModelInfo | None:

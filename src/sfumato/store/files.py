@@ -14,6 +14,15 @@ def user_files_prefix(user_id: str) -> str:
     return f"users/{user_id}/"
 
 
+def training_prefix(user_id: str, training_id: str) -> str:
+    """A custom model's or element's files: its LoRA."""
+    return f"{user_files_prefix(user_id)}trainings/{training_id}/"
+
+
+def dataset_prefix(user_id: str, dataset_id: str) -> str:
+    return f"{user_files_prefix(user_id)}datasets/{dataset_id}/"
+
+
 def generation_files_prefix(user_id: str, generation_id: str) -> str:
     return f"{user_files_prefix(user_id)}generations/{generation_id}/"
 
@@ -98,3 +107,20 @@ class LocalFileStore:
         if not base.exists():
             return 0
         return sum(1 for p in base.rglob("*") if p.is_file())
+
+
+def local_copy(files: FileStore, key: str, cache_dir: Path) -> Path:
+    """A file as a local path: the file itself on local disk, else a copy cached by key (object storage), written
+    whole before it is renamed into place, so a reader never sees half a file."""
+    local = files.local_path(key)
+    if local is not None:
+        if not local.is_file():
+            raise FileNotFoundError(key)
+        return local
+    target = cache_dir / key
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(files.get(key))
+        tmp.replace(target)
+    return target

@@ -155,6 +155,9 @@ class Generation(JobColumns, Base):
     motion_strength: Mapped[int | None] = mapped_column(Integer, nullable=True)
     motion_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
     motion_fps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # LoRAs applied to this generation (services/adapters.py AppliedAdapter.to_record): a custom model's, platform
+    # elements and user elements, each with its file, weight and what the wire echoes in generation_elements.
+    adapters: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     images: Mapped[list[GeneratedImage]] = relationship(
         back_populates="generation", cascade="all, delete-orphan", order_by="GeneratedImage.index"

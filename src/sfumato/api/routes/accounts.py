@@ -1,10 +1,11 @@
-"""/me, /platformModels and /models/{id}."""
+"""/me, /platformModels and /models/{id} (a platform model or one of the caller's custom models)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sfumato.api.deps import CatalogDep, PrincipalDep, StartedAtDep
+from sfumato.api.deps import CatalogDep, PrincipalDep, StartedAtDep, TrainingsDep
+from sfumato.api.routes.training import custom_model_out
 from sfumato.api.schemas.accounts import (
     MeResponse,
     ModelByIdResponse,
@@ -57,7 +58,12 @@ def platform_models(catalog: CatalogDep, _: PrincipalDep) -> PlatformModelsRespo
     operation_id="getModelById",
     tags=["Models"],
 )
-def model_by_id(id: str, catalog: CatalogDep, started_at: StartedAtDep, _: PrincipalDep) -> ModelByIdResponse:  # noqa: A002
+def model_by_id(  # noqa: A002
+    id: str, catalog: CatalogDep, trainings: TrainingsDep, started_at: StartedAtDep, who: PrincipalDep
+) -> ModelByIdResponse:
+    custom = trainings.custom_model(who.user_id, id)
+    if custom is not None:
+        return ModelByIdResponse(custom_models_by_pk=ModelOut(**custom_model_out(custom).model_dump()))
     try:
         entry = catalog.get(id)
     except NotFound:

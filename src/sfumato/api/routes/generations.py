@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from sfumato.api.deps import BaseUrlDep, GenerationsDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.routes.training import ELEMENT_SAMPLES, whole_weight
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.generations import (
     CreateGenerationBody,
@@ -20,10 +21,12 @@ from sfumato.api.schemas.generations import (
     SdGenerationJob,
     VariationGeneric,
 )
+from sfumato.api.schemas.training import GenerationElementOut, LoraOut
 from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import GenerationView, ImageView
+from sfumato.services.training.adapters import AppliedAdapter
 from sfumato.services.urls import FileUrls
 from sfumato.services.variations import VariationView
 
@@ -71,9 +74,32 @@ def generation_out(
             )
             for i in view.images
         ],
+        generation_elements=generation_elements(view, base),
         failureReason=view.failure_reason,
         imagePromptMethod=view.image_prompt_method,
     )
+
+
+def generation_elements(view: GenerationView, base: str) -> list[GenerationElementOut]:
+    """The elements applied (a custom model's own LoRA is the model, not an element), as Leonardo echoes them."""
+    out = []
+    for record in view.adapters:
+        a = AppliedAdapter.from_record(record)
+        if a.source == "model":
+            continue
+        platform = a.source == "element"
+        lora = LoraOut(
+            akUUID=a.ref if platform else None,
+            name=a.name,
+            description=a.description,
+            baseModel=a.base_model,
+            urlImage=f"{base}{ELEMENT_SAMPLES}/{a.ref}.png" if platform else None,
+            **{k: whole_weight(v) for k, v in (("weightDefault", a.weight_default), ("weightMin", a.weight_min),
+                                          ("weightMax", a.weight_max)) if v is not None},
+        )  # fmt: skip
+        number = int(a.ref) if not platform else len(out) + 1
+        out.append(GenerationElementOut(id=number, lora=lora, weightApplied=a.weight))
+    return out
 
 
 def motion_fields(view: GenerationView, image: ImageView, base: str, urls: FileUrls) -> dict[str, Any]:

@@ -51,6 +51,11 @@ class ModelOut(WireModel):
     status: str = "COMPLETE"
     type: str = "GENERAL"
     instancePrompt: str | None = None
+    # Custom models only; not in Leonardo's schema (the SDKs ignore unknown keys): why a FAILED training failed,
+    # and the step a PENDING one is at.
+    failureReason: str | None = None
+    trainingStep: int | None = None
+    trainingSteps: int | None = None
 
 
 class ModelByIdResponse(WireModel):

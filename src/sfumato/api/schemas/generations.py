@@ -101,6 +101,8 @@ class CreateGenerationBody(TolerantBody):
             image_prompts=[i for i in self.imagePrompts or [] if i] or None,
             image_prompt_weight=self.imagePromptWeight,
             transparency=self.transparency,
+            elements=self.elements,
+            user_elements=self.userElements,
             options=options,
         )
 

@@ -29,8 +29,6 @@ NO_OP_FIELDS = (
     "controlNet",
     "controlNetType",
     "controlnets",
-    "elements",
-    "userElements",
     "canvasInitId",
     "canvasMaskId",
     "canvasRequest",

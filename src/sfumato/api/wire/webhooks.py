@@ -14,6 +14,7 @@ from typing import Any
 from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.generations import GenerationView, ImageView
+from sfumato.services.training.trainings import TrainingView
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.webhook_records import KeyRecord, ModelInfo, VariationRecord
 
@@ -26,6 +27,11 @@ EVENT_VIDEO_FAILED = "video_generation.failed"
 # Leonardo's event for finished variations (upscale, unzoom, no-background); the variations job uses it.
 EVENT_POST_PROCESSING_COMPLETE = "post_processing.complete"
 EVENT_POST_PROCESSING_FAILED = "post_processing.failed"
+# Trainings: Leonardo documents no event; these are Sfumato's own (docs/webhooks.md), the raw row as data.object.
+EVENT_MODEL_TRAINING_COMPLETE = "model_training.complete"
+EVENT_MODEL_TRAINING_FAILED = "model_training.failed"
+EVENT_ELEMENT_TRAINING_COMPLETE = "element_training.complete"
+EVENT_ELEMENT_TRAINING_FAILED = "element_training.failed"
 API_VERSION = "v1"
 
 
@@ -253,6 +259,50 @@ def post_processing_event(
     return envelope(event_type, "generated_image_variation_generic", obj, now)
 
 
+def training_event(t: TrainingView, key: KeyRecord, now: datetime) -> dict[str, Any]:
+    """A finished training, as its database row (Hasura style, like the generation event's `model`)."""
+    status = wire_status(t.status)
+    common = {
+        "name": t.name,
+        "description": t.description,
+        "instancePrompt": t.instance_prompt or None,
+        "status": status,
+        "createdAt": wire_time(t.created_at),
+        "updatedAt": wire_time(now),
+        "userId": key.user_id,
+        "failureReason": t.failure_reason,
+        "apiKey": api_key_record(key),
+    }
+    if t.target == "model":
+        row = {
+            "id": t.id,
+            **common,
+            "modelHeight": t.resolution,
+            "modelWidth": t.resolution,
+            "public": False,
+            "sdVersion": t.sd_version,
+            "type": t.model_type or "GENERAL",
+            "initDatasetId": t.dataset_id,
+            "trainingStrength": t.strength,
+            "trainingSteps": t.steps,
+        }
+        kind = EVENT_MODEL_TRAINING_COMPLETE if status == "COMPLETE" else EVENT_MODEL_TRAINING_FAILED
+        return envelope(kind, "custom_model", row, now)
+    row = {
+        "id": t.number,
+        **common,
+        "focus": t.focus,
+        "baseModel": t.sd_version,
+        "learningRate": t.learning_rate,
+        "trainingEpoch": t.num_train_epochs,
+        "resolution": t.resolution,
+        "trainTextEncoder": t.train_text_encoder,
+        "datasetId": t.dataset_id,
+    }
+    kind = EVENT_ELEMENT_TRAINING_COMPLETE if status == "COMPLETE" else EVENT_ELEMENT_TRAINING_FAILED
+    return envelope(kind, "user_lora", row, now)
+
+
 class LeonardoWebhookBodies:
     """The WebhookBodies the composition root gives the Webhooks service."""
 
@@ -265,3 +315,6 @@ class LeonardoWebhookBodies:
         self, v: VariationRecord, key: KeyRecord, base_url: str, now: datetime, urls: FileUrls
     ) -> dict[str, Any]:
         return post_processing_event(v, key, base_url, now, urls)
+
+    def training(self, t: TrainingView, key: KeyRecord, now: datetime) -> dict[str, Any]:
+        return training_event(t, key, now)

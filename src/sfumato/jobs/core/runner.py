@@ -105,7 +105,7 @@ class JobRunner:
         except JobSuperseded:
             self._remove(ctx.written)
         except JobCancelled:
-            if self._end(spec, row.id, JobStatus.CANCELLED, CANCELLED_REASON):
+            if self._end(spec, row.id, JobStatus.CANCELLED, CANCELLED_REASON) or self._gone(spec, row.id):
                 spec.handler.discard(row)
             else:
                 self._remove(ctx.written)
@@ -217,6 +217,10 @@ class JobRunner:
             record(s, row)
             self.transition(s, spec, row, JobStatus.COMPLETE)
 
+    def _gone(self, spec: JobKindSpec, job_id: str) -> bool:
+        with self._db.session() as s:
+            return s.get(spec.table, job_id) is None
+
     def fail(self, kind: str, job_id: str, reason: str) -> bool:
         return self._end(self.kinds.get(kind), job_id, JobStatus.FAILED, reason)
 
@@ -271,5 +275,6 @@ class JobRunner:
     def cancel_requested(self, kind: str, job_id: str) -> bool:
         spec = self.kinds.get(kind)
         with self._db.session() as s:
-            requested = s.scalar(select(spec.table.cancel_requested_at).where(spec.table.id == job_id))
-        return requested is not None
+            found = s.execute(select(spec.table.cancel_requested_at).where(spec.table.id == job_id)).first()
+        # A deleted row (its owner deleted the generation or the model) stops its job as a cancel does.
+        return found is None or found[0] is not None

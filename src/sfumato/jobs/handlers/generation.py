@@ -13,11 +13,12 @@ from typing import Protocol
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from sfumato.engine.adapters import AdapterError, LoraAdapter
 from sfumato.engine.types import GenerateRequest, GenerateResult, ModelNotFoundError, ProgressCallback
 from sfumato.jobs.core.context import JobContext
 from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
 from sfumato.jobs.core.lanes import Lane
-from sfumato.store.files import FileStore, generation_files_prefix, image_file_key
+from sfumato.store.files import FileStore, generation_files_prefix, image_file_key, local_copy
 from sfumato.store.models import GeneratedImage, Generation
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,27 @@ def open_stored(data: bytes) -> Image.Image:
     return image.convert("RGB")
 
 
+def load_adapters(files: FileStore, row: Generation, cache_dir: Path) -> tuple[LoraAdapter, ...]:
+    """The LoRAs the service recorded: platform elements by path, user LoRAs by storage key (a local copy)."""
+    out = []
+    for record in row.adapters or ():
+        try:
+            if record.get("path"):
+                path = Path(record["path"])
+                if not path.is_file():
+                    raise FileNotFoundError(path)
+            else:
+                path = local_copy(files, record["key"], cache_dir)
+        except FileNotFoundError:
+            what = "custom model" if record.get("source") == "model" else "element"
+            raise InputMissing(
+                f"the {what} {record.get('name')!r} ({record.get('ref')}) was deleted before the job ran; "
+                "generate again without it"
+            ) from None
+        out.append(LoraAdapter(path, float(record["weight"])))
+    return tuple(out)
+
+
 def load_inputs(files: FileStore, row: Generation) -> tuple[Image.Image | None, tuple[Image.Image, ...]]:
     """The init image and image prompts the service recorded (as file keys)."""
 
@@ -67,7 +89,7 @@ class GenerationRowHandler:
         self._files = files
 
     def failure_reason(self, exc: Exception) -> str | None:
-        return str(exc) if isinstance(exc, (ModelNotFoundError, InputMissing)) else None
+        return str(exc) if isinstance(exc, (ModelNotFoundError, InputMissing, AdapterError)) else None
 
     def discard(self, row: Generation) -> None:
         # A generation that did not complete has no images: everything under its prefix is this job's.
@@ -75,12 +97,14 @@ class GenerationRowHandler:
 
 
 class GenerationHandler(GenerationRowHandler):
-    def __init__(self, files: FileStore, engine: GenerationEngine) -> None:
+    def __init__(self, files: FileStore, engine: GenerationEngine, adapter_cache: Path) -> None:
         super().__init__(files)
         self._engine = engine
+        self._adapter_cache = adapter_cache
 
     def execute(self, ctx: JobContext, row: Generation) -> str | None:
         init_image, prompts = load_inputs(self._files, row)
+        adapters = load_adapters(self._files, row, self._adapter_cache)
         result = self._engine.generate(
             GenerateRequest(
                 model_path=Path(row.model_path),
@@ -100,6 +124,7 @@ class GenerationHandler(GenerationRowHandler):
                 strength=round(1.0 - (row.init_strength or 0.5), 4) if init_image is not None else 1.0,
                 image_prompts=prompts,
                 image_prompt_weight=row.image_prompt_weight if row.image_prompt_weight is not None else 0.5,
+                adapters=adapters,
             ),
             progress=ctx.progress,
         )
@@ -138,12 +163,16 @@ class GenerationHandler(GenerationRowHandler):
 
 
 def generation_kind(
-    files: FileStore, engine: GenerationEngine, finish_hooks: tuple[FinishHook, ...] = ()
+    files: FileStore,
+    engine: GenerationEngine,
+    finish_hooks: tuple[FinishHook, ...] = (),
+    adapter_cache: Path = Path("adapter-cache"),
 ) -> JobKindSpec:
+    """`adapter_cache`: where a worker keeps copies of LoRAs from object storage (local disk reads them in place)."""
     return JobKindSpec(
         name=KIND,
         table=Generation,
-        handler=GenerationHandler(files, engine),
+        handler=GenerationHandler(files, engine, adapter_cache),
         model_of=ModelOf(Generation.model_id),
         lane=Lane.INTERACTIVE,
         finish_hooks=finish_hooks,

@@ -14,7 +14,7 @@ from sfumato.engine.types import SCHEDULER_NAMES
 from sfumato.jobs.core.events import delete_events
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher, JobKind
-from sfumato.services.catalog import SD_VERSIONS, Catalog
+from sfumato.services.catalog import SD_VERSIONS, Catalog, ModelEntry
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound
 from sfumato.services.generations.types import (
     GenerationParams,
@@ -25,6 +25,9 @@ from sfumato.services.generations.types import (
 from sfumato.services.image_inputs import resolve_image
 from sfumato.services.limits import check_queue_cap
 from sfumato.services.styles import STYLE_TEMPLATES, apply_style
+from sfumato.services.training.adapters import resolve_adapters
+from sfumato.services.training.elements_catalog import PlatformElements
+from sfumato.services.training.trainings import Trainings, TrainingView
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix
 from sfumato.store.media import ImageVariation, MotionVariation
@@ -129,6 +132,24 @@ class Generations:
         self.max_pending = MAX_PENDING_PER_USER  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
         # Object storage: checks an init image uploaded straight to the bucket on first use (InitImages.settle).
         self.settle_upload: Callable[[str, str], None] | None = None
+        # Custom models and elements (the composition root sets them; without, modelId is a platform model only).
+        self.trainings: Trainings | None = None
+        self.platform_elements = PlatformElements()
+
+    def _model(self, user_id: str, model_id: str | None) -> tuple[ModelEntry, TrainingView | None]:
+        """The model that renders (a custom model's base) and the custom model, when modelId names one of the
+        user's; another user's custom model id is as unknown as any other id."""
+        custom = self.trainings.custom_model(user_id, model_id) if self.trainings and model_id else None
+        if custom is None:
+            return self._catalog.resolve_for_generation(model_id), None
+        if custom.status != JobStatus.COMPLETE:
+            state = "still training" if custom.status == JobStatus.PENDING else f"{custom.status}: it has no weights"
+            raise InvalidRequest(
+                f"modelId {model_id} is your custom model {custom.name!r}, {state}; wait until GET /models/{model_id} "
+                "shows COMPLETE (or train it again)",
+                field="modelId",
+            )
+        return self._catalog.resolve_for_generation(custom.base_model_id), custom
 
     def create(self, user_id: str, api_key_id: str | None, p: GenerationParams) -> str:
         prompt = (p.prompt or "").strip()
@@ -138,7 +159,7 @@ class Generations:
             )
         if len(prompt) > MAX_PROMPT:
             raise InvalidRequest("Invalid prompt, maximum length of 1500 characters exceeded.", field="prompt")
-        model = self._catalog.resolve_for_generation(p.model_id)
+        model, custom = self._model(user_id, p.model_id)
         width = p.width if p.width is not None else model.default_width
         height = p.height if p.height is not None else model.default_height
         num_images = p.num_images if p.num_images is not None else 4
@@ -177,16 +198,26 @@ class Generations:
                     self.settle_upload(user_id, image_id)
         with self._db.session() as s:
             inputs = image_inputs(s, user_id, p)
+            if self.trainings is not None:
+                resolved = resolve_adapters(
+                    s, user_id, model, custom, p.elements, p.user_elements, prompt, self.platform_elements,
+                    self.trainings,
+                )  # fmt: skip
+                adapters, engine_prompt = [a.to_record() for a in resolved.adapters], resolved.prompt
+            elif p.elements or p.user_elements:
+                raise InvalidRequest("this server applies no elements", field="elements")
+            else:
+                adapters, engine_prompt = [], prompt
             check_queue_cap(s, user_id, self.max_pending)  # generations and variations, across API hosts
             row = Generation(
                 id=str(uuid.uuid4()),
                 user_id=user_id,
                 api_key_id=api_key_id,
                 status=JobStatus.PENDING,
-                model_id=model.id,
+                model_id=custom.id if custom is not None else model.id,
                 model_path=str(model.path),
                 prompt=prompt,
-                engine_prompt=apply_style(prompt, style, model.prompt_styles),
+                engine_prompt=apply_style(engine_prompt, style, model.prompt_styles),
                 engine_scheduler=p.scheduler,
                 negative_prompt=p.negative_prompt or None,
                 width=width,
@@ -210,6 +241,7 @@ class Generations:
                 image_prompt_weight=inputs.image_prompt_weight,
                 transparency=p.transparency,
                 options=dict(p.options),
+                adapters=adapters or None,
             )
             s.add(row)
         self._dispatcher.submit(JobKind.GENERATION, row.id)

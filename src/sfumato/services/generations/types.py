@@ -35,6 +35,9 @@ class GenerationParams:
     image_prompts: list[str] | None = None
     image_prompt_weight: float | None = None
     transparency: str | None = None  # "foreground_only" or "disabled"
+    # Leonardo's lists as sent: [{akUUID, weight}] and [{userLoraId, weight}] (services/training/adapters.py).
+    elements: Any = None
+    user_elements: Any = None
     # Accepted and recorded, but no model here acts on them (alchemy, photo_real, prompt_magic, ...).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -101,6 +104,8 @@ class GenerationView:
     # "generation" (an image one) or "motion" (a video from an image); the strength a motion job was asked.
     job_kind: str = "generation"
     motion_strength: int | None = None
+    # The LoRAs applied (AppliedAdapter records): a custom model's and the elements, with their weights.
+    adapters: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_motion(self) -> bool:
@@ -157,4 +162,5 @@ def generation_view(row: Generation, images: list[GeneratedImage] | None = None)
         images=tuple(image_view(i) for i in sorted(shown, key=lambda i: i.index)),
         job_kind=row.job_kind or "generation",
         motion_strength=row.motion_strength,
+        adapters=tuple(row.adapters or ()),
     )
