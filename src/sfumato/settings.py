@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     training_time_limit_seconds: float = Field(
         default=1800.0, description="Longest a custom-model or element training may run before it is FAILED."
     )
+    training_steps_scale: float = Field(
+        default=1.0,
+        description="Multiplies every training recipe's steps (e.g. 0.25 for quick previews on a slow machine).",
+    )
     min_dataset_images: int = Field(default=5, description="Images a dataset needs before it can be trained on.")
     log_level: str = Field(default="INFO", description="Python logging level.")
     job_kind_plugins: str = Field(

@@ -62,8 +62,9 @@ def test_refusals_name_the_field_and_what_to_send(live_server: LiveServer) -> No
     generation = generate(client, {})
     r = client.post(f"/datasets/{dataset_id}/upload/gen", json={"generatedImageId": generation["id"]})
     assert r.status_code == 400
-    assert "generation id, not an image id" in r.json()["error"] and generation["generated_images"][0]["id"] in (
-        r.json()["error"]
+    assert (
+        "generation id, not an image id" in r.json()["error"]
+        and generation["generated_images"][0]["id"] in (r.json()["error"])
     )
     r = client.post(f"/datasets/{generation['id']}/upload", json={"extension": "png"})
     assert r.status_code == 400 and "not a dataset id" in r.json()["error"]
@@ -75,9 +76,12 @@ def test_another_users_dataset_is_not_found(live_server: LiveServer) -> None:
     image_id = generate(owner, {})["generated_images"][0]["id"]
     missing = other.get(f"/datasets/{dataset_id}")
     assert missing.status_code == 404
-    assert other.get("/datasets/00000000-0000-4000-8000-000000000000").json()["error"].replace(
-        "00000000-0000-4000-8000-000000000000", dataset_id
-    ) == missing.json()["error"]
+    assert (
+        other.get("/datasets/00000000-0000-4000-8000-000000000000")
+        .json()["error"]
+        .replace("00000000-0000-4000-8000-000000000000", dataset_id)
+        == missing.json()["error"]
+    )
     assert other.post(f"/datasets/{dataset_id}/upload", json={"extension": "png"}).status_code == 404
     assert other.delete(f"/datasets/{dataset_id}").status_code == 404
     # Someone else's generated image is unknown too: nothing is copied.

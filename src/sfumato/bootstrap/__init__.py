@@ -127,7 +127,14 @@ def build(
     bodies = LeonardoWebhookBodies()  # Leonardo's webhook shapes: the one piece of the wire format below the API
     webhooks = Webhooks(db, settings.resolved_public_url, bodies, catalog_model_lookup(catalog), window, urls)
     # The outbox row is written in the transaction that finishes the job (the kinds' finish hooks).
-    parts = KindParts(db, files, engine, settings.data_dir / "work", settings.training_time_limit_seconds)
+    parts = KindParts(
+        db,
+        files,
+        engine,
+        settings.data_dir / "work",
+        settings.training_time_limit_seconds,
+        settings.training_steps_scale,
+    )
     kinds = build_kinds(parts, webhooks, settings.job_kind_plugins)
     runner = JobRunner(db, kinds, JobEvents(db), files, settings.max_job_attempts, worker_id, lease_seconds)
     dispatcher: Dispatcher

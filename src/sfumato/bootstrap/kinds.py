@@ -28,6 +28,7 @@ class KindParts:
     engine: Any  # the engine (lazy until first use); each handler states what it needs as a Protocol
     work_dir: Path = Path("work")  # this worker's own disk: training checkpoints, copies of stored LoRAs
     training_time_limit_seconds: float = 1800.0
+    training_steps_scale: float = 1.0
 
 
 def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str = "") -> JobKinds:
@@ -43,7 +44,12 @@ def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str
     training_hooks = (webhooks.on_training_finished,) if webhooks else ()
     kinds.register(
         training_kind(
-            parts.db, parts.files, parts.work_dir / "training", parts.training_time_limit_seconds, training_hooks
+            parts.db,
+            parts.files,
+            parts.work_dir / "training",
+            parts.training_time_limit_seconds,
+            training_hooks,
+            parts.training_steps_scale,
         )
     )
     for plugin in filter(None, (p.strip() for p in plugins.split(","))):

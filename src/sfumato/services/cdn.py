@@ -5,9 +5,9 @@ object storage serves its files itself."""
 from __future__ import annotations
 
 import hmac
-from typing import cast
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sfumato.jobs.core.status import JobStatus
 from sfumato.services.errors import NotFound

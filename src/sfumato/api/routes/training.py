@@ -58,7 +58,7 @@ from sfumato.store.training import DatasetImage
 
 router = APIRouter()
 files_router = APIRouter(include_in_schema=False)
-ELEMENT_SAMPLES = "/cdn/elements"
+ELEMENT_SAMPLES = "/elements-samples"  # not under /cdn: /cdn/{token}/{filename} is a generated image
 
 
 def _own_user(user_id: str, who: Principal) -> None:

@@ -30,27 +30,32 @@ class TrainingTimeLimit(Exception):
 
 
 class TrainingHandler:
-    def __init__(self, db: Database, files: FileStore, work_dir: Path, time_limit_seconds: float) -> None:
+    def __init__(
+        self, db: Database, files: FileStore, work_dir: Path, time_limit_seconds: float, steps_scale: float = 1.0
+    ) -> None:
         self._db = db
         self._files = files
         self._work_dir = work_dir
         self._time_limit = time_limit_seconds
+        self._steps_scale = steps_scale  # SFUMATO_TRAINING_STEPS_SCALE
 
     def _spec(self, row: Training, images: list[Any]) -> Any:
         from sfumato.engine import lora_train  # torch: only where trainings run
 
         base = Path(row.base_model_path)
         if row.target == "model":
-            return lora_train.custom_model_spec(base, images, row.instance_token, row.strength or "MEDIUM")
-        return lora_train.element_spec(
-            base,
-            images,
-            row.instance_token,
-            row.focus or "General",
-            row.num_train_epochs or 100,
-            row.learning_rate or 1e-6,
-            row.train_text_encoder,
-        )
+            spec = lora_train.custom_model_spec(base, images, row.instance_token, row.strength or "MEDIUM")
+        else:
+            spec = lora_train.element_spec(
+                base,
+                images,
+                row.instance_token,
+                row.focus or "General",
+                row.num_train_epochs or 100,
+                row.learning_rate or 1e-6,
+                row.train_text_encoder,
+            )
+        return lora_train.with_steps(spec, max(1, round(spec.steps * self._steps_scale)))
 
     def _record(self, job_id: str, **values: Any) -> None:
         with self._db.session() as s:
@@ -137,11 +142,12 @@ def training_kind(
     work_dir: Path,
     time_limit_seconds: float = 1800.0,
     finish_hooks: tuple[FinishHook, ...] = (),
+    steps_scale: float = 1.0,
 ) -> JobKindSpec:
     return JobKindSpec(
         name=KIND,
         table=Training,
-        handler=TrainingHandler(db, files, work_dir, time_limit_seconds),
+        handler=TrainingHandler(db, files, work_dir, time_limit_seconds, steps_scale),
         model_of=ModelOf(Training.base_model_id),
         lane=Lane.LONG,
         finish_hooks=finish_hooks,

@@ -1,5 +1,6 @@
 """Platform elements: LoRAs every user may apply (GET /elements), from the bundled manifest
-(models/elements/elements.json) and an operator's catalog folder (CATALOG_DIR/elements.json), same format:
+(models/elements/elements.json) and an operator's catalog folder (CATALOG_DIR/elements/elements.json, beside
+the model entries), same format:
 a list of {akUUID, name, description, baseModel, base_model_id, weightMin, weightMax, weightDefault, file,
 sample, instance_token}, paths relative to the manifest."""
 
@@ -67,7 +68,7 @@ def _read(manifest: Path) -> list[PlatformElement]:
 
 class PlatformElements:
     def __init__(self, catalog_dir: Path | None = None, bundled: Path = BUNDLED_ELEMENTS) -> None:
-        self._manifests = [bundled] + ([catalog_dir / "elements.json"] if catalog_dir else [])
+        self._manifests = [bundled] + ([catalog_dir / "elements" / "elements.json"] if catalog_dir else [])
 
     def all(self) -> list[PlatformElement]:
         merged: dict[str, PlatformElement] = {}

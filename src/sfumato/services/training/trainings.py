@@ -4,9 +4,11 @@ server has (jobs/handlers/training.py); the wire shows PENDING / COMPLETE / FAIL
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -106,6 +108,15 @@ class TrainingView:
     settings: dict
 
 
+def trainable(model_dir: Path) -> bool:
+    """Whether the trainer (engine/lora_train.py) takes this folder: a Stable Diffusion 1.x/2.x pipeline."""
+    try:
+        index = json.loads((model_dir / "model_index.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return index.get("_class_name") == "StableDiffusionPipeline"
+
+
 def training_view(row: Training, number: int | None = None) -> TrainingView:
     return TrainingView(
         id=row.id,
@@ -179,9 +190,16 @@ class Trainings:
         (Starter-format or a diffusers Stable Diffusion folder), else the default model."""
         family = _FAMILY.get(sd_version, sd_version)
         for entry in self._catalog.image_models():
-            if entry.sd_version == family and (entry.path / "unet").is_dir():
+            if entry.sd_version == family and trainable(entry.path):
                 return entry
-        return self._catalog.resolve_for_generation(None)
+        default = self._catalog.resolve_for_generation(None)
+        if not trainable(default.path):
+            raise InvalidRequest(
+                f"this server trains on Stable Diffusion 1.x/2.x folders only, and its default model {default.name} "
+                "is not one; the operator sets SFUMATO_DEFAULT_MODEL_ID to one (the Starter is)",
+                field="sd_version",
+            )
+        return default
 
     def _snapshot(self, s: Session, user_id: str, dataset_id: str | None) -> list[str]:
         if not dataset_id:
