@@ -35,6 +35,7 @@ BENCHMARKS = (
     Benchmark("server", ("--runs", "3", "--switches", "15")),
     Benchmark("starter", ("--repeats", "3")),
     Benchmark("motion", ("--runs", "3")),
+    Benchmark("elements", ("--runs", "3")),
     Benchmark(
         "scaleout",
         ("--jobs", "8", "--images", "2", "--size", "256", "--steps", "20", "--workers", "1", "2"),

@@ -28,6 +28,9 @@ class Resources:
             "variation": self._variation,
             "motion_generation": self._motion_generation,
             "motion_variation": self._motion_variation,
+            "dataset": self._dataset,
+            "custom_model": self._custom_model,
+            "element": self._element,
         }
 
     def get(self, kind: str) -> str:
@@ -71,3 +74,31 @@ class Resources:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         return variation_id
+
+    def _dataset(self) -> str:
+        dataset_id = self.client.post("/datasets", json={"name": "mine"}).json()["insert_datasets_one"]["id"]
+        for _ in range(5):  # the fewest a training takes
+            copied = self.client.post(
+                f"/datasets/{dataset_id}/upload/gen", json={"generatedImageId": self.get("image")}
+            )
+            assert copied.status_code == 200, copied.text
+        return dataset_id
+
+    def _trained(self, path: str, key: str) -> None:
+        deadline = time.monotonic() + 300
+        while (status := self.client.get(path).json()[key]["status"]) == "PENDING":
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert status == "COMPLETE", self.client.get(path).json()
+
+    def _custom_model(self) -> str:
+        body = {"name": "mine", "datasetId": self.get("dataset"), "instance_prompt": "sks", "strength": "VERY_LOW"}
+        model_id = self.client.post("/models", json=body).json()["sdTrainingJob"]["customModelId"]
+        self._trained(f"/models/{model_id}", "custom_models_by_pk")
+        return model_id
+
+    def _element(self) -> str:
+        body = {"datasetId": self.get("dataset"), "lora_focus": "Style", "num_train_epochs": 1, "learning_rate": 1e-6}
+        number = self.client.post("/elements", json=body).json()["sdTrainingJob"]["userLoraId"]
+        self._trained(f"/elements/{number}", "user_loras_by_pk")
+        return str(number)

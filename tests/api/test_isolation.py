@@ -43,7 +43,16 @@ class IdUse:
 
 # (method, path) -> how the id is used. Path ids name their resource; body ids also need a minimal request.
 PATH_IDS: dict[tuple[str, str], IdUse] = {
-    ("GET", "/models/{id}"): IdUse(PUBLIC),
+    ("GET", "/models/{id}"): IdUse("custom_model"),  # platform model ids are public; custom ones are not
+    ("DELETE", "/models/{id}"): IdUse("custom_model"),
+    ("GET", "/models/user/{userId}"): IdUse("user"),
+    ("GET", "/datasets/{id}"): IdUse("dataset"),
+    ("DELETE", "/datasets/{id}"): IdUse("dataset"),
+    ("POST", "/datasets/{datasetId}/upload"): IdUse("dataset"),
+    ("POST", "/datasets/{datasetId}/upload/gen"): IdUse("dataset"),
+    ("GET", "/elements/{id}"): IdUse("element"),
+    ("DELETE", "/elements/{id}"): IdUse("element"),
+    ("GET", "/elements/user/{userId}"): IdUse("user"),
     ("GET", "/generations/user/{userId}"): IdUse("user"),
     ("GET", "/generations/{id}"): IdUse("generation"),
     ("DELETE", "/generations/{id}"): IdUse("generation"),
@@ -64,6 +73,10 @@ BODY_IDS: dict[tuple[str, str, str], IdUse] = {
     ("POST", "/variations/nobg", "id"): IdUse("image", {}),
     ("POST", "/generations-motion-svd", "imageId"): IdUse("image", {}),
     ("POST", "/generations-image-to-video", "imageId"): IdUse("image", {**VIDEO, "imageType": "GENERATED"}),
+    ("POST", "/models", "datasetId"): IdUse("dataset", {"name": "theirs", "instance_prompt": "sks"}),
+    ("POST", "/elements", "datasetId"): IdUse("dataset", {"lora_focus": "Style"}),
+    # The path's {datasetId} stays a placeholder (no dataset): the answer must still not depend on whose image.
+    ("POST", "/datasets/{datasetId}/upload/gen", "generatedImageId"): IdUse("image", {}),
     ("POST", "/generations-video-upscale", "sourceGenerationId"): IdUse(
         "motion_generation", {"resolution": "RESOLUTION_720"}
     ),
@@ -177,7 +190,13 @@ def test_another_users_id_in_the_path_is_a_missing_id(
     assert theirs.status_code == 404, theirs.text
     assert anonymised(theirs, some_id) == anonymised(missing, missing_id)
     # The owner still has it (a stranger's DELETE removed nothing).
-    read = {"generation": "/generations/{id}", "init_image": "/init-image/{id}"}.get(use.resource)
+    read = {
+        "generation": "/generations/{id}",
+        "init_image": "/init-image/{id}",
+        "dataset": "/datasets/{id}",
+        "custom_model": "/models/{id}",
+        "element": "/elements/{id}",
+    }.get(use.resource)
     if method == "DELETE" and read:
         assert owned.client.get(read.replace("{id}", some_id)).status_code == 200
 

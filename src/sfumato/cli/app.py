@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from sfumato.cli import accounts, cluster, db, jobs, models, serve, starter, starter_motion, webhooks
+from sfumato.cli import accounts, cluster, db, jobs, models, serve, starter, starter_motion, training, webhooks
 
 app = typer.Typer(help="Sfumato: self-hosted, Leonardo-compatible image generation.", no_args_is_help=True)
 
@@ -16,7 +16,10 @@ for command in (serve.serve, cluster.worker, cluster.reaper, cluster.status):
 
 app.add_typer(accounts.users_app, name="users")
 app.add_typer(accounts.keys_app, name="keys")
+models.models_app.command("train")(training.models_train)
 app.add_typer(models.models_app, name="models")
+app.add_typer(training.elements_app, name="elements")
+app.add_typer(training.trainings_app, name="trainings")
 app.add_typer(db.db_app, name="db")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(jobs.jobs_app, name="jobs")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
@@ -303,12 +304,14 @@ def list_user_elements(userId: str, trainings: TrainingsDep, who: PrincipalDep) 
 
 
 def _element_number(value: str) -> int:
+    """An element id from the path ("12", or "12.0" as some clients format it); anything else is not found, with
+    the same answer as a number nobody has."""
     try:
         number = float(value)
     except ValueError:
-        raise NotFound(f"element {value} not found; element ids are integers (sdTrainingJob.userLoraId)") from None
+        number = math.nan
     if not number.is_integer():
-        raise NotFound(f"element {value} not found; element ids are integers (sdTrainingJob.userLoraId)")
+        raise NotFound(f"element {value} not found")
     return int(number)
 
 

@@ -116,12 +116,12 @@ class Datasets:
             )
 
     def reserve_upload(self, user_id: str, dataset_id: str, extension: object) -> Reservation:
-        ext = normalize_extension(extension)
         image_id = str(uuid.uuid4())
-        key = f"{dataset_prefix(user_id, dataset_id)}{image_id}.{ext}"
         now = datetime.now(UTC)
         with self._db.session() as s:
-            owned_dataset(s, user_id, dataset_id, field="datasetId")
+            owned_dataset(s, user_id, dataset_id, field="datasetId")  # first: another user's id is just unknown
+            ext = normalize_extension(extension)
+            key = f"{dataset_prefix(user_id, dataset_id)}{image_id}.{ext}"
             self._check_room(s, dataset_id)
             s.add(
                 DatasetImage(
@@ -139,15 +139,15 @@ class Datasets:
 
     def copy_generated(self, user_id: str, dataset_id: str, generated_image_id: str | None) -> str:
         """Copy a generated image (or a variation's output) into the dataset; returns the dataset image id."""
-        if not generated_image_id:
-            raise InvalidRequest(
-                'expecting a value for non-nullable variable: "generatedImageId"; pass an id from '
-                "generations_by_pk.generated_images[].id of GET /generations/{id}",
-                field="generatedImageId",
-            )
         image_id = str(uuid.uuid4())
         with self._db.session() as s:
-            owned_dataset(s, user_id, dataset_id, field="datasetId")
+            owned_dataset(s, user_id, dataset_id, field="datasetId")  # first: another user's id is just unknown
+            if not generated_image_id:
+                raise InvalidRequest(
+                    'expecting a value for non-nullable variable: "generatedImageId"; pass an id from '
+                    "generations_by_pk.generated_images[].id of GET /generations/{id}",
+                    field="generatedImageId",
+                )
             self._check_room(s, dataset_id)
             ref = resolve_image(
                 s, user_id, generated_image_id, "generatedImageId", accept=("generated_image", "variation")
