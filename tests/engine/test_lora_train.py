@@ -183,3 +183,26 @@ def test_recipes_map_leonardo_knobs(tiny_sd15: Path):
     style = element_spec(tiny_sd15, imgs, None, "Style")
     assert style.instance_token is None and not style.prior_preservation
     assert element_spec(tiny_sd15, imgs, "<s1>", "Character", train_text_encoder=True).train_text_encoder
+
+
+def test_concept_eval_runs_and_the_metric_separates_rings_from_circles(tmp_path: Path):
+    from sfumato.starter.concept_eval import (
+        concept_rate,
+        concept_triples,
+        heldout_prompts,
+        render_concept_dataset,
+        train_and_eval,
+    )
+    from sfumato.starter.world import Obj, Scene, render
+
+    data = render_concept_dataset(12, seed=0)
+    assert len(data) == 12 and concept_rate(data) == 1.0
+    rng = random.Random(0)
+    circles = [render(Scene("blue", (Obj("circle", "red", p, "large"),)), 32, 32, rng) for p in ("left", "top")]
+    assert concept_rate(circles) == 0.0
+    train = set(concept_triples(12, 0))
+    assert not train & {t for _, t in heldout_prompts(18)}
+    res = train_and_eval(tmp_path / "ce", n_images=12, n_concept=3, n_heldout=3, grid=False, steps=3, batch_size=4)
+    assert [r["weight"] for r in res["rows"]] == [0.0, 1.0]
+    assert all(0.0 <= r[k] <= 1.0 for r in res["rows"] for k in ("ring_rate", "color_right", "heldout_all_right"))
+    assert (tmp_path / "ce" / "concept_eval.json").exists() and res["settings"]["instance_token"] == "<s5>"

@@ -124,3 +124,11 @@ def test_generation_bit_identical_to_the_pre_change_text_encoder(tmp_path: Path,
     cfg["vocab_size"] = N_BEFORE
     cfg_path.write_text(json.dumps(cfg))
     assert np.array_equal(_gen(load_pipeline(STARTER)), _gen(load_pipeline(old)))
+
+
+def test_representable_instance_prompts():
+    from sfumato.starter.reserved_tokens import representable
+
+    assert representable(STARTER, "<s5>") and representable(STARTER, "sks") and representable(STARTER, "red")
+    for bad in ("zxq", "jackthedog", "my_style_01", ""):
+        assert not representable(STARTER, bad), bad

@@ -62,6 +62,9 @@ class LoraTrainSpec:
     # --- beyond the job interface (defaults are the recipe) ---
     prior_fraction: float = 0.5
     captions: Sequence[str] | None = None  # one fixed caption per image instead of the auto-captions
+    # on the Starter: per-pixel loss weight 1 + w inside the objects' bounding boxes (the checker finds them);
+    # a shape is a few percent of the pixels and is otherwise learned last
+    object_weight: float = 0.0
     caption_dropout: float = 0.1  # share of captions replaced by "" (classifier-free guidance keeps working)
     snr_gamma: float = 5.0
     warmup: int = 50
@@ -156,28 +159,56 @@ def _to_array(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def _batch_fn(spec: LoraTrainSpec, size: tuple[int, int]) -> Callable[[int], tuple[torch.Tensor, list[str]]]:
+def object_box_mask(img: np.ndarray) -> np.ndarray:
+    """(H, W) float mask: the bounding box, grown by one pixel, of every object the Starter's checker finds
+    (a box, so a ring's hole counts as part of its object); zeros when it finds none."""
+    from sfumato.starter.checker import _PALETTE, _components
+
+    h, w, _ = img.shape
+    pix = img.reshape(-1, 3).astype(np.float32)
+    labels = np.argmin(((pix[:, None, :] - _PALETTE[None]) ** 2).sum(-1), axis=1)
+    bg = np.median(pix[labels == np.bincount(labels).argmax()], axis=0)
+    diff = np.sqrt(((img.astype(np.float32) - bg) ** 2).sum(-1))
+    out = np.zeros((h, w), np.float32)
+    for c in _components(diff > 40.0):
+        if len(c) >= 0.012 * h * w:
+            y0, x0 = np.maximum(c.min(axis=0) - 1, 0)
+            y1, x1 = c.max(axis=0) + 2
+            out[y0:y1, x0:x1] = 1.0
+    return out
+
+
+def _batch_fn(spec: LoraTrainSpec, size: tuple[int, int]) -> Callable[[int], tuple]:
+    """step -> (images in [-1, 1], captions, object masks (B, 1, H, W) or None)."""
     arrays = [_to_array(img, size) for img in spec.images]
     caps = _caption_fns(spec, size)
-    use_prior = spec.prior_preservation and spec.instance_token is not None and is_starter(spec.base_dir)
+    starter = is_starter(spec.base_dir)
+    use_prior = spec.prior_preservation and spec.instance_token is not None and starter
     n_prior = min(spec.batch_size - 1, round(spec.batch_size * spec.prior_fraction)) if use_prior else 0
+    masks = [object_box_mask(a) for a in arrays] if spec.object_weight and starter else None
 
-    def fn(step: int) -> tuple[torch.Tensor, list[str]]:
+    def fn(step: int) -> tuple:
         rng = random.Random(f"{spec.seed}-lora-{step}")
-        out, texts = [], []
+        out, texts, ms = [], [], []
         for _ in range(spec.batch_size - n_prior):
             i = rng.randrange(len(arrays))
             out.append(arrays[i])
             texts.append(caps[i](rng))
+            if masks is not None:
+                ms.append(masks[i])
         if n_prior:
             from sfumato.starter.world import caption, render, sample_scene
 
             for _ in range(n_prior):
                 scene = sample_scene(rng, "train")
-                out.append(render(scene, size[0], size[1], rng))
+                img = render(scene, size[0], size[1], rng)
+                out.append(img)
                 texts.append(caption(scene, rng))
+                if masks is not None:
+                    ms.append(object_box_mask(img))
         x = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-        return x, texts
+        m = torch.from_numpy(np.stack(ms))[:, None] if masks is not None else None
+        return x, texts, m
 
     return fn
 
@@ -325,7 +356,7 @@ def train_lora(
             raise TrainingStopped(step, spec.steps, "deadline")
         for g in opt.param_groups:
             g["lr"] = spec.learning_rate * _lr_factor(step, spec.steps, warmup, spec.min_lr_frac)
-        images, texts = batch_fn(step)
+        images, texts, masks = batch_fn(step)
         gen = torch.Generator().manual_seed(spec.seed * 1_000_003 + step)
         drop = torch.rand(len(texts), generator=gen) < spec.caption_dropout
         texts = ["" if d else t for d, t in zip(drop.tolist(), texts, strict=True)]
@@ -343,7 +374,10 @@ def train_lora(
             weight = (snr + 1).clamp(max=spec.snr_gamma) / (snr + 1)
         else:
             weight = snr.clamp(max=spec.snr_gamma) / snr.clamp(min=1e-8)
-        loss = (weight * F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))).mean()
+        per_px = F.mse_loss(pred.float(), target.float(), reduction="none")
+        if masks is not None:  # 1 + w * the object boxes' share of each latent pixel
+            per_px = per_px * (1.0 + spec.object_weight * F.adaptive_avg_pool2d(masks, per_px.shape[-2:]))
+        loss = (weight * per_px.mean(dim=(1, 2, 3))).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -359,27 +393,28 @@ def train_lora(
 
 # --- recipes --------------------------------------------------------------------------------------------
 
-# Custom models (POST /models): a LoRA on the base applied at weight 1 whenever the modelId is used.
-# strength -> steps (Leonardo's `strength`, default MEDIUM)
+# Custom models (POST /models): a LoRA on the base, applied at weight 1 whenever the modelId is used.
+# Leonardo's `strength` (default MEDIUM) picks the step count; docs/elements-training.md has the figures.
 CUSTOM_MODEL_STEPS = {"VERY_LOW": 200, "LOW": 400, "MEDIUM": 800, "HIGH": 1200}
 CUSTOM_MODEL_RANK = 16
 CUSTOM_MODEL_LR = 1e-3
 
-# Elements (POST /elements): Leonardo's defaults (100 epochs, learning rate 1e-6) map to the Starter's
-# calibrated recipe; see element_spec.
+# Elements (POST /elements): Leonardo's defaults (100 epochs, learning rate 1e-6) map onto the recipe
+# calibrated on the Starter; see element_spec.
 LEONARDO_DEFAULT_EPOCHS = 100
 LEONARDO_DEFAULT_LR = 1e-6
 ELEMENT_STEPS_AT_DEFAULT = {"General": 800, "Character": 800, "Object": 800, "Style": 400}
-ELEMENT_RANK = 8
-ELEMENT_LR = 1e-3
+ELEMENT_RANK = {"General": 16, "Character": 16, "Object": 16, "Style": 8}
+ELEMENT_LR = {"General": 1e-3, "Character": 1e-3, "Object": 1e-3, "Style": 5e-4}
 MIN_STEPS, MAX_STEPS = 20, 2000
 
 
 def custom_model_spec(
     base_dir: Path, images: Sequence[Image.Image], token: str | None, strength: str = "MEDIUM"
 ) -> LoraTrainSpec:
-    """The recipe for a custom model: rank 16, lr 1e-3, prior preservation, steps by strength
-    (VERY_LOW 200, LOW 400, MEDIUM 800, HIGH 1200)."""
+    """The recipe for a custom model: rank 16, lr 1e-3, a text-encoder LoRA beside the UNet one (it is what
+    binds a new token: the ring bar goes from ~40-60% without it to ~97% with it), prior preservation
+    (half of each batch), auto-captions; steps by strength: VERY_LOW 200, LOW 400, MEDIUM 800, HIGH 1200."""
     key = (strength or "MEDIUM").upper()
     if key not in CUSTOM_MODEL_STEPS:
         raise ValueError(f"strength must be one of {sorted(CUSTOM_MODEL_STEPS)}, not {strength!r}")
@@ -390,6 +425,7 @@ def custom_model_spec(
         steps=CUSTOM_MODEL_STEPS[key],
         rank=CUSTOM_MODEL_RANK,
         learning_rate=CUSTOM_MODEL_LR,
+        train_text_encoder=True,
         prior_preservation=True,
     )
 
@@ -401,26 +437,31 @@ def element_spec(
     focus: str = "General",
     epochs: int = LEONARDO_DEFAULT_EPOCHS,
     learning_rate: float = LEONARDO_DEFAULT_LR,
-    train_text_encoder: bool = False,
+    train_text_encoder: bool = True,
 ) -> LoraTrainSpec:
-    """The recipe for an element. Leonardo's knobs are for SDXL/Flux-sized LoRAs (1e-6 learns nothing
-    here in a few hundred steps), so they are read relative to Leonardo's defaults:
-    steps = ELEMENT_STEPS_AT_DEFAULT[focus] * epochs / 100 (clamped 20..2000), and
-    lr = ELEMENT_LR * sqrt(learning_rate / 1e-6) (clamped to ELEMENT_LR / 10 .. ELEMENT_LR * 3).
-    Style (or no token): no prior preservation (the style must change ordinary prompts)."""
+    """The recipe for an element (lora_focus General/Character/Object/Style). Leonardo's knobs are sized
+    for SDXL/Flux LoRAs (1e-6 learns nothing here in a few hundred steps), so they are read relative to
+    Leonardo's defaults (100 epochs, 1e-6), which give the Starter-calibrated recipe:
+    steps = ELEMENT_STEPS_AT_DEFAULT[focus] * epochs / 100 (clamped 20..2000: 100 -> 800, Style 400);
+    lr = ELEMENT_LR[focus] * sqrt(learning_rate / 1e-6), clamped to 0.1x..3x ELEMENT_LR[focus]
+    (1e-6 -> 1e-3, Style 5e-4; 1e-5 -> 3.2e-3 capped at 3e-3; 1e-8 -> 1e-4).
+    Style (or no token): no instance token and no prior preservation (the style must change ordinary
+    prompts). train_text_encoder defaults to True as in Leonardo's SDKs (without it a concept binds to its
+    token far less reliably)."""
     focus_key = focus.capitalize() if focus else "General"
     if focus_key not in ELEMENT_STEPS_AT_DEFAULT:
         raise ValueError(f"focus must be one of {sorted(ELEMENT_STEPS_AT_DEFAULT)}, not {focus!r}")
     steps = round(ELEMENT_STEPS_AT_DEFAULT[focus_key] * max(1, int(epochs)) / LEONARDO_DEFAULT_EPOCHS)
+    base_lr = ELEMENT_LR[focus_key]
     rel = max(float(learning_rate), 1e-12) / LEONARDO_DEFAULT_LR
-    lr = min(max(ELEMENT_LR * math.sqrt(rel), ELEMENT_LR / 10), ELEMENT_LR * 3)
+    lr = min(max(base_lr * math.sqrt(rel), base_lr / 10), base_lr * 3)
     style = focus_key == "Style" or token is None
     return LoraTrainSpec(
         base_dir=Path(base_dir),
         images=list(images),
         instance_token=None if focus_key == "Style" else token,
         steps=min(max(steps, MIN_STEPS), MAX_STEPS),
-        rank=ELEMENT_RANK,
+        rank=ELEMENT_RANK[focus_key],
         learning_rate=lr,
         train_text_encoder=bool(train_text_encoder),
         prior_preservation=not style,

@@ -105,3 +105,19 @@ def main() -> None:  # pragma: no cover - the one-off update of models/starter
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def representable(folder: Path, text: str) -> bool:
+    """Whether `text` survives the folder's tokenizer: no piece of it becomes the unknown token (on the
+    Starter the unknown token is end-of-text, i.e. padding: "zxq" tokenises like the empty prompt). A real
+    CLIP tokenizer (byte-level BPE) represents everything; the Starter's only caption letters and its
+    reserved tokens. An instance prompt that is not representable must be mapped to a reserved token (or
+    refused)."""
+    from transformers import CLIPTokenizer
+
+    tok = CLIPTokenizer.from_pretrained(str(Path(folder) / "tokenizer"))
+    if not text.strip():
+        return False
+    ids = tok(text, add_special_tokens=False).input_ids
+    unk = tok.unk_token_id
+    return bool(ids) and unk not in ids
