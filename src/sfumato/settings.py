@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     device: str = Field(default="cpu", description="Torch device for inference (cpu, cuda, cuda:N).")
     max_keys_per_user: int = Field(default=10, description="Production API keys a user may hold.")
     max_job_attempts: int = Field(default=3, description="Attempts before a job that crashes is FAILED.")
+    job_sweep_seconds: float = Field(
+        default=30.0,
+        description="Embedded server: how often it looks for PENDING jobs it was not handed (e.g. made by the CLI).",
+    )
     training_time_limit_seconds: float = Field(
         default=1800.0, description="Longest a custom-model or element training may run before it is FAILED."
     )

@@ -49,7 +49,11 @@ def start_training_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathF
         )
     (folder / "elements.json").write_text(json.dumps(elements))
     data = root / "data"
-    env = server_env(data, catalog) | {"SFUMATO_TRAINING_STEPS_SCALE": "0.1", "SFUMATO_MIN_DATASET_IMAGES": "5"}
+    env = server_env(data, catalog) | {
+        "SFUMATO_TRAINING_STEPS_SCALE": "0.1",
+        "SFUMATO_MIN_DATASET_IMAGES": "5",
+        "SFUMATO_JOB_SWEEP_SECONDS": "1",  # trainings asked for with the CLI start at once
+    }
     server = LiveServer(env, free_port(), root / "server.log")
     server.start()
     yield server

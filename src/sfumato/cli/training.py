@@ -1,12 +1,11 @@
 """`sfumato models train`, `sfumato elements train` and `sfumato trainings ...`: custom models and elements for
 operators. A training is the same job as POST /models or POST /elements (for the user named): the server's workers
-run it (they find new jobs within half a minute) and this command follows it with a progress bar; `--run-here`
-runs it in this process instead, for a machine where no server or worker runs. `trainings show` prints a
-training's full state: queued, running (step i of n, ETA), succeeded, failed (why) or cancelled."""
+run it (an embedded server finds new jobs within SFUMATO_JOB_SWEEP_SECONDS) and this command follows it with a
+progress bar. `trainings show` prints a training's full state: queued, running (step i of n, ETA), succeeded,
+failed (why) or cancelled."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -19,7 +18,6 @@ from sfumato.cli.common import JsonFlag, container, emit, fails_cleanly
 from sfumato.jobs.core.status import JobStatus
 from sfumato.services.errors import NotFound
 from sfumato.services.training.trainings import (
-    KIND,
     ElementTrainingParams,
     ModelTrainingParams,
     TrainingView,
@@ -31,9 +29,6 @@ from sfumato.store.training import ElementNumber, Training
 elements_app = typer.Typer(help="Elements (LoRAs): train one for a user.", no_args_is_help=True)
 trainings_app = typer.Typer(help="Trainings of custom models and elements: list, show, follow.", no_args_is_help=True)
 
-RunHere = Annotated[
-    bool, typer.Option("--run-here", help="Run it in this process (only where no server or worker runs).")
-]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the training's id and return at once.")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", help="The user's dataset id (POST /datasets).")]
 InstanceOpt = Annotated[str, typer.Option("--instance-prompt", help="The word that stands for the subject.")]
@@ -83,35 +78,28 @@ def _line(d: dict[str, Any]) -> str:
     return f"{ident} {d['name']!r}: {d['state']}{progress}{eta}{reason}"
 
 
-def _running(c: Container, training_id: str, worker: threading.Thread | None) -> bool:
-    if worker is not None:
-        return worker.is_alive()
+def _running(c: Container, training_id: str) -> bool:
     return describe(c, training_id)["state"] in ("queued", "running")
 
 
-def _finish(c: Container, training_id: str, run_here: bool, no_wait: bool, as_json: bool) -> None:
-    """Follow the training to its end with a progress bar fed from the row (running it here if asked)."""
+def _finish(c: Container, training_id: str, no_wait: bool, as_json: bool) -> None:
+    """Follow the training to its end (the server's or the workers' job), with a progress bar fed from the row.
+    Running it here instead could run it twice: an embedded server would take the same PENDING job."""
     if no_wait:
         d = describe(c, training_id)
         emit(as_json, d, f"{_line(d)}; follow it with `sfumato trainings show {training_id} --follow`")
         return
-    worker = None
-    if run_here:
-        worker = threading.Thread(target=c.runner.run, args=(KIND, training_id), daemon=True)
-        worker.start()
     if as_json:
-        while _running(c, training_id, worker):
+        while _running(c, training_id):
             time.sleep(0.5)
     else:
-        with typer.progressbar(length=1, label="training") as bar:
-            while _running(c, training_id, worker):
+        with typer.progressbar(length=1, label="training (run by the server's workers)") as bar:
+            while _running(c, training_id):
                 d = describe(c, training_id)
                 if d["steps"]:
                     bar.length = d["steps"]
                     bar.update(d["step"] - bar.pos)
                 time.sleep(0.5)
-    if worker is not None:
-        worker.join()
     d = describe(c, training_id)
     emit(as_json, d, _line(d))
     if d["state"] != "succeeded":
@@ -126,7 +114,6 @@ def models_train(
     name: Annotated[str, typer.Option(help="The model's name.")] = "custom model",
     strength: Annotated[str, typer.Option(help="VERY_LOW, LOW, MEDIUM or HIGH (more steps).")] = "MEDIUM",
     sd_version: Annotated[str, typer.Option(help="v1_5 or v2: which base model family.")] = "v1_5",
-    run_here: RunHere = False,
     no_wait: NoWait = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -136,7 +123,7 @@ def models_train(
         name=name, dataset_id=dataset, instance_prompt=instance_prompt, strength=strength, sd_version=sd_version
     )
     training_id = c.trainings.create_model(_user_id(c, username), None, params)
-    _finish(c, training_id, run_here, no_wait, as_json)
+    _finish(c, training_id, no_wait, as_json)
 
 
 @elements_app.command("train")
@@ -150,7 +137,6 @@ def elements_train(
     epochs: Annotated[int, typer.Option(help="num_train_epochs, 1-250.")] = 100,
     learning_rate: Annotated[float, typer.Option(help="Leonardo's learning_rate (1e-6 default).")] = 1e-6,
     train_text_encoder: Annotated[bool, typer.Option(help="Also a LoRA on the text encoder.")] = True,
-    run_here: RunHere = False,
     no_wait: NoWait = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -170,7 +156,7 @@ def elements_train(
         found = s.get(ElementNumber, number)
         assert found is not None
         training_id = found.training_id
-    _finish(c, training_id, run_here, no_wait, as_json)
+    _finish(c, training_id, no_wait, as_json)
 
 
 @trainings_app.command("list")
