@@ -77,7 +77,7 @@ class TrainingStopped(Exception):
     """Raised after a checkpoint was written because should_stop() said so or the deadline passed; calling
     train_lora again with the same spec and out_dir continues from that checkpoint."""
 
-    def __init__(self, step: int, steps: int, reason: str) -> None:
+    def __init__(self, step: int = 0, steps: int = 0, reason: str = "stop requested") -> None:
         super().__init__(f"training stopped at step {step} of {steps} ({reason}); checkpoint written")
         self.step, self.steps, self.reason = step, steps, reason
 

@@ -4,7 +4,8 @@
 Every style keeps the scene (shapes, colours, positions, captions) and changes only how it is drawn:
 
 - "outlined": every object gets a dark outline (black, 2 px at 32x32) — measured by `outline_strength`,
-  the share of near-black pixels in images whose prompt has no black in it.
+  how much darker than the background the band around the objects' edges is, against the base model's
+  image for the same prompt and seed (prompts without black).
 - "pinstripe": the background carries horizontal stripes (4-px bands darkened to 60%, period 8 px) —
   measured by `stripe_strength`, the |FFT| of the background's row-mean luminance at period 8 ÷ mean.
 - "pastel": every colour, background and objects, is mixed halfway to white — measured by
@@ -75,10 +76,45 @@ def _luma(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def outline_strength(images: Sequence[np.ndarray]) -> float:
-    """Mean share of near-black pixels (within 60 of the world's black) per image."""
-    black = np.array(COLORS["black"], np.float32)
-    return float(np.mean([(np.sqrt(((im.astype(np.float32) - black) ** 2).sum(-1)) < 60).mean() for im in images]))
+def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    return F.max_pool2d(t, 2 * r + 1, 1, r)[0, 0].numpy() > 0.5
+
+
+def _edge_contrast(img: np.ndarray, objects: np.ndarray) -> float:
+    """Mean darkness (1 - luma / 255) in the band around the objects' edges (2 px out, 1 px in) minus the
+    mean darkness of the background away from them."""
+    dark = 1.0 - _luma(img) / 255.0
+    band = _dilate(objects, 2) & _dilate(~objects, 1)
+    rest = ~_dilate(objects, 4)
+    if not band.any() or not rest.any():
+        return 0.0
+    return float(dark[band].mean() - dark[rest].mean())
+
+
+def _object_mask(img: np.ndarray) -> np.ndarray:
+    """Pixels far (> 40) from the background colour the checker reads."""
+    bg = np.array(COLORS[read_scene(img).background], np.float32)
+    pix = img.astype(np.float32)
+    near = np.sqrt(((pix - bg) ** 2).sum(-1)) <= 60
+    if near.any():
+        bg = np.median(pix[near], axis=0)
+    return np.sqrt(((pix - bg) ** 2).sum(-1)) > 40
+
+
+def outline_strength(images: Sequence[np.ndarray], base: Sequence[np.ndarray]) -> float:
+    """How much darker the band around the objects is than the background, against the base images (same
+    prompts and seeds, whose objects define the band): 0 for the base itself. A striped or darker background
+    darkens band and background alike and does not count."""
+    vals = []
+    for im, b in zip(images, base, strict=True):
+        m = _object_mask(b)
+        if m.any():
+            vals.append(_edge_contrast(im, m) - _edge_contrast(b, m))
+    return float(np.mean(vals)) if vals else 0.0
 
 
 def stripe_strength(images: Sequence[np.ndarray]) -> float:
@@ -114,20 +150,22 @@ def mean_saturation(images: Sequence[np.ndarray]) -> float:
 
 
 EFFECTS: dict[str, tuple[str, Callable[[Sequence[np.ndarray]], float]]] = {
-    "outlined": ("outline strength (share of near-black pixels)", outline_strength),
+    "outlined": ("outline strength (edge band darker than the background, vs base)", outline_strength),
     "pinstripe": ("stripe strength (|FFT| of background rows at period 8 / mean)", stripe_strength),
     "pastel": ("saturation drop (base mean HSV S minus this one)", mean_saturation),
 }
 
 
-def effect(style: str, images: Sequence[np.ndarray], base: Sequence[np.ndarray] | None = None) -> float:
-    """The style's scalar effect, growing with the style: for pastel the saturation drop against `base`
-    (the same prompts and seeds without the element); the others absolute."""
+def effect(style: str, images: Sequence[np.ndarray], base: Sequence[np.ndarray] | None) -> float:
+    """The style's scalar effect, growing with the style; `base` is the same prompts and seeds without the
+    element: outline strength against it, stripe strength absolute, the saturation drop from it."""
+    if style == "pinstripe":
+        return stripe_strength(images)
+    if base is None:
+        raise ValueError(f"the {style} effect is measured against the base images: give them")
     if style == "pastel":
-        if base is None:
-            raise ValueError("the pastel effect is a drop: give the base images")
         return mean_saturation(base) - mean_saturation(images)
-    return EFFECTS[style][1](images)
+    return outline_strength(images, base)
 
 
 def eval_prompts(n: int, seed: int = 99) -> list[str]:
