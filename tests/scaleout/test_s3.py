@@ -145,3 +145,36 @@ def test_deleting_a_generation_and_a_user_removes_their_objects(s3_server: LiveS
     assert httpx.get(keep["generated_images"][0]["url"]).status_code == 200
     cli_json(s3_server.env, "users", "delete", "s3-dave")
     assert bucket.count(f"users/{user_id}/") == 0
+
+
+def test_datasets_and_trained_elements_live_in_the_bucket(s3_server: LiveServer, bucket: S3FileStore) -> None:
+    """Dataset images go straight to the bucket (checked when trained on: a bad one is refused then), the
+    element's LoRA is stored there, and a generation applies it from the worker's local copy."""
+    client = s3_server.client("s3-erin")
+    user_id = s3_server.user("s3-erin")["user_id"]
+    dataset_id = client.post("/datasets", json={"name": "s3 set"}).json()["insert_datasets_one"]["id"]
+    uploads = []
+    for n in range(5):
+        up = client.post(f"/datasets/{dataset_id}/upload", json={"extension": "png"}).json()["uploadDatasetImage"]
+        assert post_form(up, encode(picture((64, 64), (n * 40, 20, 20)), "PNG")).status_code == 204
+        uploads.append(up)
+    bad = client.post(f"/datasets/{dataset_id}/upload", json={"extension": "png"}).json()["uploadDatasetImage"]
+    assert post_form(bad, b"\x89PNG\r\n\x1a\n" + b"\0" * 64).status_code == 204  # moto checks nothing
+    body = {"datasetId": dataset_id, "lora_focus": "Style", "num_train_epochs": 1, "learning_rate": 1e-6}
+    refused = client.post("/elements", json=body)
+    assert refused.status_code == 400 and f"dataset image {bad['id']} was refused" in refused.json()["error"]
+    images = client.get(f"/datasets/{dataset_id}").json()["datasets_by_pk"]["dataset_images"]
+    assert {i["id"] for i in images} == {u["id"] for u in uploads}
+    assert all(httpx.get(i["url"]).status_code == 200 for i in images)  # presigned GETs from the bucket
+
+    number = client.post("/elements", json=body).json()["sdTrainingJob"]["userLoraId"]
+    deadline = time.monotonic() + 240
+    while (element := client.get(f"/elements/{number}").json()["user_loras_by_pk"])["status"] == "PENDING":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert element["status"] == "COMPLETE", element.get("failureReason")
+    assert bucket.count(f"users/{user_id}/trainings/") == 1
+    gen = generate(client, {"userElements": [{"userLoraId": number, "weight": 1}]})
+    assert gen["status"] == "COMPLETE" and gen["generation_elements"][0]["id"] == number
+    cli_json(s3_server.env, "users", "delete", "s3-erin")
+    assert bucket.count(f"users/{user_id}/") == 0

@@ -46,6 +46,7 @@ def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str
         training_kind(
             parts.db,
             parts.files,
+            parts.engine,
             parts.work_dir / "training",
             parts.training_time_limit_seconds,
             training_hooks,

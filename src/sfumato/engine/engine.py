@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# peft first, in the thread that builds the engine: it resolves transformers' lazy attributes (AutoModel...),
+# which break when two threads resolve them at once (a training starting while the default model loads).
+import peft  # noqa: F401
 import torch
 from diffusers import DiffusionPipeline
 from PIL import Image

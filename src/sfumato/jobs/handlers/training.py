@@ -10,7 +10,7 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sfumato.jobs.core.context import JobCancelled, JobContext
 from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
@@ -29,10 +29,21 @@ class TrainingTimeLimit(Exception):
     """The training reached the server's time limit (SFUMATO_TRAINING_TIME_LIMIT_SECONDS)."""
 
 
+class Preloader(Protocol):
+    def preload(self, path: Path | str) -> None: ...
+
+
 class TrainingHandler:
     def __init__(
-        self, db: Database, files: FileStore, work_dir: Path, time_limit_seconds: float, steps_scale: float = 1.0
+        self,
+        db: Database,
+        files: FileStore,
+        engine: Preloader,
+        work_dir: Path,
+        time_limit_seconds: float,
+        steps_scale: float = 1.0,
     ) -> None:
+        self._engine = engine
         self._db = db
         self._files = files
         self._work_dir = work_dir
@@ -65,6 +76,9 @@ class TrainingHandler:
                     setattr(row, name, value)
 
     def execute(self, ctx: JobContext, row: Training) -> str | None:
+        # Through the engine first: it waits for a model load in progress (the start-up preload) and does the
+        # library imports on the engine's terms; two threads loading or importing at once break each other.
+        self._engine.preload(row.base_model_path)
         from sfumato.engine import lora_train
 
         images = []
@@ -139,6 +153,7 @@ class TrainingHandler:
 def training_kind(
     db: Database,
     files: FileStore,
+    engine: Preloader,
     work_dir: Path,
     time_limit_seconds: float = 1800.0,
     finish_hooks: tuple[FinishHook, ...] = (),
@@ -147,7 +162,7 @@ def training_kind(
     return JobKindSpec(
         name=KIND,
         table=Training,
-        handler=TrainingHandler(db, files, work_dir, time_limit_seconds, steps_scale),
+        handler=TrainingHandler(db, files, engine, work_dir, time_limit_seconds, steps_scale),
         model_of=ModelOf(Training.base_model_id),
         lane=Lane.LONG,
         finish_hooks=finish_hooks,
