@@ -5,12 +5,16 @@ training-finished webhook body."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 from sfumato.testing.live_server import LiveServer, cli, cli_json
 from tests.training.support import dataset_with_images, wait_training
+from tests.webhooks.support import webhook_key
 
 
 def test_operator_trains_a_model_from_the_cli_and_sees_its_state(training_server: LiveServer) -> None:
@@ -57,3 +61,30 @@ def test_a_killed_server_resumes_the_training_from_its_checkpoint(training_serve
     after_restart = [e for e in events if e["type"] == "progress" and e["seq"] > starts[1]["seq"]]
     assert after_restart and after_restart[0]["detail"]["step"] > 25, after_restart[:3]  # from the checkpoint
     assert [e["detail"]["status"] for e in events if e["type"] == "done"] == ["COMPLETE"]
+
+
+def test_a_finished_training_notifies_the_keys_webhook(training_server: LiveServer) -> None:
+    """Sfumato's own events (Leonardo documents none): the training's row as data.object, in the outbox with the
+    job's end, for a model (custom_model) and an element (user_lora, integer id)."""
+    key = webhook_key(training_server, "wendy", "http://127.0.0.1:9/training-hook")
+    client = httpx.Client(base_url=training_server.api_url, headers={"Authorization": f"Bearer {key['api_key']}"})
+    dataset_id = dataset_with_images(client)
+    body = {"name": "hooked", "datasetId": dataset_id, "instance_prompt": "sks", "strength": "VERY_LOW"}
+    model_id = client.post("/models", json=body).json()["sdTrainingJob"]["customModelId"]
+    element = {"datasetId": dataset_id, "lora_focus": "Style", "num_train_epochs": 1, "learning_rate": 1e-6}
+    number = client.post("/elements", json=element).json()["sdTrainingJob"]["userLoraId"]
+    assert wait_training(client, f"/models/{model_id}", "custom_models_by_pk")["status"] == "COMPLETE"
+    assert wait_training(client, f"/elements/{number}", "user_loras_by_pk")["status"] == "COMPLETE"
+    with sqlite3.connect(Path(training_server.env["SFUMATO_DATA_DIR"]) / "sfumato.db") as db:
+        rows = db.execute(
+            "SELECT event_type, payload FROM webhook_deliveries WHERE api_key_id = ? ORDER BY created_at",
+            (key["key_id"],),
+        ).fetchall()
+    bodies = {event: json.loads(payload) for event, payload in rows}
+    assert set(bodies) == {"model_training.complete", "element_training.complete"}, list(bodies)
+    model = bodies["model_training.complete"]
+    assert model["object"] == "custom_model" and model["data"]["object"]["id"] == model_id
+    assert model["data"]["object"]["status"] == "COMPLETE" and model["data"]["object"]["instancePrompt"] == "sks"
+    lora = bodies["element_training.complete"]["data"]["object"]
+    assert bodies["element_training.complete"]["object"] == "user_lora" and lora["id"] == number
+    assert lora["focus"] == "Style" and lora["datasetId"] == dataset_id
