@@ -90,3 +90,37 @@ def test_a_cancel_from_another_process_stops_the_job_on_the_worker(world: tuple[
     done = c.runner.events.read(job)[-1].event
     assert isinstance(done, JobDone) and done.status == "CANCELLED"
     assert c.files.count(f"users/{user_id}") == 0
+
+
+def test_a_training_runs_on_the_long_lane_of_a_celery_worker(world: tuple[Cluster, Container]) -> None:
+    """A user element trained by a Celery worker (its model's long-lane queue), on PostgreSQL: progress events
+    read back here, the LoRA stored, the integer element id from PostgreSQL's sequence."""
+    import io
+    import secrets
+    import uuid
+
+    from PIL import Image
+
+    from sfumato.services.training.trainings import ElementTrainingParams
+    from sfumato.store.training import DatasetImage, Training
+
+    _, c = world
+    user_id, _ = c.accounts.create_user("trainer")
+    dataset_id = c.datasets.create(user_id, "set", None)
+    with c.db.session() as s:
+        for n in range(5):
+            image_id = str(uuid.uuid4())
+            key = f"users/{user_id}/datasets/{dataset_id}/{image_id}.png"
+            buf = io.BytesIO()
+            Image.new("RGB", (64, 64), (n * 50, 80, 160)).save(buf, format="PNG")
+            c.files.put(key, buf.getvalue())
+            s.add(DatasetImage(id=image_id, dataset_id=dataset_id, user_id=user_id, extension="png", file_key=key,
+                               token=secrets.token_urlsafe(8), status="UPLOADED"))  # fmt: skip
+    params = ElementTrainingParams(dataset_id=dataset_id, focus="Style", num_train_epochs=1, learning_rate=1e-6)
+    number = c.trainings.create_element(user_id, None, params)
+    view = c.trainings.get_element(user_id, number)
+    assert wait_final(c, Training, view.id, timeout=240) == "COMPLETE"
+    assert steps_of(c, view.id)[-1] == 20  # element_spec's fewest steps
+    with c.db.session() as s:
+        key = s.get(Training, view.id).adapter_key
+    assert key is not None and len(c.files.get(key)) > 1000
