@@ -9,6 +9,7 @@ import numpy as np
 
 from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, cli_json
 from tests.images.support import generate
+from tests.images.support import wait as wait_path
 from tests.training.support import (
     OUTLINE_ELEMENT,
     STRIPES_ELEMENT,
@@ -193,3 +194,23 @@ def test_cancel_stops_a_training_and_the_wire_says_failed(training_server: LiveS
     assert result["job_id"] == model_id and result["kind"] == "training"
     model = wait_training(client, f"/models/{model_id}", "custom_models_by_pk")
     assert model["status"] == "FAILED" and "cancel" in model["failureReason"]
+
+
+def test_a_generation_waiting_on_a_deleted_element_fails_naming_it(training_server: LiveServer) -> None:
+    client = training_server.client("hana")
+    body = {"datasetId": dataset_with_images(client), "lora_focus": "Style", "num_train_epochs": 1}
+    number = client.post("/elements", json=body).json()["sdTrainingJob"]["userLoraId"]
+    assert wait_training(client, f"/elements/{number}", "user_loras_by_pk")["status"] == "COMPLETE"
+    busy = {**SEEDED, "num_images": 8, "num_inference_steps": 60, "width": 512, "height": 512}
+    ahead = [client.post("/generations", json=busy).json()["sdGenerationJob"]["generationId"] for _ in range(2)]
+    waiting = client.post("/generations", json={**SEEDED, "userElements": [{"userLoraId": number}]})
+    generation_id = waiting.json()["sdGenerationJob"]["generationId"]
+    assert client.delete(f"/elements/{number}").status_code == 200
+    failed = generate_wait(client, generation_id)  # two long jobs were ahead of it: the delete came first
+    assert all(generate_wait(client, g)["status"] == "COMPLETE" for g in ahead)
+    assert failed["status"] == "FAILED" and "was deleted before the job ran" in failed["failureReason"]
+    assert "donut" not in failed["failureReason"] and str(number) in failed["failureReason"]
+
+
+def generate_wait(client: httpx.Client, generation_id: str) -> dict:
+    return wait_path(client, f"/generations/{generation_id}", timeout=300)
