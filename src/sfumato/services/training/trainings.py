@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +46,7 @@ ELEMENT_RESOLUTION = 1024
 EPOCHS_RANGE = (1, 250)
 LEARNING_RATE_RANGE = (1e-8, 1e-3)
 DEFAULT_EPOCHS = 100
-DEFAULT_LEARNING_RATE = {"General": 1e-6, "Character": 1e-6, "Style": 1e-6, "Object": 1e-6}
+DEFAULT_LEARNING_RATE = 1e-6  # Leonardo's default for every focus on its default models
 # Which family of base model a requested sd_version trains on, when the server has one (else the default model).
 _FAMILY = {"v1_5": "v1_5", "v2": "v2", "FLUX_DEV": "FLUX"} | {v: "SDXL_1_0" for v in ELEMENT_SD_VERSIONS if "XL" in v}
 
@@ -227,10 +228,50 @@ class Trainings:
         )
         return [t for t in s.scalars(query).all() if t]
 
-    def _add(self, s: Session, row: Training) -> None:
-        check_queue_cap(s, row.user_id, self.max_pending)
-        s.add(row)
-        s.flush()
+    def _create(
+        self,
+        user_id: str,
+        api_key_id: str | None,
+        p: ModelTrainingParams | ElementTrainingParams,
+        instance: str,
+        sd_version: str,
+        fields: dict[str, Any],
+    ) -> tuple[str, int | None]:
+        """Snapshot the dataset, pick the trigger token, record the PENDING training (and an element's integer
+        id) in one transaction, then hand it to the dispatcher. Returns (training id, element id or None)."""
+        base = self.base_model(sd_version)
+        self._datasets.settle(user_id, p.dataset_id or "")
+        with self._db.session() as s:
+            keys = self._snapshot(s, user_id, p.dataset_id)
+            in_use = self._tokens_in_use(s, user_id, base.id)
+            token = choose_token(base.path, instance, in_use, "instance_prompt") if instance else None
+            row = Training(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                api_key_id=api_key_id,
+                status=JobStatus.PENDING,
+                description=p.description or "",
+                dataset_id=p.dataset_id,
+                image_keys=keys,
+                instance_prompt=instance,
+                instance_token=token,
+                base_model_id=base.id,
+                base_model_path=str(base.path),
+                sd_version=sd_version,
+                settings={},
+                **fields,
+            )
+            check_queue_cap(s, user_id, self.max_pending)
+            s.add(row)
+            s.flush()
+            number = None
+            if row.target == "element":
+                element = ElementNumber(training_id=row.id, user_id=user_id)
+                s.add(element)
+                s.flush()
+                number = element.id
+        self._dispatcher.submit(KIND, row.id)
+        return row.id, number
 
     def create_model(self, user_id: str, api_key_id: str | None, p: ModelTrainingParams) -> str:
         name = _name(p.name)
@@ -245,36 +286,16 @@ class Trainings:
         resolution = p.resolution if p.resolution is not None else 512
         if resolution not in MODEL_RESOLUTIONS:
             raise InvalidRequest(f"resolution must be 512 or 768, got {resolution}", field="resolution")
-        base = self.base_model(sd_version)
-        self._datasets.settle(user_id, p.dataset_id or "")
-        with self._db.session() as s:
-            keys = self._snapshot(s, user_id, p.dataset_id)
-            token = choose_token(base.path, instance, self._tokens_in_use(s, user_id, base.id), "instance_prompt")
-            row = Training(
-                id=str(uuid.uuid4()),
-                user_id=user_id,
-                api_key_id=api_key_id,
-                status=JobStatus.PENDING,
-                target="model",
-                name=name,
-                description=p.description or "",
-                dataset_id=p.dataset_id,
-                image_keys=keys,
-                instance_prompt=instance,
-                instance_token=token,
-                base_model_id=base.id,
-                base_model_path=str(base.path),
-                sd_version=sd_version,
-                model_type=_one_of("modelType", p.model_type, MODEL_TYPES, "GENERAL"),
-                strength=_one_of("strength", p.strength, STRENGTHS, "MEDIUM"),
-                nsfw=bool(p.nsfw),
-                resolution=resolution,
-                train_text_encoder=False,
-                settings={},
-            )
-            self._add(s, row)
-        self._dispatcher.submit(KIND, row.id)
-        return row.id
+        fields = {
+            "target": "model",
+            "name": name,
+            "model_type": _one_of("modelType", p.model_type, MODEL_TYPES, "GENERAL"),
+            "strength": _one_of("strength", p.strength, STRENGTHS, "MEDIUM"),
+            "nsfw": bool(p.nsfw),
+            "resolution": resolution,
+            "train_text_encoder": False,
+        }
+        return self._create(user_id, api_key_id, p, instance, sd_version, fields)[0]
 
     def create_element(self, user_id: str, api_key_id: str | None, p: ElementTrainingParams) -> int:
         name = _name(p.name, default="placeholder")
@@ -292,45 +313,21 @@ class Trainings:
             raise InvalidRequest(f"resolution must be 1024 for elements, got {resolution}", field="resolution")
         epochs = p.num_train_epochs if p.num_train_epochs is not None else DEFAULT_EPOCHS
         _in_range("num_train_epochs", epochs, *EPOCHS_RANGE, "send an integer from 1 to 250 (default 100)")
-        rate = p.learning_rate if p.learning_rate is not None else DEFAULT_LEARNING_RATE[focus]
+        rate = p.learning_rate if p.learning_rate is not None else DEFAULT_LEARNING_RATE
         _in_range("learning_rate", rate, *LEARNING_RATE_RANGE, "send a number like 1e-6 (the default)")
-        base = self.base_model(sd_version)
-        self._datasets.settle(user_id, p.dataset_id or "")
-        with self._db.session() as s:
-            keys = self._snapshot(s, user_id, p.dataset_id)
-            token = None
-            if instance:
-                token = choose_token(base.path, instance, self._tokens_in_use(s, user_id, base.id), "instance_prompt")
-            row = Training(
-                id=str(uuid.uuid4()),
-                user_id=user_id,
-                api_key_id=api_key_id,
-                status=JobStatus.PENDING,
-                target="element",
-                name=name,
-                description=p.description or "",
-                dataset_id=p.dataset_id,
-                image_keys=keys,
-                instance_prompt=instance,
-                instance_token=token,
-                base_model_id=base.id,
-                base_model_path=str(base.path),
-                sd_version=sd_version,
-                nsfw=False,
-                resolution=resolution,
-                focus=focus,
-                train_text_encoder=True if p.train_text_encoder is None else bool(p.train_text_encoder),
-                num_train_epochs=int(epochs),
-                learning_rate=float(rate),
-                settings={},
-            )
-            self._add(s, row)
-            number = ElementNumber(training_id=row.id, user_id=user_id)
-            s.add(number)
-            s.flush()
-            element_id = number.id
-        self._dispatcher.submit(KIND, row.id)
-        return element_id
+        fields = {
+            "target": "element",
+            "name": name,
+            "nsfw": False,
+            "resolution": resolution,
+            "focus": focus,
+            "train_text_encoder": True if p.train_text_encoder is None else bool(p.train_text_encoder),
+            "num_train_epochs": int(epochs),
+            "learning_rate": float(rate),
+        }
+        number = self._create(user_id, api_key_id, p, instance, sd_version, fields)[1]
+        assert number is not None
+        return number
 
     # --- reading ---
     def _model_row(self, s: Session, user_id: str, model_id: str) -> Training | None:
