@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     memory_budget_mb: int = Field(default=8192, description="Memory for cached pipelines (LRU beyond it).")
     device: str = Field(default="cpu", description="Torch device for inference (cpu, cuda, cuda:N).")
     max_keys_per_user: int = Field(default=10, description="Production API keys a user may hold.")
+    signup: Literal["open", "closed"] = Field(
+        default="closed", description="Web app sign-up page: open lets anyone create an account at /app/signup."
+    )
     max_job_attempts: int = Field(default=3, description="Attempts before a job that crashes is FAILED.")
     job_sweep_seconds: float = Field(
         default=30.0,

@@ -36,6 +36,7 @@ from sfumato.services.training.trainings import Trainings
 from sfumato.services.uploads import InitImages, UploadPolicy, load_or_create_secret
 from sfumato.services.urls import LOCAL_URLS, FileUrls
 from sfumato.services.variations import Variations
+from sfumato.services.web_logins import WebLogins
 from sfumato.services.webhooks import Webhooks, catalog_model_lookup
 from sfumato.settings import Settings
 from sfumato.store.database import Database
@@ -71,6 +72,7 @@ class Container:
     variations: Variations
     cdn: CdnFiles
     operations: Operations
+    web_logins: WebLogins  # the web app's passwords and sessions
     warmup: ModelWarmup | None = None  # in-process serving: the default model, loaded at start-up
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -175,8 +177,10 @@ def build(
     else:
         warmup = ModelWarmup(engine, catalog, enabled=settings.preload_default_model)
         model_ready = warmup.problem
+    rate_limiter = build_rate_limiter(settings)  # one set of counters: API keys and web sign-ins
     return Container(
         operations=Operations(db, files, dispatcher, kinds, model_ready),
+        web_logins=WebLogins(db, rate_limiter),
         warmup=warmup,
         settings=settings,
         db=db,
@@ -196,7 +200,7 @@ def build(
         platform_elements=platform_elements,
         variations=variations,
         cdn=CdnFiles(db, files),
-        rate_limiter=build_rate_limiter(settings),
+        rate_limiter=rate_limiter,
         urls=urls,
     )
 

@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from sfumato.cli.common import JsonFlag, container, emit, fails_cleanly
+from sfumato.services.web_logins import check_password
 
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Production API keys.", no_args_is_help=True)
 
 
+def _read_password(confirm: bool) -> str:
+    """Prompted without echo on a terminal; read from stdin's first line otherwise, so scripts can pipe it."""
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 @users_app.command("create")
 @fails_cleanly
-def users_create(name: str, as_json: JsonFlag = False) -> None:
+def users_create(
+    name: str,
+    password: Annotated[
+        bool, typer.Option("--password", help="Also set a web app password (prompted without echo).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Create a user and print its id and a first API key (shown once)."""
-    user_id, key = container().accounts.create_user(name)
+    secret = _read_password(confirm=True) if password else None
+    c = container()
+    if secret is not None:  # checked before the user exists, so a too-short password leaves nothing behind
+        check_password(secret)
+    user_id, key = c.accounts.create_user(name)
+    if secret is not None:
+        c.web_logins.set_password(name, secret)
     text = f"user {name} created\nuser id: {user_id}\nAPI key (shown once): {key.secret}"
     emit(as_json, {"user_id": user_id, "api_key": key.secret, "key_id": key.info.id}, text)
+
+
+@users_app.command("password")
+@fails_cleanly
+def users_password(name: str, as_json: JsonFlag = False) -> None:
+    """Set a user's web app password (from stdin when it is not a terminal); signs them out everywhere."""
+    user_id = container().web_logins.set_password(name, _read_password(confirm=True))
+    emit(as_json, {"user_id": user_id}, f"user {name}: password set, every web session signed out")
 
 
 @users_app.command("delete")

@@ -18,6 +18,10 @@ from sfumato.store.database import Database
 from sfumato.store.models import User, job_tables
 
 WINDOW_SECONDS = 60
+# Web app sign-in attempts (Grafana's rule): per user name in five minutes, and per client address in a minute.
+LOGIN_WINDOW_SECONDS = 300
+LOGIN_ATTEMPTS_PER_NAME = 5
+LOGIN_ATTEMPTS_PER_CLIENT = 30
 QUEUE_CAP = 200  # PENDING jobs per user, generations and variations together (SFUMATO_MAX_PENDING_PER_USER)
 
 
@@ -104,4 +108,15 @@ class RateLimiter:
                 f"Rate limit exceeded: at most {self.jobs_per_minute} generation and variation requests "
                 "per minute per API key; wait a minute and try again"
             )
+        return None
+
+    def check_login(self, username: str, client: str) -> str | None:
+        """None when a web sign-in attempt may go on, else the message to show (answered with a 429)."""
+        if self._counter.hit(f"login:{username}", LOGIN_WINDOW_SECONDS) > LOGIN_ATTEMPTS_PER_NAME:
+            return (
+                f"Too many sign-in attempts for this username: at most {LOGIN_ATTEMPTS_PER_NAME} in "
+                f"{LOGIN_WINDOW_SECONDS // 60} minutes; wait a few minutes and try again"
+            )
+        if self._counter.hit(f"login-ip:{client}", WINDOW_SECONDS) > LOGIN_ATTEMPTS_PER_CLIENT:
+            return "Too many sign-in attempts from this address; wait a minute and try again"
         return None

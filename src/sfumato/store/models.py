@@ -69,6 +69,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     api_concurrency_slots: Mapped[int] = mapped_column(Integer, default=10)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Argon2 hash of the web app password (services/web_logins.py); None: the user signs in nowhere but the API.
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

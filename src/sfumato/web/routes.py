@@ -1,0 +1,176 @@
+"""The pages. Thin: each reads the form, calls a service (the same ones the API calls) and renders a template.
+Forms are multipart: the API's tolerance middleware reads any other body as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from sfumato.services.errors import Busy, SfumatoError
+from sfumato.services.web_logins import WebUser
+from sfumato.web.security import (
+    CSRF_FIELD,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    clear_session_cookie,
+    login_csrf_token,
+    remember_login_csrf,
+    same_origin,
+    services,
+    set_session_cookie,
+    signed_in,
+    token_matches,
+)
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+_REFUSED = "This form was refused because it did not come from this site's own page; reload the page and try again."
+# No inline scripts, nothing from elsewhere: what the pages need is served from /app/static.
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # pages may show a new key's secret once
+}
+
+
+def page(request: Request, name: str, user: WebUser | None, status: int = 200, **extra: Any) -> HTMLResponse:
+    context: dict[str, Any] = {
+        "user": user,
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": user.csrf_token if user else "",
+        "signup_open": services(request).settings.signup == "open",
+    }
+    context.update(extra)
+    return templates.TemplateResponse(request, name, context, status_code=status, headers=_HEADERS)
+
+
+def to_login() -> RedirectResponse:
+    return RedirectResponse("/app/login", status_code=303)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+async def checked_form(request: Request, user: WebUser) -> dict[str, str] | None:
+    """The form's fields, or None when it fails the CSRF checks (origin gate and the session's token)."""
+    form = await form_fields(request)
+    if not same_origin(request) or not token_matches(user.csrf_token, form.get(CSRF_FIELD)):
+        return None
+    return form
+
+
+def refused(request: Request, user: WebUser | None) -> HTMLResponse:
+    return page(request, "refused.html", user, status=403, title="Form refused", message=_REFUSED)
+
+
+@router.get("")
+def home(request: Request) -> Response:
+    return RedirectResponse("/app/models" if signed_in(request) else "/app/login", status_code=303)
+
+
+def _credentials_form(
+    request: Request, name: str, username: str = "", error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    token = login_csrf_token(request)
+    title = "Log in" if name == "login.html" else "Sign up"
+    response = page(request, name, None, status, title=title, username=username, error=error, csrf_token=token)
+    remember_login_csrf(request, response, token)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    if signed_in(request):
+        return RedirectResponse("/app", status_code=303)
+    return _credentials_form(request, "login.html")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await form_fields(request)
+    username = form.get("username", "")
+    if not same_origin(request) or not token_matches(request.cookies.get(LOGIN_CSRF_COOKIE), form.get(CSRF_FIELD)):
+        return _credentials_form(request, "login.html", username, _REFUSED, 403)
+    client = request.client.host if request.client else "unknown"
+    try:
+        new = services(request).web_logins.login(username, form.get("password", ""), client)
+    except Busy as exc:
+        throttled = _credentials_form(request, "login.html", username, exc.message, 429)
+        throttled.headers["Retry-After"] = "300"
+        return throttled
+    except SfumatoError as exc:
+        return _credentials_form(request, "login.html", username, exc.message, 401)
+    services(request).web_logins.logout(request.cookies.get(SESSION_COOKIE))  # rotated: the old one goes
+    response = RedirectResponse("/app", status_code=303)
+    set_session_cookie(request, response, new.token)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    user = signed_in(request)
+    if user is None:
+        return to_login()
+    if await checked_form(request, user) is None:
+        return refused(request, user)
+    services(request).web_logins.logout(request.cookies.get(SESSION_COOKIE))
+    response = to_login()
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/signup")
+def signup_page(request: Request) -> Response:
+    if services(request).settings.signup != "open":
+        return page(request, "refused.html", None, 404, title="Sign-up closed", message=_SIGNUP_CLOSED)
+    return _credentials_form(request, "signup.html")
+
+
+_SIGNUP_CLOSED = "Sign-up is closed on this server; ask its administrator for an account (sfumato users create)."
+
+
+@router.post("/signup")
+async def signup(request: Request) -> Response:
+    s = services(request)
+    if s.settings.signup != "open":
+        return page(request, "refused.html", None, 404, title="Sign-up closed", message=_SIGNUP_CLOSED)
+    form = await form_fields(request)
+    username = form.get("username", "").strip()
+    password = form.get("password", "")
+    if not same_origin(request) or not token_matches(request.cookies.get(LOGIN_CSRF_COOKIE), form.get(CSRF_FIELD)):
+        return _credentials_form(request, "signup.html", username, _REFUSED, 403)
+    try:
+        s.web_logins.check_new_password(password)
+        s.accounts.create_user(username)
+        s.web_logins.set_password(username, password)
+        new = s.web_logins.login(username, password, request.client.host if request.client else "unknown")
+    except SfumatoError as exc:
+        return _credentials_form(request, "signup.html", username, exc.message, 400)
+    response = RedirectResponse("/app", status_code=303)
+    set_session_cookie(request, response, new.token)
+    return response
+
+
+@router.get("/models")
+def models_page(request: Request, tab: str = "platform") -> Response:
+    user = signed_in(request)
+    if user is None:
+        return to_login()
+    s = services(request)
+    yours = tab == "yours"
+    return page(
+        request,
+        "models.html",
+        user,
+        title="Your Models" if yours else "Platform Models",
+        tab="yours" if yours else "platform",
+        platform=s.catalog.image_models(),
+        custom=s.trainings.list_models(user.user_id) if yours else [],
+    )

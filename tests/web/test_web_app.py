@@ -1,0 +1,220 @@
+"""The web app against a real server on loopback, driven by Debian's Chromium (Playwright) where a browser
+matters: sign-in, log out, the cookie's flags, CSRF and throttling refusals, sessions gone on a password change
+(CLI) and on account deletion, the models page with platform ids and a user's custom model. Screenshots of
+each page go to docs/."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from sfumato.store.database import Database
+from sfumato.store.training import Training
+from sfumato.testing.browser import chromium
+from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data = tmp_path_factory.mktemp("web-data")
+    live = LiveServer(server_env(data, tiny_catalog), free_port(), data / "server.log")
+    live.env["SFUMATO_PRELOAD_DEFAULT_MODEL"] = "false"  # no page here generates
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 720})
+    yield context.new_page()
+    context.close()
+
+
+def sfumato(server: LiveServer, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sfumato.cli", *args], env=server.env, input=stdin, capture_output=True, text=True
+    )
+
+
+def new_user(server: LiveServer, password: str = PASSWORD) -> dict[str, Any]:
+    """A user with a password, made as the README says: `sfumato users create NAME --password` (piped)."""
+    name = f"u{uuid.uuid4().hex[:8]}"
+    done = sfumato(server, "users", "create", name, "--password", "--json", stdin=password + "\n")
+    assert done.returncode == 0, done.stderr
+    return {"name": name, **json.loads(done.stdout)}
+
+
+def sign_in(page: Page, server: LiveServer, name: str, password: str = PASSWORD) -> None:
+    page.goto(server.base_url + "/")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+@contextmanager
+def http_sign_in(server: LiveServer, name: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
+    """A cookie-holding client signed in through the form (CSRF token and all), as a browser would be."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        response = post_login(client, name, password)
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def form_token(html: str) -> str:
+    found = re.search(r'name="csrftoken" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def post_login(client: httpx.Client, name: str, password: str) -> httpx.Response:
+    token = form_token(client.get("/app/login").text)
+    fields = {"csrftoken": token, "username": name, "password": password}
+    return client.post("/app/login", files={k: (None, v) for k, v in fields.items()})
+
+
+def test_sign_in_refuses_a_wrong_password_keeping_the_username_then_lands_on_the_app(
+    server: LiveServer, page: Page
+) -> None:
+    user = new_user(server)
+    sign_in(page, server, user["name"], "not the password")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong username or password")
+    expect(page.get_by_label("Username")).to_have_value(user["name"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.screenshot(path=str(DOCS / "webapp-signin.png"))
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(server.base_url + "/app/models")
+    expect(page.get_by_text(f"Signed in as {user['name']}")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "sfumato_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+    assert cookie["secure"] is False  # plain http on loopback; Secure is set when the request is https
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    page.goto(server.base_url + "/app/models")
+    expect(page).to_have_url(server.base_url + "/app/login")
+    # The old cookie is dead server-side too, not only removed from the browser.
+    stale = httpx.get(server.base_url + "/app/models", cookies={"sfumato_session": cookie["value"]})
+    assert stale.status_code == 303 and stale.headers["location"] == "/app/login"
+
+
+def test_the_rest_api_never_accepts_the_session_cookie(server: LiveServer) -> None:
+    user = new_user(server)
+    with http_sign_in(server, user["name"]) as web:
+        assert web.get("/app/models").status_code == 200
+        assert web.get("/api/rest/v1/me").status_code == 401
+        bearer = {"Authorization": f"Bearer {user['api_key']}"}
+        assert web.get("/api/rest/v1/me", headers=bearer).status_code == 200
+
+
+def test_a_cross_origin_form_post_is_refused(server: LiveServer) -> None:
+    user = new_user(server)
+    with http_sign_in(server, user["name"]) as web:
+        token = form_token(web.get("/app/models").text)
+        forged = {"csrftoken": (None, token)}
+        for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            refused = web.post("/app/logout", files=forged, headers=headers)
+            assert refused.status_code == 403 and "was refused" in refused.text
+        # Same origin but no token (a form another site could not read the token for): refused too.
+        assert web.post("/app/logout", files={"x": (None, "1")}).status_code == 403
+        assert web.get("/app/models").status_code == 200  # still signed in
+        cross_login = web.post(
+            "/app/login", files={"username": (None, user["name"])}, headers={"Origin": "http://evil.example"}
+        )
+        assert cross_login.status_code == 403
+        assert web.post("/app/logout", files=forged).status_code == 303  # the real form works
+
+
+def test_sign_in_is_throttled_after_five_attempts(server: LiveServer) -> None:
+    user = new_user(server)
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        for _ in range(5):
+            assert post_login(client, user["name"], "wrong password").status_code == 401
+        throttled = post_login(client, user["name"], PASSWORD)  # even the right one, for a while
+        assert throttled.status_code == 429 and "Too many sign-in attempts" in throttled.text
+        assert throttled.headers["retry-after"]
+
+
+def test_a_password_change_from_the_cli_signs_the_user_out_everywhere(server: LiveServer) -> None:
+    user = new_user(server)
+    with http_sign_in(server, user["name"]) as web:
+        assert web.get("/app/models").status_code == 200
+        done = sfumato(server, "users", "password", user["name"], stdin="a new password\n")
+        assert done.returncode == 0, done.stderr
+        assert web.get("/app/models").headers.get("location") == "/app/login"
+    with httpx.Client(base_url=server.base_url) as fresh:
+        assert post_login(fresh, user["name"], PASSWORD).status_code == 401
+        assert post_login(fresh, user["name"], "a new password").status_code == 303
+
+
+def test_account_deletion_removes_the_sessions(server: LiveServer) -> None:
+    user = new_user(server)
+    with http_sign_in(server, user["name"]) as web:
+        done = sfumato(server, "users", "delete", user["name"])
+        assert done.returncode == 0, done.stderr
+        assert web.get("/app/models").headers.get("location") == "/app/login"
+    db = Database(f"sqlite:///{Path(server.env['SFUMATO_DATA_DIR']) / 'sfumato.db'}")
+    with db.engine.connect() as conn:
+        left = conn.exec_driver_sql("SELECT count(*) FROM web_sessions WHERE user_id = ?", (user["user_id"],))
+        assert left.scalar() == 0
+    db.dispose()
+
+
+def _add_custom_model(server: LiveServer, user_id: str, status: str, step: int) -> str:
+    """A custom model row as POST /models leaves it (the trainer is not what this page shows)."""
+    db = Database(f"sqlite:///{Path(server.env['SFUMATO_DATA_DIR']) / 'sfumato.db'}")
+    row_id = str(uuid.uuid4())
+    with db.session() as s:
+        s.add(
+            Training(
+                id=row_id, user_id=user_id, target="model", name="Jack the dog", description="my dog, 12 photos",
+                dataset_id=str(uuid.uuid4()), image_keys=[], instance_prompt="jackthedog",
+                base_model_id=TINY_MODEL_ID, base_model_path="/none", sd_version="v1_5", resolution=512,
+                settings={}, status=status, step=step, steps=400,
+            )
+        )  # fmt: skip
+    db.dispose()
+    return row_id
+
+
+def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: LiveServer, page: Page) -> None:
+    user = new_user(server)
+    model_id = _add_custom_model(server, user["user_id"], "PENDING", 120)
+    sign_in(page, server, user["name"])
+    expect(page.get_by_role("heading", name="Models", exact=True)).to_be_visible()
+    for details in page.locator("details").all():
+        details.locator("summary", has_text="View More").click()
+    expect(page.get_by_label("Model ID of Tiny SD 1.5")).to_have_value(TINY_MODEL_ID)
+    expect(page.get_by_label("Model ID of Tiny SDXL")).to_have_value(TINY_XL_MODEL_ID)
+    page.screenshot(path=str(DOCS / "webapp-models.png"), full_page=True)
+
+    page.get_by_role("link", name="Your Models").click()
+    expect(page.get_by_text("training, step 120 of 400")).to_be_visible()
+    page.locator("summary", has_text="View More").click()
+    expect(page.get_by_label("Model ID of Jack the dog")).to_have_value(model_id)
+    expect(page.get_by_text("jackthedog")).to_be_visible()
+    page.screenshot(path=str(DOCS / "webapp-your-models.png"), full_page=True)
+    # Another user sees none of it.
+    other = new_user(server)
+    with http_sign_in(server, other["name"]) as web:
+        assert model_id not in web.get("/app/models?tab=yours").text
