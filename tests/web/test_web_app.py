@@ -5,15 +5,9 @@ each page go to docs/."""
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,9 +17,7 @@ from sfumato.store.database import Database
 from sfumato.store.training import Training
 from sfumato.testing.browser import chromium
 from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-PASSWORD = "correct horse battery"
+from tests.web.support import DOCS, PASSWORD, form_token, http_sign_in, new_user, post_login, sfumato, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -49,48 +41,6 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 720})
     yield context.new_page()
     context.close()
-
-
-def sfumato(server: LiveServer, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sfumato.cli", *args], env=server.env, input=stdin, capture_output=True, text=True
-    )
-
-
-def new_user(server: LiveServer, password: str = PASSWORD) -> dict[str, Any]:
-    """A user with a password, made as the README says: `sfumato users create NAME --password` (piped)."""
-    name = f"u{uuid.uuid4().hex[:8]}"
-    done = sfumato(server, "users", "create", name, "--password", "--json", stdin=password + "\n")
-    assert done.returncode == 0, done.stderr
-    return {"name": name, **json.loads(done.stdout)}
-
-
-def sign_in(page: Page, server: LiveServer, name: str, password: str = PASSWORD) -> None:
-    page.goto(server.base_url + "/")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
-@contextmanager
-def http_sign_in(server: LiveServer, name: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
-    """A cookie-holding client signed in through the form (CSRF token and all), as a browser would be."""
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        response = post_login(client, name, password)
-        assert response.status_code == 303, response.text
-        yield client
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrftoken" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def post_login(client: httpx.Client, name: str, password: str) -> httpx.Response:
-    token = form_token(client.get("/app/login").text)
-    fields = {"csrftoken": token, "username": name, "password": password}
-    return client.post("/app/login", files={k: (None, v) for k, v in fields.items()})
 
 
 def test_sign_in_refuses_a_wrong_password_keeping_the_username_then_lands_on_the_app(

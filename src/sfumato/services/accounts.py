@@ -129,6 +129,19 @@ class Accounts:
             rows = s.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at))
             return [_info(r) for r in rows]
 
+    @property
+    def max_keys(self) -> int:
+        return self._max_keys
+
+    def revoke_own_key(self, username: str, key_id: str) -> None:
+        """Revoke one of `username`'s keys (the web app: a user deletes only their own)."""
+        user = self._user_by_name(username)
+        with self._db.session() as s:
+            row = s.get(ApiKey, key_id)
+            if row is None or row.user_id != user.id:
+                raise NotFound(f"you have no API key with id {key_id!r}; reload the page to see your keys")
+            s.delete(row)
+
     def revoke_key(self, key_id: str) -> None:
         with self._db.session() as s:
             row = s.get(ApiKey, key_id)

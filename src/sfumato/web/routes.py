@@ -174,3 +174,54 @@ def models_page(request: Request, tab: str = "platform") -> Response:
         platform=s.catalog.image_models(),
         custom=s.trainings.list_models(user.user_id) if yours else [],
     )
+
+
+def _api_access(request: Request, user: WebUser, status: int = 200, **extra: Any) -> HTMLResponse:
+    accounts = services(request).accounts
+    keys = accounts.list_keys(user.username)
+    context: dict[str, Any] = {"form": {}, "error": None, "new_key": None}
+    context.update(extra)
+    return page(
+        request, "api_access.html", user, status, title="API Access", keys=keys, max_keys=accounts.max_keys, **context
+    )
+
+
+@router.get("/api-access")
+def api_access_page(request: Request) -> Response:
+    user = signed_in(request)
+    return to_login() if user is None else _api_access(request, user)
+
+
+@router.post("/api-access/keys")
+async def create_key(request: Request) -> Response:
+    user = signed_in(request)
+    if user is None:
+        return to_login()
+    form = await checked_form(request, user)
+    if form is None:
+        return refused(request, user)
+    try:
+        new = services(request).accounts.create_key(
+            user.username,
+            name=form.get("name", "").strip(),
+            webhook_url=form.get("webhook_url", "").strip() or None,
+            webhook_key=form.get("webhook_key", "").strip() or None,
+        )
+    except SfumatoError as exc:
+        return _api_access(request, user, 400, form=form, error=exc.message)
+    # Answered here, not redirected: the secret is shown in this one response and never again.
+    return _api_access(request, user, 201, new_key=new)
+
+
+@router.post("/api-access/keys/{key_id}/delete")
+async def delete_key(request: Request, key_id: str) -> Response:
+    user = signed_in(request)
+    if user is None:
+        return to_login()
+    if await checked_form(request, user) is None:
+        return refused(request, user)
+    try:
+        services(request).accounts.revoke_own_key(user.username, key_id)
+    except SfumatoError as exc:
+        return _api_access(request, user, 404, error=exc.message)
+    return RedirectResponse("/app/api-access", status_code=303)

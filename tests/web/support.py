@@ -1,0 +1,64 @@
+"""Helpers of the web app's browser tests: users with passwords made through the CLI, signing in with a
+browser or with a cookie-holding HTTP client (CSRF token and all)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page
+
+from sfumato.testing.live_server import LiveServer
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+PASSWORD = "correct horse battery"
+
+
+def sfumato(server: LiveServer, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sfumato.cli", *args], env=server.env, input=stdin, capture_output=True, text=True
+    )
+
+
+def new_user(server: LiveServer, password: str = PASSWORD) -> dict[str, Any]:
+    """A user with a password, made as the README says: `sfumato users create NAME --password` (piped)."""
+    name = f"u{uuid.uuid4().hex[:8]}"
+    done = sfumato(server, "users", "create", name, "--password", "--json", stdin=password + "\n")
+    assert done.returncode == 0, done.stderr
+    return {"name": name, **json.loads(done.stdout)}
+
+
+def sign_in(page: Page, server: LiveServer, name: str, password: str = PASSWORD) -> None:
+    page.goto(server.base_url + "/")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+@contextmanager
+def http_sign_in(server: LiveServer, name: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
+    """A cookie-holding client signed in through the form (CSRF token and all), as a browser would be."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        response = post_login(client, name, password)
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def form_token(html: str) -> str:
+    found = re.search(r'name="csrftoken" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def post_login(client: httpx.Client, name: str, password: str) -> httpx.Response:
+    token = form_token(client.get("/app/login").text)
+    fields = {"csrftoken": token, "username": name, "password": password}
+    return client.post("/app/login", files={k: (None, v) for k, v in fields.items()})
