@@ -168,3 +168,26 @@ def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: 
     other = new_user(server)
     with http_sign_in(server, other["name"]) as web:
         assert model_id not in web.get("/app/models?tab=yours").text
+
+
+def test_the_cookie_is_secure_when_the_request_is_https(server: LiveServer) -> None:
+    """Behind a TLS proxy on loopback (uvicorn trusts its X-Forwarded-Proto), the cookie gets Secure."""
+    user = new_user(server)
+    with httpx.Client(base_url=server.base_url) as client:
+        # The form is fetched over plain http: httpx, talking http, would not send back a Secure form cookie.
+        token = form_token(client.get("/app/login").text)
+        fields = {"csrftoken": token, "username": user["name"], "password": PASSWORD}
+        files = {k: (None, v) for k, v in fields.items()}
+        answer = client.post("/app/login", files=files, headers={"X-Forwarded-Proto": "https"})
+        assert answer.status_code == 303, answer.text
+        cookie = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and "sfumato_session" in v)
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_sign_up_is_closed_by_default_and_a_short_password_creates_no_user(server: LiveServer) -> None:
+    closed = httpx.get(server.base_url + "/app/signup")
+    assert closed.status_code == 404 and "Sign-up is closed" in closed.text
+    refused = sfumato(server, "users", "create", "shorty", "--password", stdin="short\n")
+    assert refused.returncode == 1 and "at least 8 characters" in refused.stderr
+    assert sfumato(server, "keys", "list", "--user", "shorty").returncode == 1  # no such user
+    assert httpx.get(server.base_url + "/", follow_redirects=False).headers["location"] == "/app"
