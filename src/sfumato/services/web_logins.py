@@ -72,8 +72,23 @@ class WebLogins:
             s.execute(delete(WebSession).where(WebSession.user_id == user.id))
             return user.id
 
+    def change_password(self, username: str, current: str, new: str, client: str) -> NewSession:
+        """Check the current password (throttled like a sign-in), set the new one, sign out every session and
+        open a fresh one for the browser that asked."""
+        check_password(new)
+        try:
+            self._verify(username, current, client)
+        except Unauthorized:
+            raise Unauthorized("The current password is wrong", field="current_password") from None
+        self.set_password(username, new)
+        return self._open_session(username)
+
     def login(self, username: str, password: str, client: str) -> NewSession:
         """A new session (a fresh token: rotated at every login), or Unauthorized / Busy (throttled)."""
+        self._verify(username, password, client)
+        return self._open_session(username)
+
+    def _verify(self, username: str, password: str, client: str) -> None:
         refusal = self._limiter.check_login(username.strip().lower(), client)
         if refusal is not None:
             raise Busy(refusal)
@@ -88,6 +103,12 @@ class WebLogins:
                 raise Unauthorized(_WRONG)
             if self._hasher.check_needs_rehash(stored):
                 user.password_hash = self._hasher.hash(password)
+
+    def _open_session(self, username: str) -> NewSession:
+        with self._db.session() as s:
+            user = s.scalar(select(User).where(User.username == username.strip()))
+            if user is None:
+                raise Unauthorized(_WRONG)
             token = secrets.token_urlsafe(32)
             now = datetime.now(UTC)
             row = WebSession(

@@ -225,3 +225,48 @@ async def delete_key(request: Request, key_id: str) -> Response:
     except SfumatoError as exc:
         return _api_access(request, user, 404, error=exc.message)
     return RedirectResponse("/app/api-access", status_code=303)
+
+
+@router.get("/account")
+def account_page(request: Request) -> Response:
+    user = signed_in(request)
+    return to_login() if user is None else page(request, "account.html", user, title="Account", nav="account")
+
+
+@router.post("/account/password")
+async def change_password(request: Request) -> Response:
+    user = signed_in(request)
+    if user is None:
+        return to_login()
+    form = await checked_form(request, user)
+    if form is None:
+        return refused(request, user)
+    client = request.client.host if request.client else "unknown"
+    try:
+        new = services(request).web_logins.change_password(
+            user.username, form.get("current_password", ""), form.get("new_password", ""), client
+        )
+    except SfumatoError as exc:
+        status = 429 if isinstance(exc, Busy) else 400
+        return page(request, "account.html", user, status, title="Account", nav="account", password_error=exc.message)
+    # Every other session is gone; this browser continues on a fresh one (with a fresh CSRF token).
+    response = page(request, "account.html", new.user, title="Account", nav="account", password_changed=True)
+    set_session_cookie(request, response, new.token)
+    return response
+
+
+@router.post("/account/delete")
+async def delete_account(request: Request) -> Response:
+    user = signed_in(request)
+    if user is None:
+        return to_login()
+    form = await checked_form(request, user)
+    if form is None:
+        return refused(request, user)
+    if form.get("confirm_username", "").strip() != user.username:
+        message = f"Type your username ({user.username}) to confirm; nothing was deleted."
+        return page(request, "account.html", user, 400, title="Account", nav="account", delete_error=message)
+    services(request).accounts.delete_user(user.username)  # rows (sessions and keys included) and files
+    response = RedirectResponse("/app/login", status_code=303)
+    clear_session_cookie(request, response)
+    return response
