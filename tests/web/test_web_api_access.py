@@ -1,6 +1,6 @@
 """API Access in the browser: create a key with a webhook (its secret and signing secret shown once, then only
-the hint), the key works on the API, "n of 10" and the 11th key's message, Delete (the key gets 401 at once),
-and a user cannot delete another user's key."""
+the hint; a reload posting the form again makes no second key), the key works on the API, "n of 10" and the
+11th key's message, Delete (the key gets 401 at once), and a user cannot delete another user's key."""
 
 from __future__ import annotations
 
@@ -57,6 +57,9 @@ def test_create_a_key_with_a_webhook_use_it_and_delete_it(server: LiveServer, pa
     page.screenshot(path=str(DOCS / "webapp-api-access.png"), full_page=True)
     assert _me(server, secret) == 200
 
+    page.reload()  # the browser posts the form again: refused, no second key
+    expect(page.get_by_role("alert")).to_contain_text("no key was made")
+    expect(page.get_by_text("2 of 10")).to_be_visible()
     # Shown once: a later view has only the hint, and when the key was last used.
     page.goto(server.base_url + "/app/api-access")
     expect(page.get_by_role("row", name="myapp-prod")).not_to_contain_text("never")

@@ -186,6 +186,12 @@ def _api_access(request: Request, user: WebUser, status: int = 200, **extra: Any
     )
 
 
+_KEYS_CHANGED = (
+    "Your keys changed since this page was shown (was this form sent twice?), so no key was made; "
+    "check the list below, then create the key again if you still need it."
+)
+
+
 @router.get("/api-access")
 def api_access_page(request: Request) -> Response:
     user = signed_in(request)
@@ -200,6 +206,11 @@ async def create_key(request: Request) -> Response:
     form = await checked_form(request, user)
     if form is None:
         return refused(request, user)
+    # The form carries how many keys the page listed: a reload that posts it again finds one more and is
+    # refused, instead of making a second key.
+    shown = form.get("key_count")
+    if shown is not None and shown != str(len(services(request).accounts.list_keys(user.username))):
+        return _api_access(request, user, 409, form=form, error=_KEYS_CHANGED)
     try:
         new = services(request).accounts.create_key(
             user.username,
