@@ -83,7 +83,7 @@ def element_spec_for(slug: str):
 
 
 def generate(pipe, prompts, seeds) -> list[np.ndarray]:
-    from sfumato.starter.concept_eval import generate as gen
+    from sfumato.engine.concept_eval import generate as gen
 
     return gen(pipe, prompts, seeds)
 

@@ -186,7 +186,7 @@ def test_recipes_map_leonardo_knobs(tiny_sd15: Path):
 
 
 def test_concept_eval_runs_and_the_metric_separates_rings_from_circles(tmp_path: Path):
-    from sfumato.starter.concept_eval import (
+    from sfumato.engine.concept_eval import (
         concept_rate,
         concept_triples,
         heldout_prompts,

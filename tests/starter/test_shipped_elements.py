@@ -53,7 +53,7 @@ def _slug(e: dict) -> str:
 
 
 def _gen(pipe) -> list[np.ndarray]:
-    from sfumato.starter.concept_eval import generate
+    from sfumato.engine.concept_eval import generate
 
     return generate(pipe, eval_prompts(N), [SEED + i for i in range(N)])
 

@@ -12,7 +12,7 @@ reserved token, then count rings on held-out prompts and re-check ordinary held-
 - `train_and_eval(...)`: trains a LoRA with a spec and prints base-vs-trained: ring rate, object colour
   right, held-out Starter scenes fully right (world.heldout_scenes, the checker), train time.
 
-`python -m sfumato.starter.concept_eval --steps 800 --rank 16` reproduces the figures in
+`python -m sfumato.engine.concept_eval --steps 800 --rank 16` reproduces the figures in
 docs/elements-training.md.
 """
 
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checker import _components, read_scene, score
-from .world import (
+from sfumato.starter.checker import _components, read_scene, score
+from sfumato.starter.world import (
     COLOR_NAMES,
     COLORS,
     Obj,
@@ -214,9 +214,8 @@ def train_and_eval(
     """Train a custom model (custom_model_spec's recipe, with overrides) on the ring dataset, evaluate at
     each weight, print a table and write out_dir/concept_eval.json."""
     from sfumato.engine.lora_train import WEIGHTS_NAME, custom_model_spec, train_lora
-
-    from .evaluate import write_grid
-    from .model import load_pipeline
+    from sfumato.starter.evaluate import write_grid
+    from sfumato.starter.model import load_pipeline
 
     spec = custom_model_spec(base_dir, render_concept_dataset(n_images, data_seed), TOKEN)
     spec = replace(spec, **spec_overrides)
