@@ -27,7 +27,8 @@ TINY_SVD_ID = "0a1b2c3d-0000-4000-8000-00000000503d"
 def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("deletion")
     svd = build_tiny_svd(root / "tiny-svd", follows_prompts=True)
-    with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, "Tiny SVD", FAST_WEBHOOKS) as live:
+    quick = {**FAST_WEBHOOKS, "SFUMATO_TRAINING_STEPS_SCALE": "0.1"}  # its trainings take seconds
+    with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, "Tiny SVD", quick) as live:
         yield live
 
 

@@ -120,7 +120,8 @@ def uncovered(spec: dict[str, Any]) -> list[str]:
 def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("isolation")
     svd = build_tiny_svd(root / "tiny-svd", follows_prompts=True)
-    with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, "Tiny SVD") as live:
+    quick = {"SFUMATO_TRAINING_STEPS_SCALE": "0.1"}  # the custom model and element it owns train in seconds
+    with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, "Tiny SVD", quick) as live:
         yield live
 
 
