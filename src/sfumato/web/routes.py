@@ -70,6 +70,21 @@ def refused(request: Request, user: WebUser | None) -> HTMLResponse:
     return page(request, "refused.html", user, status=403, title="Form refused", message=_REFUSED)
 
 
+async def signed_in_post(request: Request) -> tuple[WebUser, dict[str, str]] | Response:
+    """The gate of every signed-in form: (user, fields), or the answer to send instead (to sign-in when there
+    is no session, 403 when the form fails the CSRF checks)."""
+    user = signed_in(request)
+    if user is None:
+        return to_login()
+    form = await checked_form(request, user)
+    return refused(request, user) if form is None else (user, form)
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for login throttling."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.get("")
 def home(request: Request) -> Response:
     return RedirectResponse("/app/models" if signed_in(request) else "/app/login", status_code=303)
@@ -98,7 +113,7 @@ async def login(request: Request) -> Response:
     username = form.get("username", "")
     if not same_origin(request) or not token_matches(request.cookies.get(LOGIN_CSRF_COOKIE), form.get(CSRF_FIELD)):
         return _credentials_form(request, "login.html", username, _REFUSED, 403)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         new = services(request).web_logins.login(username, form.get("password", ""), client)
     except Busy as exc:
@@ -115,11 +130,9 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    user = signed_in(request)
-    if user is None:
-        return to_login()
-    if await checked_form(request, user) is None:
-        return refused(request, user)
+    gate = await signed_in_post(request)
+    if isinstance(gate, Response):
+        return gate
     services(request).web_logins.logout(request.cookies.get(SESSION_COOKIE))
     response = to_login()
     clear_session_cookie(request, response)
@@ -150,7 +163,7 @@ async def signup(request: Request) -> Response:
         s.web_logins.check_new_password(password)
         s.accounts.create_user(username)
         s.web_logins.set_password(username, password)
-        new = s.web_logins.login(username, password, request.client.host if request.client else "unknown")
+        new = s.web_logins.login(username, password, client_address(request))
     except SfumatoError as exc:
         return _credentials_form(request, "signup.html", username, exc.message, 400)
     response = RedirectResponse("/app", status_code=303)
@@ -200,12 +213,10 @@ def api_access_page(request: Request) -> Response:
 
 @router.post("/api-access/keys")
 async def create_key(request: Request) -> Response:
-    user = signed_in(request)
-    if user is None:
-        return to_login()
-    form = await checked_form(request, user)
-    if form is None:
-        return refused(request, user)
+    gate = await signed_in_post(request)
+    if isinstance(gate, Response):
+        return gate
+    user, form = gate
     # The form carries how many keys the page listed: a reload that posts it again finds one more and is
     # refused, instead of making a second key.
     shown = form.get("key_count")
@@ -226,11 +237,10 @@ async def create_key(request: Request) -> Response:
 
 @router.post("/api-access/keys/{key_id}/delete")
 async def delete_key(request: Request, key_id: str) -> Response:
-    user = signed_in(request)
-    if user is None:
-        return to_login()
-    if await checked_form(request, user) is None:
-        return refused(request, user)
+    gate = await signed_in_post(request)
+    if isinstance(gate, Response):
+        return gate
+    user, _ = gate
     try:
         services(request).accounts.revoke_own_key(user.username, key_id)
     except SfumatoError as exc:
@@ -246,13 +256,11 @@ def account_page(request: Request) -> Response:
 
 @router.post("/account/password")
 async def change_password(request: Request) -> Response:
-    user = signed_in(request)
-    if user is None:
-        return to_login()
-    form = await checked_form(request, user)
-    if form is None:
-        return refused(request, user)
-    client = request.client.host if request.client else "unknown"
+    gate = await signed_in_post(request)
+    if isinstance(gate, Response):
+        return gate
+    user, form = gate
+    client = client_address(request)
     try:
         new = services(request).web_logins.change_password(
             user.username, form.get("current_password", ""), form.get("new_password", ""), client
@@ -268,12 +276,10 @@ async def change_password(request: Request) -> Response:
 
 @router.post("/account/delete")
 async def delete_account(request: Request) -> Response:
-    user = signed_in(request)
-    if user is None:
-        return to_login()
-    form = await checked_form(request, user)
-    if form is None:
-        return refused(request, user)
+    gate = await signed_in_post(request)
+    if isinstance(gate, Response):
+        return gate
+    user, form = gate
     if form.get("confirm_username", "").strip() != user.username:
         message = f"Type your username ({user.username}) to confirm; nothing was deleted."
         return page(request, "account.html", user, 400, title="Account", nav="account", delete_error=message)
