@@ -79,7 +79,8 @@ class Training(JobColumns, Base):
     train_text_encoder: Mapped[bool] = mapped_column(Boolean, default=False)
     num_train_epochs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     learning_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
-    # The training settings the job runs with (steps, rank, learning rate on this base...), fixed at creation.
+    # The settings the job runs with (steps, rank, learning rate on this base...): written when it starts (the recipe
+    # is the engine's, jobs/handlers/training.py), empty while it waits.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Progress of the running job (the CLI and API show "step i of n"), and the result: the LoRA file's key.
     step: Mapped[int] = mapped_column(Integer, default=0)
