@@ -78,29 +78,24 @@ def _line(d: dict[str, Any]) -> str:
     return f"{ident} {d['name']!r}: {d['state']}{progress}{eta}{reason}"
 
 
-def _running(c: Container, training_id: str) -> bool:
-    return describe(c, training_id)["state"] in ("queued", "running")
+RUNNING = ("queued", "running")
 
 
 def _finish(c: Container, training_id: str, no_wait: bool, as_json: bool) -> None:
-    """Follow the training to its end (the server's or the workers' job), with a progress bar fed from the row.
-    Running it here instead could run it twice: an embedded server would take the same PENDING job."""
+    """Follow the training to its end (the server's or the workers' job), with a progress bar fed from the row:
+    one read per half second. Running it here instead could run it twice: an embedded server would take the
+    same PENDING job."""
+    d = describe(c, training_id)
     if no_wait:
-        d = describe(c, training_id)
         emit(as_json, d, f"{_line(d)}; follow it with `sfumato trainings show {training_id} --follow`")
         return
-    if as_json:
-        while _running(c, training_id):
+    with typer.progressbar(length=1, label="training (run by the server's workers)", hidden=as_json) as bar:
+        while d["state"] in RUNNING:
+            if d["steps"]:
+                bar.length = d["steps"]
+                bar.update(d["step"] - bar.pos)
             time.sleep(0.5)
-    else:
-        with typer.progressbar(length=1, label="training (run by the server's workers)") as bar:
-            while _running(c, training_id):
-                d = describe(c, training_id)
-                if d["steps"]:
-                    bar.length = d["steps"]
-                    bar.update(d["step"] - bar.pos)
-                time.sleep(0.5)
-    d = describe(c, training_id)
+            d = describe(c, training_id)
     emit(as_json, d, _line(d))
     if d["state"] != "succeeded":
         raise typer.Exit(code=1)
@@ -188,6 +183,6 @@ def trainings_show(
     while True:
         d = describe(c, training_id)
         emit(as_json, d, _line(d))
-        if not follow or d["state"] not in ("queued", "running"):
+        if not follow or d["state"] not in RUNNING:
             return
         time.sleep(2)
