@@ -21,6 +21,7 @@ _STATUS = {
     ErrorKind.NOT_FOUND: (404, "not-found"),
     ErrorKind.UNAUTHORIZED: (401, "access-denied"),
     ErrorKind.BUSY: (429, "rate-limited"),
+    ErrorKind.UPSTREAM: (502, "bad-gateway"),
 }
 _TYPE_HINTS = {
     "int": "an integer",

@@ -11,6 +11,7 @@ class ErrorKind(StrEnum):
     UNAUTHORIZED = "unauthorized"  # 401
     LIMIT = "limit"  # 400: a documented limit (keys per user, images per request)
     BUSY = "busy"  # 429: over a queue or rate limit; try again later
+    UPSTREAM = "upstream"  # 502: a third-party service this server relies on failed or is unreachable
 
 
 class SfumatoError(Exception):
@@ -41,3 +42,7 @@ class LimitExceeded(SfumatoError):
 
 class Busy(SfumatoError):
     kind = ErrorKind.BUSY
+
+
+class UpstreamFailed(SfumatoError):
+    kind = ErrorKind.UPSTREAM
