@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         default=30.0,
         description="Embedded server: how often it looks for PENDING jobs it was not handed (e.g. made by the CLI).",
     )
+    shutdown_grace_seconds: float = Field(
+        default=15.0,
+        description="At shutdown, how long running jobs get to finish before they are handed back (PENDING again).",
+    )
     training_time_limit_seconds: float = Field(
         default=1800.0, description="Longest a custom-model or element training may run before it is FAILED."
     )

@@ -143,7 +143,14 @@ def build(
     if settings.broker_url:  # scale-out: Celery workers on other processes and machines
         dispatcher = build_celery_dispatcher(settings, db, runner)
     else:
-        dispatcher = InProcessDispatcher(runner.run, runner.pending_jobs, kinds.lane_of, settings.job_sweep_seconds)
+        dispatcher = InProcessDispatcher(
+            runner.run,
+            runner.pending_jobs,
+            kinds.lane_of,
+            settings.job_sweep_seconds,
+            hand_back=runner.hand_back_running,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
     webhook_worker = WebhookDeliveryWorker(
         db,
         RetryPolicy(settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds, window),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
@@ -15,6 +16,9 @@ from sfumato.jobs.core.lanes import Lane
 from sfumato.jobs.core.status import RunOutcome
 
 log = logging.getLogger(__name__)
+
+# After the grace period: how long stop() waits for running jobs to reach their next step and hand back.
+HAND_BACK_WAIT_SECONDS = 30.0
 
 
 class JobKind(StrEnum):
@@ -51,11 +55,15 @@ class InProcessDispatcher:
         pending_jobs: PendingJobs,
         lane_of: Callable[[str], Lane] = lambda kind: Lane.INTERACTIVE,
         sweep_seconds: float = 30.0,
+        hand_back: Callable[[], None] = lambda: None,
+        grace_seconds: float = 15.0,
     ) -> None:
         self._run = run
         self._pending_jobs = pending_jobs
         self._lane_of = lane_of
         self._sweep_seconds = sweep_seconds
+        self._hand_back = hand_back
+        self._grace_seconds = grace_seconds
         self._queues: dict[Lane, queue.Queue[tuple[str, str] | None]] = {lane: queue.Queue() for lane in Lane}
         # Jobs queued or running; guards against the sweep queueing a job twice.
         self._known: set[tuple[str, str]] = set()
@@ -84,11 +92,18 @@ class InProcessDispatcher:
             t.start()
 
     def stop(self) -> None:
+        """Graceful: no job starts any more (queued ones stay PENDING in the database and run after a
+        restart); running jobs get `grace_seconds` to finish, then are handed back at their next step."""
         self._stopping.set()
         for q in self._queues.values():
             q.put(None)
+        deadline = time.monotonic() + self._grace_seconds
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in self._threads):
+            self._hand_back()
+            for t in self._threads:
+                t.join(timeout=HAND_BACK_WAIT_SECONDS)
 
     def check(self) -> None:
         dead = [t.name for t in self._threads if not t.is_alive()]

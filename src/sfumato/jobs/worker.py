@@ -109,6 +109,19 @@ class Heartbeat:
         return run
 
 
+def hand_back_after_grace(runner: JobRunner, grace_seconds: float) -> None:
+    """Celery's warm shutdown (SIGTERM) waits for the running job: give it `grace_seconds`, then hand it back
+    (it stops at its next step, PENDING again, and the task publishes it anew for another worker)."""
+    from celery.signals import worker_shutting_down
+
+    def on_shutting_down(**_: object) -> None:
+        timer = threading.Timer(grace_seconds, runner.hand_back_running)
+        timer.daemon = True
+        timer.start()
+
+    worker_shutting_down.connect(on_shutting_down, weak=False)
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -135,6 +148,7 @@ def consume(
     )
     heartbeat = Heartbeat(db, row, settings.worker_heartbeat_seconds, runner.kinds.tables())
     register_runner(heartbeat.tracked(runner.run))
+    hand_back_after_grace(runner, settings.shutdown_grace_seconds)
     heartbeat.start()
     queues = [queue_for(m, lane) for lane in lanes for m in model_ids]
     log.info("worker %s serving models %s on %s, queues %s", runner.worker_id, ",".join(model_ids), device, queues)

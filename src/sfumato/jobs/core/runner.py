@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.context import JobCancelled, JobContext
-from sfumato.jobs.core.events import JobDone, JobEvents, JobStarted
+from sfumato.jobs.core.events import JobDone, JobEvents, JobLog, JobStarted
 from sfumato.jobs.core.kinds import JobKinds, JobKindSpec
 from sfumato.jobs.core.lanes import EngineGate, Lane
 from sfumato.jobs.core.status import ClaimOutcome, ClaimResult, JobStatus, RunOutcome
@@ -38,6 +39,7 @@ from sfumato.store.models import JobColumns, User
 log = logging.getLogger("sfumato.jobs")
 
 CANCELLED_REASON = "cancelled on request (`sfumato jobs cancel`)"
+HANDED_BACK_NOTE = "handed back: its worker shut down before it finished; it runs again (a training from its last checkpoint)"
 
 
 def aware(moment: datetime) -> datetime:
@@ -84,11 +86,21 @@ class JobRunner:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.lease_seconds = lease_seconds
         self.gate = gate or EngineGate()
+        # Set at shutdown once the grace period is over: running jobs stop at their next step and go back to
+        # PENDING, their attempt not counted, so the next worker (or this server restarted) runs them again.
+        self._handing_back = threading.Event()
+
+    def hand_back_running(self) -> None:
+        """Shutdown: every job this runner is running stops at its next step and is handed back; no new
+        claims (they answer RETRY_LATER)."""
+        self._handing_back.set()
 
     # --- the template every job follows ---
     def run(self, kind: str, job_id: str) -> RunOutcome:
         """Claim, do the work, finish."""
         spec = self.kinds.get(kind)
+        if self._handing_back.is_set():
+            return RunOutcome.RETRY_LATER
         claim = self.claim(kind, job_id)
         if claim.outcome is ClaimOutcome.RETRY_LATER:
             return RunOutcome.RETRY_LATER
@@ -105,6 +117,9 @@ class JobRunner:
         except JobSuperseded:
             self._remove(ctx.written)
         except JobCancelled:
+            if self._handing_back.is_set() and not self.cancel_requested(spec.name, row.id):
+                self._hand_back(spec, row.id, ctx.written)
+                return RunOutcome.RETRY_LATER
             if self._end(spec, row.id, JobStatus.CANCELLED, CANCELLED_REASON) or self._gone(spec, row.id):
                 spec.handler.discard(row)
             else:
@@ -129,10 +144,24 @@ class JobRunner:
             row.user_id,
             self._files,
             self.events,
-            cancel_requested=lambda: self.cancel_requested(spec.name, row.id),
+            # A hand-back at shutdown stops the job the way a cancel does; the runner tells them apart.
+            cancel_requested=lambda: self._handing_back.is_set() or self.cancel_requested(spec.name, row.id),
             complete=lambda record: self.complete(spec.name, row.id, record),
             give_way=give_way,
         )
+
+    def _hand_back(self, spec: JobKindSpec, job_id: str, written: list[str]) -> None:
+        """PENDING again, unclaimed, this attempt not counted; what it wrote is removed (a training keeps its
+        checkpoints, which live in its work folder, so it resumes from the last one)."""
+        self._remove(written)
+        with self._db.session() as s:
+            row = s.get(spec.table, job_id, with_for_update=True)
+            if row is None or row.status != JobStatus.PENDING or row.worker != self.worker_id:
+                return
+            row.attempts = max(0, row.attempts - 1)
+            row.worker, row.claimed_at = None, None
+            self.events.add(s, spec.name, row.id, row.user_id, JobLog(HANDED_BACK_NOTE))
+        log.info("%s %s handed back at shutdown", spec.name, job_id)
 
     def _remove(self, keys: list[str]) -> None:
         for key in keys:
