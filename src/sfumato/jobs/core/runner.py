@@ -39,7 +39,9 @@ from sfumato.store.models import JobColumns, User
 log = logging.getLogger("sfumato.jobs")
 
 CANCELLED_REASON = "cancelled on request (`sfumato jobs cancel`)"
-HANDED_BACK_NOTE = "handed back: its worker shut down before it finished; it runs again (a training from its last checkpoint)"
+HANDED_BACK_NOTE = (
+    "handed back: its worker shut down before it finished; it runs again (a training from its last checkpoint)"
+)
 
 
 def aware(moment: datetime) -> datetime:
