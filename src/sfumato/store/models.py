@@ -160,6 +160,10 @@ class Generation(JobColumns, Base):
     # LoRAs applied to this generation (services/adapters.py AppliedAdapter.to_record): a custom model's, platform
     # elements and user elements, each with its file, weight and what the wire echoes in generation_elements.
     adapters: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # ControlNets (services/control.py ControlRecord.to_record): each entry's preprocessor id, kind, image id and
+    # file key, and the scale it ran at. Canvas requests (services/canvas.py): type, init/mask ids and file keys.
+    controls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    canvas: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     images: Mapped[list[GeneratedImage]] = relationship(
         back_populates="generation", cascade="all, delete-orphan", order_by="GeneratedImage.index"
