@@ -11,12 +11,24 @@ from prometheus_client import CollectorRegistry
 
 from sfumato import __version__
 from sfumato.api.deps import ApiServices
+from sfumato.api.docs_assets import install_local_docs
 from sfumato.api.errors import install_error_handlers
 from sfumato.api.metrics import HttpMetrics, JobCollector
 from sfumato.api.openapi import install_truthful_openapi
 from sfumato.api.rate_limit import RateLimit
 from sfumato.api.request_ids import RequestIds
-from sfumato.api.routes import accounts, files, generations, init_images, motion, operations, training, variations
+from sfumato.api.routes import (
+    accounts,
+    files,
+    generations,
+    init_images,
+    motion,
+    operations,
+    prompts,
+    realtime,
+    training,
+    variations,
+)
 from sfumato.api.schemas.common import TolerantBody
 from sfumato.api.tolerance import TolerantRequests
 
@@ -47,16 +59,21 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
         description="Self-hosted image generation, wire-compatible with the Leonardo.Ai REST API (v1).",
         lifespan=lifespan,
         servers=[{"url": "/"}],
+        docs_url=None,  # served from local files below, not a CDN
+        redoc_url=None,
     )
     app.state.services = container
     install_error_handlers(app)
     install_truthful_openapi(app, API_PREFIX, _subclasses(TolerantBody))
+    install_local_docs(app)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(generations.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(training.router, prefix=API_PREFIX)
+    app.include_router(realtime.router, prefix=API_PREFIX)
+    app.include_router(prompts.router, prefix=API_PREFIX)
     app.include_router(files.router)
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)
