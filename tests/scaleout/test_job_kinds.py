@@ -4,6 +4,7 @@ one), and a cancel asked here stops it on the worker at its next step. PostgreSQ
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,14 @@ PLUGIN = "sfumato.testing.echo_kind:register"
 def world(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Container]]:
     root = tmp_path_factory.mktemp("job-kinds")
     with scratch_database("sfumato_kinds") as pg, scratch_redis(offset=1) as broker:
-        env = cluster_env(root / "data", tiny_catalog, pg, broker, SFUMATO_JOB_KIND_PLUGINS=PLUGIN)
+        env = cluster_env(
+            root / "data",
+            tiny_catalog,
+            pg,
+            broker,
+            SFUMATO_JOB_KIND_PLUGINS=PLUGIN,
+            SFUMATO_SHUTDOWN_GRACE_SECONDS="0.5",
+        )
         with running_cluster(env, root, pg, apis=0, worker_models=[[TINY_MODEL_ID]]) as cluster:
             # This process plays an API host: it submits through the Celery dispatcher and reads the database.
             settings = Settings(
@@ -124,3 +132,32 @@ def test_a_training_runs_on_the_long_lane_of_a_celery_worker(world: tuple[Cluste
     with c.db.session() as s:
         key = s.get(Training, view.id).adapter_key
     assert key is not None and len(c.files.get(key)) > 1000
+
+
+def test_a_worker_stopped_mid_job_hands_it_back_and_another_worker_finishes_it(
+    world: tuple[Cluster, Container],
+) -> None:
+    """SIGTERM (Celery's warm shutdown): after the grace the job stops at its next step, PENDING again with its
+    attempt not counted, and a new worker runs it to the end. Last in the module: it replaces the worker."""
+    from sfumato.jobs.core.runner import HANDED_BACK_NOTE
+
+    cluster, c = world
+    user_id, _ = c.accounts.create_user("stopper")
+    job = add_echo(c.db, user_id, TINY_MODEL_ID, long=True, steps=300, step_seconds=0.05, message="handed on")
+    c.dispatcher.submit(ECHO_LONG, job)
+    deadline = time.monotonic() + 60
+    while len(steps_of(c, job)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    first = cluster.workers[0]
+    first.send_signal(signal.SIGTERM)
+    first.wait(20)
+    assert max(steps_of(c, job)) < 300
+    with c.db.session() as s:
+        row = s.get(LongEchoJob, job)
+        assert (row.status, row.attempts, row.worker) == ("PENDING", 0, None), cluster.logs()[-3000:]
+    assert JobLog(HANDED_BACK_NOTE) in [r.event for r in c.runner.events.read(job)]
+    cluster.start_worker([TINY_MODEL_ID])
+    assert wait_final(c, LongEchoJob, job, timeout=120) == "COMPLETE", cluster.logs()[-3000:]
+    with c.db.session() as s:
+        row = s.get(LongEchoJob, job)
+        assert row.attempts == 1 and c.files.get(row.output_key) == b"handed on"
