@@ -93,7 +93,8 @@ def decode_image(data: bytes, extension: str, max_side: int = MAX_SIDE, max_pixe
                     f"{max_pixels} pixels in all; resize it and upload again",
                     field="file",
                 )
-            if img.format != expected:
+            # Phones write MPO: a JPEG followed by a second picture (a depth map, a preview). It is a JPEG.
+            if (img.format if img.format != "MPO" else "JPEG") != expected:
                 raise ImageRejected(f"the file is {img.format}, expected {expected}", field="file")
             img.load()
             img = ImageOps.exif_transpose(img)
