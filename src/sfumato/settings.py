@@ -132,6 +132,23 @@ class Settings(BaseSettings):
     rate_limit_jobs_per_minute: int = Field(
         default=100, description="POST /generations and variation requests per API key per minute."
     )
+    realtime_model_id: str | None = Field(
+        default=None,
+        description="Model the realtime canvas (LCM) endpoints run on; default: the default model.",
+    )
+    realtime_concurrency: int = Field(
+        default=2, description="Realtime canvas requests served at once; more wait up to realtime_wait_seconds."
+    )
+    realtime_wait_seconds: float = Field(
+        default=2.0, description="How long a realtime canvas request waits for a free slot before a 429."
+    )
+    prompt_chat_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible chat API (base URL up to /v1) for /prompt/random and /prompt/improve; "
+        "default: the built-in prompt tools.",
+    )
+    prompt_chat_model: str = Field(default="gpt-4o-mini", description="Model name sent to prompt_chat_url.")
+    prompt_chat_api_key: str | None = Field(default=None, description="Bearer key sent to prompt_chat_url.")
     torch_threads: int | None = Field(
         default=None, description="Torch CPU threads per process; default: every core (set 1 per worker on a CPU host)."
     )

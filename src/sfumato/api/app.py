@@ -17,7 +17,18 @@ from sfumato.api.metrics import HttpMetrics, JobCollector
 from sfumato.api.openapi import install_truthful_openapi
 from sfumato.api.rate_limit import RateLimit
 from sfumato.api.request_ids import RequestIds
-from sfumato.api.routes import accounts, files, generations, init_images, motion, operations, training, variations
+from sfumato.api.routes import (
+    accounts,
+    files,
+    generations,
+    init_images,
+    motion,
+    operations,
+    prompts,
+    realtime,
+    training,
+    variations,
+)
 from sfumato.api.schemas.common import TolerantBody
 from sfumato.api.tolerance import TolerantRequests
 
@@ -61,6 +72,8 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(training.router, prefix=API_PREFIX)
+    app.include_router(realtime.router, prefix=API_PREFIX)
+    app.include_router(prompts.router, prefix=API_PREFIX)
     app.include_router(files.router)
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)

@@ -14,6 +14,8 @@ from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
 from sfumato.services.motion import Motion
 from sfumato.services.operations import Operations
+from sfumato.services.prompt_tools import PromptTools
+from sfumato.services.realtime import Realtime
 from sfumato.services.training.datasets import Datasets
 from sfumato.services.training.elements_catalog import PlatformElements
 from sfumato.services.training.trainings import Trainings
@@ -40,6 +42,8 @@ class ApiServices(Protocol):
     cdn: CdnFiles
     operations: Operations
     started_at: datetime
+    realtime: Realtime
+    prompt_tools: PromptTools
 
 
 def services(request: Request) -> ApiServices:
@@ -93,6 +97,14 @@ def _cdn(s: ServicesDep) -> CdnFiles:
     return s.cdn
 
 
+def _realtime(s: ServicesDep) -> Realtime:
+    return s.realtime
+
+
+def _prompt_tools(s: ServicesDep) -> PromptTools:
+    return s.prompt_tools
+
+
 def _started_at(s: ServicesDep) -> datetime:
     return s.started_at
 
@@ -109,6 +121,8 @@ PlatformElementsDep = Annotated[PlatformElements, Depends(_platform_elements)]
 UrlsDep = Annotated[FileUrls, Depends(_urls)]
 CdnDep = Annotated[CdnFiles, Depends(_cdn)]
 StartedAtDep = Annotated[datetime, Depends(_started_at)]
+RealtimeDep = Annotated[Realtime, Depends(_realtime)]
+PromptToolsDep = Annotated[PromptTools, Depends(_prompt_tools)]
 
 
 def principal(request: Request, accounts: AccountsDep) -> Principal:

@@ -30,6 +30,8 @@ from sfumato.services.jobs import Jobs
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
 from sfumato.services.motion import Motion
 from sfumato.services.operations import Operations
+from sfumato.services.prompt_tools import ChatSettings, PromptTools
+from sfumato.services.realtime import Realtime
 from sfumato.services.training.datasets import Datasets
 from sfumato.services.training.elements_catalog import PlatformElements
 from sfumato.services.training.trainings import Trainings
@@ -73,6 +75,8 @@ class Container:
     cdn: CdnFiles
     operations: Operations
     web_logins: WebLogins  # the web app's passwords and sessions
+    realtime: Realtime  # the realtime canvas (LCM endpoints): synchronous, in this process
+    prompt_tools: PromptTools
     warmup: ModelWarmup | None = None  # in-process serving: the default model, loaded at start-up
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -185,9 +189,12 @@ def build(
         warmup = ModelWarmup(engine, catalog, enabled=settings.preload_default_model)
         model_ready = warmup.problem
     rate_limiter = build_rate_limiter(settings)  # one set of counters: API keys and web sign-ins
+    realtime, prompt_tools = build_canvas_tools(settings, db, files, catalog, engine)
     return Container(
         operations=Operations(db, files, dispatcher, kinds, model_ready),
         web_logins=WebLogins(db, rate_limiter),
+        realtime=realtime,
+        prompt_tools=prompt_tools,
         warmup=warmup,
         settings=settings,
         db=db,
@@ -210,6 +217,38 @@ def build(
         rate_limiter=rate_limiter,
         urls=urls,
     )
+
+
+def build_canvas_tools(
+    settings: Settings, db: Database, files: FileStore, catalog: Catalog, engine: GenerationEngine
+) -> tuple[Realtime, PromptTools]:
+    """The realtime canvas (rendered in this process, on the engine jobs use here) and the prompt tools."""
+
+    def renderer() -> Any:
+        from sfumato.engine.realtime import RealtimeRenderer  # the engine itself loads torch on first use
+
+        return RealtimeRenderer(engine)  # type: ignore[arg-type]
+
+    realtime = Realtime(
+        db,
+        files,
+        catalog,
+        renderer,
+        settings.realtime_model_id,
+        settings.realtime_concurrency,
+        settings.realtime_wait_seconds,
+    )
+
+    def default_model_path() -> Any:
+        try:
+            return catalog.resolve_for_generation(None).path
+        except Exception:  # no default model installed: the tools fall back to templates
+            return None
+
+    chat = None
+    if settings.prompt_chat_url:
+        chat = ChatSettings(settings.prompt_chat_url, settings.prompt_chat_model, settings.prompt_chat_api_key)
+    return realtime, PromptTools(default_model_path, chat)
 
 
 # --- scale-out (docs/deployment.md) ---

@@ -1,0 +1,28 @@
+"""/prompt/random and /prompt/improve: synchronous prompt tools (services/prompt_tools.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+
+from sfumato.api.deps import PrincipalDep, PromptToolsDep
+from sfumato.api.schemas.prompts import PromptGeneration, PromptGenerationResponse, PromptImproveBody
+
+router = APIRouter(tags=["Prompt"])
+
+
+# Plain `def` routes: FastAPI runs them in its thread pool, so a slow chat endpoint never blocks the event loop.
+@router.post("/prompt/random", response_model=PromptGenerationResponse, operation_id="promptRandom")
+def prompt_random(tools: PromptToolsDep, who: PrincipalDep) -> PromptGenerationResponse:
+    return PromptGenerationResponse(promptGeneration=PromptGeneration(prompt=tools.random()))
+
+
+@router.post("/prompt/improve", response_model=PromptGenerationResponse, operation_id="promptImprove")
+def prompt_improve(
+    tools: PromptToolsDep, who: PrincipalDep, body: Annotated[PromptImproveBody | None, Body()] = None
+) -> PromptGenerationResponse:
+    body = body or PromptImproveBody()
+    body.log_unknown_keys("POST /prompt/improve")
+    improved = tools.improve(body.prompt, body.isVideo, body.promptInstructions)
+    return PromptGenerationResponse(promptGeneration=PromptGeneration(prompt=improved))
