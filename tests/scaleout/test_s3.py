@@ -143,8 +143,11 @@ def test_deleting_a_generation_and_a_user_removes_their_objects(s3_server: LiveS
     assert bucket.count(f"users/{user_id}/generations/{gone['id']}/") == 0
     assert bucket.count(f"users/{user_id}/generations/{keep['id']}/") == 1
     assert httpx.get(keep["generated_images"][0]["url"]).status_code == 200
+    needles = {user_id, keep["id"], gone["id"], *(i["id"] for i in keep["generated_images"])}
+    assert any(n in key for key in bucket.object_keys() for n in needles)  # the scan sees the user's objects
     cli_json(s3_server.env, "users", "delete", "s3-dave")
-    assert bucket.count(f"users/{user_id}/") == 0
+    # Enumerated, not looked up by the prefix the code uses: no object anywhere in the bucket names them.
+    assert [key for key in bucket.object_keys() if any(n in key for n in needles)] == []
 
 
 def test_datasets_and_trained_elements_live_in_the_bucket(s3_server: LiveServer, bucket: S3FileStore) -> None:
@@ -176,5 +179,7 @@ def test_datasets_and_trained_elements_live_in_the_bucket(s3_server: LiveServer,
     assert bucket.count(f"users/{user_id}/trainings/") == 1
     gen = generate(client, {"userElements": [{"userLoraId": number, "weight": 1}]})
     assert gen["status"] == "COMPLETE" and gen["generation_elements"][0]["id"] == number
+    needles = {user_id, dataset_id, gen["id"], *(u["id"] for u in [*uploads, bad])}
+    assert {n for n in needles if any(n in key for key in bucket.object_keys())} >= {user_id, dataset_id, gen["id"]}
     cli_json(s3_server.env, "users", "delete", "s3-erin")
-    assert bucket.count(f"users/{user_id}/") == 0
+    assert [key for key in bucket.object_keys() if any(n in key for n in needles)] == []

@@ -113,6 +113,10 @@ class S3FileStore:
     def count(self, prefix: str = "") -> int:
         return sum(1 for _ in self._list(self._folder(prefix)))
 
+    def object_keys(self, prefix: str = "") -> list[str]:
+        """Every object under `prefix`, in the store's own key names (audits enumerate the whole bucket)."""
+        return [k.removeprefix(self.prefix) for k in self._list(self._folder(prefix))]
+
     def check(self) -> None:
         self._s3.head_bucket(Bucket=self.bucket)  # raises when the bucket is gone or the endpoint unreachable
 
