@@ -43,7 +43,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) $(TS_STAMP) $(CHROMIUM) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25  # the slowest 25: where the next trim goes
 
 # Every benchmark with quick settings, then one table of ratios (python bench/run_all.py --full: their defaults).
 bench: $(STAMP)
