@@ -19,6 +19,7 @@ from sfumato.api.rate_limit import RateLimit
 from sfumato.api.request_ids import RequestIds
 from sfumato.api.routes import (
     accounts,
+    events,
     files,
     generations,
     init_images,
@@ -68,6 +69,7 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     install_local_docs(app)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(generations.router, prefix=API_PREFIX)
+    app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(motion.router, prefix=API_PREFIX)

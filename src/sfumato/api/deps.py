@@ -12,6 +12,7 @@ from sfumato.services.accounts import Accounts, Principal
 from sfumato.services.catalog import Catalog
 from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
+from sfumato.services.job_stream import JobStream
 from sfumato.services.motion import Motion
 from sfumato.services.operations import Operations
 from sfumato.services.prompt_tools import PromptTools
@@ -44,6 +45,7 @@ class ApiServices(Protocol):
     started_at: datetime
     realtime: Realtime
     prompt_tools: PromptTools
+    job_stream: JobStream
 
 
 def services(request: Request) -> ApiServices:

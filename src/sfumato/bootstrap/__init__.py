@@ -26,6 +26,7 @@ from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
+from sfumato.services.job_stream import JobStream
 from sfumato.services.jobs import Jobs
 from sfumato.services.limits import MemoryCounter, RateLimiter, RedisCounter
 from sfumato.services.motion import Motion
@@ -64,6 +65,7 @@ class Container:
     motion: Motion
     runner: JobRunner
     jobs: Jobs
+    job_stream: JobStream  # GET /generations/{id}/events
     dispatcher: Dispatcher
     webhooks: Webhooks
     webhook_worker: WebhookDeliveryWorker
@@ -205,6 +207,7 @@ def build(
         motion=motion,
         runner=runner,
         jobs=Jobs(runner),
+        job_stream=JobStream(db, runner.events),
         dispatcher=dispatcher,
         webhooks=webhooks,
         webhook_worker=webhook_worker,

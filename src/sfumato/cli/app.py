@@ -6,12 +6,24 @@ from __future__ import annotations
 
 import typer
 
-from sfumato.cli import accounts, cluster, db, jobs, models, serve, starter, starter_motion, training, webhooks
+from sfumato.cli import (
+    accounts,
+    cluster,
+    db,
+    generate,
+    jobs,
+    models,
+    serve,
+    starter,
+    starter_motion,
+    training,
+    webhooks,
+)
 
 app = typer.Typer(help="Sfumato: self-hosted, Leonardo-compatible image generation.", no_args_is_help=True)
 
 # Single commands first, then the groups: the order `sfumato --help` lists them in.
-for command in (serve.serve, cluster.worker, cluster.reaper, cluster.status):
+for command in (serve.serve, generate.generate, cluster.worker, cluster.reaper, cluster.status):
     app.command()(command)
 
 app.add_typer(accounts.users_app, name="users")
