@@ -55,6 +55,7 @@ PATH_IDS: dict[tuple[str, str], IdUse] = {
     ("GET", "/elements/user/{userId}"): IdUse("user"),
     ("GET", "/generations/user/{userId}"): IdUse("user"),
     ("GET", "/generations/{id}"): IdUse("generation"),
+    ("GET", "/generations/{id}/events"): IdUse("generation"),
     ("DELETE", "/generations/{id}"): IdUse("generation"),
     ("GET", "/init-image/{id}"): IdUse("init_image"),
     ("DELETE", "/init-image/{id}"): IdUse("init_image"),
