@@ -26,6 +26,7 @@ class Resources:
             "image": self._image,
             "init_image": lambda: upload(self.client, Image.new("RGB", (64, 64), (200, 30, 30))),
             "variation": self._variation,
+            "upload_upscale": self._upload_upscale,
             "motion_generation": self._motion_generation,
             "motion_variation": self._motion_variation,
             "dataset": self._dataset,
@@ -51,6 +52,13 @@ class Resources:
 
     def _variation(self) -> str:
         variation = self.client.post("/variations/nobg", json={"id": self.get("image")}).json()["sdNobgJob"]["id"]
+        assert wait(self.client, f"/variations/{variation}")["status"] == "COMPLETE"
+        return variation
+
+    def _upload_upscale(self) -> str:
+        """A universal upscale of an uploaded init image: no generation, its file under the user's prefix."""
+        body = {"initImageId": self.get("init_image"), "upscaleMultiplier": 1.0}
+        variation = self.client.post("/variations/universal-upscaler", json=body).json()["universalUpscaler"]["id"]
         assert wait(self.client, f"/variations/{variation}")["status"] == "COMPLETE"
         return variation
 

@@ -170,6 +170,7 @@ def build(
     generations.max_pending = settings.max_pending_per_user
     variations = Variations(db, dispatcher)
     variations.max_pending = settings.max_pending_per_user
+    variations.catalog = catalog  # the universal upscaler refines uploaded images on the default model
     motion = Motion(db, catalog, dispatcher)
     motion.max_pending = settings.max_pending_per_user
     secret = load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret")

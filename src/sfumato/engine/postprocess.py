@@ -50,16 +50,19 @@ def enlarge(
     return big.resize(size, Image.Resampling.LANCZOS), f"{METHOD_ESRGAN}:{model_file.stem[:32]}"
 
 
-def add_detail(base: Image.Image, refined: Image.Image, radius: float = 2.0, limit: float = 24.0) -> Image.Image:
+def add_detail(
+    base: Image.Image, refined: Image.Image, radius: float = 2.0, limit: float = 24.0, weight: float = 0.5
+) -> Image.Image:
     """`base` plus the fine detail of `refined` (refined minus its blur, clipped to +-limit): low frequencies,
-    hence colours and layout, stay the base's; the diffusion model only adds texture."""
+    hence colours and layout, stay the base's; the diffusion model only adds texture. `weight` (0..1) is how
+    much of the refinement's detail is added (the universal upscaler's detailContrast)."""
     refined = refined.convert("RGB").resize(base.size, Image.Resampling.LANCZOS)
     a = np.asarray(refined, np.float32)
     detail = np.clip(a - np.asarray(refined.filter(ImageFilter.GaussianBlur(radius)), np.float32), -limit, limit)
     b = np.asarray(base.convert("RGB"), np.float32)
     smooth = np.asarray(base.convert("RGB").filter(ImageFilter.GaussianBlur(radius)), np.float32)
     # Half the base's own finest detail, half the refinement's (adding both in full would over-sharpen).
-    out = smooth + 0.5 * (b - smooth) + 0.5 * detail
+    out = smooth + (1.0 - weight) * (b - smooth) + weight * detail
     return Image.fromarray(np.clip(np.round(out), 0, 255).astype(np.uint8), "RGB")
 
 

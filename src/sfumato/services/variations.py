@@ -1,5 +1,6 @@
-"""Variations of generated images (upscale, unzoom, no-background): validate the source, record a PENDING
-row, hand it to the dispatcher; read them by id or by the images they belong to."""
+"""Variations of generated images (upscale, unzoom, no-background) and the universal upscaler (also of uploaded
+init images): validate the source, record a PENDING row, hand it to the dispatcher; read them by id or by the
+images they belong to."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher, JobKind
+from sfumato.services.catalog import Catalog, ModelEntry
 from sfumato.services.errors import Busy, InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id, resolve_image
 from sfumato.services.limits import QUEUE_CAP, check_queue_cap
+from sfumato.services.variations_universal import UniversalParams, settings_for, source_of
 from sfumato.store.database import Database
 from sfumato.store.media import ImageVariation
-from sfumato.store.models import GeneratedImage
+from sfumato.store.models import GeneratedImage, Generation
 
 # Leonardo's endpoint name -> its VariationType value.
 TRANSFORMS: dict[str, str] = {"upscale": "UPSCALE", "unzoom": "UNZOOM", "nobg": "NOBG"}
@@ -28,7 +32,7 @@ MAX_PENDING_PER_USER = 100  # Leonardo's documented default for pending upscales
 @dataclass(frozen=True)
 class VariationView:
     id: str
-    generated_image_id: str
+    generated_image_id: str | None
     created_at: datetime
     status: str
     transform_type: str
@@ -60,6 +64,23 @@ class Variations:
         self._db = db
         self._dispatcher = dispatcher
         self.max_pending = QUEUE_CAP  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
+        self.catalog: Catalog | None = None  # the universal upscaler's model for uploads (the composition root)
+
+    def _check_caps(self, s: Session, user_id: str) -> None:
+        check_queue_cap(s, user_id, self.max_pending)  # every kind of job, across API hosts
+        pending = (
+            s.scalar(
+                select(func.count())
+                .select_from(ImageVariation)
+                .where(ImageVariation.user_id == user_id, ImageVariation.status == JobStatus.PENDING)
+            )
+            or 0
+        )
+        if pending >= MAX_PENDING_PER_USER:
+            raise Busy(
+                f"you have {pending} variations pending, the most allowed is {MAX_PENDING_PER_USER}; "
+                "wait for some to finish"
+            )
 
     def create(
         self,
@@ -88,20 +109,7 @@ class Variations:
                 image = s.get(GeneratedImage, ref.id)
                 assert image is not None
                 generation_id, image_id, source_variation = image.generation_id, image.id, None
-            check_queue_cap(s, user_id, self.max_pending)  # every kind of job, across API hosts
-            pending = (
-                s.scalar(
-                    select(func.count())
-                    .select_from(ImageVariation)
-                    .where(ImageVariation.user_id == user_id, ImageVariation.status == JobStatus.PENDING)
-                )
-                or 0
-            )
-            if pending >= MAX_PENDING_PER_USER:
-                raise Busy(
-                    f"you have {pending} variations pending, the most allowed is {MAX_PENDING_PER_USER}; "
-                    "wait for some to finish"
-                )
+            self._check_caps(s, user_id)
             row = ImageVariation(
                 id=str(uuid.uuid4()),
                 user_id=user_id,
@@ -118,6 +126,79 @@ class Variations:
             s.add(row)
         self._dispatcher.submit(JobKind.VARIATION, row.id)
         return row.id
+
+    def create_universal(self, user_id: str, api_key_id: str | None, p: UniversalParams) -> str:
+        """POST /variations/universal-upscaler: a tiled image-to-image upscale (services/variations_universal.py
+        maps the request's knobs), polled like every variation (transformType UPSCALE)."""
+        field, source_id = source_of(p)
+        accept = {"generatedImageId": "generated_image", "initImageId": "init_image", "variationId": "variation"}
+        with self._db.session() as s:
+            kind = classify_id(s, user_id, source_id)
+            right = next((f for f, k in accept.items() if k == kind), None)
+            if right is not None and right != field:  # a common mix-up: say which key takes this id
+                what = kind.replace("_", " ")
+                raise InvalidRequest(f"{field}: {source_id} is {'an' if what[0] in 'aeiou' else 'a'} {what} id; "
+                                     f"send it as {right}", field=field)  # fmt: skip
+            ref = resolve_image(s, user_id, source_id, field, accept=(accept[field],))  # type: ignore[arg-type]
+            generation_id = image_id = source_variation = init_id = model_id = None
+            if ref.kind == "variation":
+                source = s.get(ImageVariation, ref.id)
+                assert source is not None
+                generation_id, image_id, source_variation = source.generation_id, source.generated_image_id, ref.id
+                init_id, model_id = source.init_image_id, source.model_id
+            elif ref.kind == "generated_image":
+                image = s.get(GeneratedImage, ref.id)
+                assert image is not None
+                generation_id, image_id = image.generation_id, image.id
+            else:
+                init_id = ref.id
+            model_path = None
+            if generation_id is not None:
+                generation = s.get(Generation, generation_id)
+                assert generation is not None
+                style_words = self._style_words(generation.model_id)
+            else:
+                model = self._default_model(model_id)
+                model_id, model_path, style_words = model.id, str(model.path), model.prompt_styles
+            settings = settings_for(p, style_words)
+            if model_path is not None:  # no generation to take the model, prompt and seed from
+                settings.update(model_path=model_path, seed=secrets.randbelow(2**31))
+            self._check_caps(s, user_id)
+            row = ImageVariation(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                api_key_id=api_key_id,
+                generation_id=generation_id,
+                generated_image_id=image_id,
+                source_variation_id=source_variation,
+                init_image_id=init_id,
+                model_id=model_id,
+                settings=settings,
+                transform_type="UPSCALE",
+                status=JobStatus.PENDING,
+                attempts=0,
+                token=secrets.token_urlsafe(24),
+                transparent=False,
+            )
+            s.add(row)
+        self._dispatcher.submit(JobKind.VARIATION, row.id)
+        return row.id
+
+    def _default_model(self, model_id: str | None) -> ModelEntry:
+        if self.catalog is None:
+            raise InvalidRequest("this server has no model to upscale uploaded images with", field="initImageId")
+        try:
+            return self.catalog.resolve_for_generation(model_id)
+        except InvalidRequest:  # the model recorded on a chained variation was removed: the default now
+            return self.catalog.resolve_for_generation(None)
+
+    def _style_words(self, model_id: str) -> bool:
+        if self.catalog is None:
+            return True
+        try:
+            return self.catalog.get(model_id).prompt_styles
+        except NotFound:  # a custom model: its base's words
+            return True
 
     def get(self, user_id: str, variation_id: str) -> list[VariationView]:
         with self._db.session() as s:
@@ -147,5 +228,6 @@ class Variations:
                 .order_by(ImageVariation.created_at, ImageVariation.id)
             )
             for r in rows:
-                found.setdefault(r.generated_image_id, []).append(_view(r))
+                if r.generated_image_id is not None:  # always, given the query (the column is nullable)
+                    found.setdefault(r.generated_image_id, []).append(_view(r))
         return found

@@ -52,7 +52,7 @@ class VariationRecord:
     id: str
     status: str  # COMPLETE | FAILED | CANCELLED
     transform_type: str  # UPSCALE | UNZOOM | NOBG | ...
-    generated_image_id: str
+    generated_image_id: str | None  # None: a universal upscale of an uploaded init image
     created_at: datetime
     updated_at: datetime
     image_id: str | None = None

@@ -8,8 +8,9 @@ see store/files.py, so the service that deletes the rows removes the files with 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sfumato.store.models import Base, JobColumns, utcnow
@@ -36,14 +37,27 @@ class InitImage(Base):
 class ImageVariation(JobColumns, Base):
     """One variation job and its result. `generated_image_id` is the root generated image (a variation of a
     variation keeps the root, so it is listed under the same image); `source_variation_id` is set when the
-    input was an earlier variation's output."""
+    input was an earlier variation's output. A universal upscale of an uploaded init image has no generation:
+    `init_image_id` names its input (set to NULL if the upload is deleted: the upscale is the user's own
+    picture, kept until the user is deleted) and `model_id` the model that refines it; its file lives under
+    the user's prefix (store/files.py), so deleting the user removes it."""
 
     __tablename__ = "image_variations"
 
     api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
-    generated_image_id: Mapped[str] = mapped_column(ForeignKey("generated_images.id", ondelete="CASCADE"), index=True)
+    generation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    generated_image_id: Mapped[str | None] = mapped_column(
+        ForeignKey("generated_images.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     source_variation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    init_image_id: Mapped[str | None] = mapped_column(
+        ForeignKey("init_images.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+    model_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # set when there is no generation
+    # The universal upscaler's settings (multiplier, creativity, style...); NULL for the other variations.
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     transform_type: Mapped[str] = mapped_column(String(16))  # UPSCALE | UNZOOM | NOBG
     # How the result was made (e.g. "lanczos+diffusion-detail", "border-colour-key"): for the record.
     method: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,4 +1,5 @@
-"""/variations: upscale, unzoom and no-background jobs of a generated image, and reading them; their files."""
+"""/variations: upscale, unzoom and no-background jobs of a generated image, the universal upscaler (also of an
+uploaded init image), and reading them; their files."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from sfumato.api.schemas.media import (
     VariationBody,
     VariationGenericOut,
     VariationJob,
+)
+from sfumato.api.schemas.universal_upscaler import (
+    UniversalUpscalerBody,
+    UniversalUpscalerJob,
+    UniversalUpscalerResponse,
 )
 from sfumato.jobs.core.status import wire_status
 
@@ -45,6 +51,20 @@ def create_unzoom(variations: VariationsDep, who: PrincipalDep, body: BodyDep = 
 @router.post("/variations/nobg", response_model=NobgResponse, operation_id="createVariationNoBG")
 def create_nobg(variations: VariationsDep, who: PrincipalDep, body: BodyDep = None) -> NobgResponse:
     return NobgResponse(sdNobgJob=_create(variations, who, "nobg", body))
+
+
+@router.post(
+    "/variations/universal-upscaler",
+    response_model=UniversalUpscalerResponse,
+    operation_id="CreateUniversalUpscalerJob",
+)
+def create_universal_upscaler(
+    variations: VariationsDep, who: PrincipalDep, body: Annotated[UniversalUpscalerBody | None, Body()] = None
+) -> UniversalUpscalerResponse:
+    body = body or UniversalUpscalerBody()
+    body.log_unknown_keys("POST /variations/universal-upscaler")
+    job_id = variations.create_universal(who.user_id, who.api_key_id, body.params())
+    return UniversalUpscalerResponse(universalUpscaler=UniversalUpscalerJob(id=job_id))
 
 
 @router.get(

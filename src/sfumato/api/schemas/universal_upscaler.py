@@ -1,0 +1,43 @@
+"""POST /variations/universal-upscaler: wire shapes (keys as Leonardo's SDKs send them)."""
+
+from __future__ import annotations
+
+from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
+from sfumato.services.variations_universal import UniversalParams
+
+
+class UniversalUpscalerBody(TolerantBody):
+    generatedImageId: str | None = None
+    initImageId: str | None = None
+    variationId: str | None = None
+    upscaleMultiplier: float | None = None
+    creativityStrength: int | None = None
+    upscalerStyle: str | None = None
+    ultraUpscaleStyle: str | None = None
+    similarity: int | None = None
+    detailContrast: int | None = None
+    prompt: str | None = None
+
+    def params(self) -> UniversalParams:
+        return UniversalParams(
+            generated_image_id=self.generatedImageId,
+            init_image_id=self.initImageId,
+            variation_id=self.variationId,
+            upscale_multiplier=self.upscaleMultiplier,
+            creativity_strength=self.creativityStrength,
+            upscaler_style=self.upscalerStyle,
+            ultra_upscale_style=self.ultraUpscaleStyle,
+            similarity=self.similarity,
+            detail_contrast=self.detailContrast,
+            prompt=self.prompt,
+        )
+
+
+class UniversalUpscalerJob(WireModel):
+    id: str
+    apiCreditCost: int = 0  # a self-hosted server charges no credits
+    cost: Cost = Cost()
+
+
+class UniversalUpscalerResponse(WireModel):
+    universalUpscaler: UniversalUpscalerJob
