@@ -36,6 +36,7 @@ BENCHMARKS = (
     Benchmark("starter", ("--repeats", "3")),
     Benchmark("motion", ("--runs", "3")),
     Benchmark("elements", ("--runs", "3")),
+    Benchmark("realtime", ("--requests", "10", "--scenes", "12")),
     Benchmark(
         "scaleout",
         ("--jobs", "8", "--images", "2", "--size", "256", "--steps", "20", "--workers", "1", "2"),
