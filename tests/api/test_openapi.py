@@ -86,3 +86,17 @@ def test_the_spec_states_errors_required_fields_and_enums(spec: dict) -> None:
     assert upscale["enum"] == ["RESOLUTION_720"]
     error = ops[("GET", "/generations/{id}")]["responses"]["404"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/Error"}
+
+
+def test_the_spec_states_the_ranges_and_integer_choices_the_server_enforces(spec: dict) -> None:
+    schemas = spec["components"]["schemas"]
+
+    def numeric(prop: dict) -> dict:
+        return next(o for o in prop.get("anyOf", [prop]) if o.get("type") in ("integer", "number"))
+
+    strength = numeric(schemas["MotionSvdBody"]["properties"]["motionStrength"])
+    assert (strength["minimum"], strength["maximum"]) == (1, 10)
+    epochs = numeric(schemas["CreateElementBody"]["properties"]["num_train_epochs"])
+    assert (epochs["minimum"], epochs["maximum"]) == (1, 250)
+    resolution = numeric(schemas["CreateModelBody"]["properties"]["resolution"])
+    assert resolution == {"type": "integer", "enum": [512, 768]}

@@ -5,6 +5,7 @@
   an id (in the path, or a body field named like one);
 - request bodies: the fields the server requires are `required`, and a body that needs one is itself
   required (the routes take `Body | None` only so that a missing body gets our 400 instead of FastAPI's).
+- the ranges of numbers (`WIRE_RANGES`: minimum and maximum) where the server refuses what lies outside.
 Body models name what they require in `WIRE_REQUIRED` (api/schemas)."""
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def install_truthful_openapi(app: FastAPI, api_prefix: str, bodies: list[type[Ba
     `WIRE_ENUMS` fields list the values the server accepts (in any case: the description says so)."""
     required = {m.__name__: list(getattr(m, "WIRE_REQUIRED", ())) for m in bodies}
     enums = {m.__name__: dict(getattr(m, "WIRE_ENUMS", {})) for m in bodies}
+    ranges = {m.__name__: dict(getattr(m, "WIRE_RANGES", {})) for m in bodies}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -51,7 +53,7 @@ def install_truthful_openapi(app: FastAPI, api_prefix: str, bodies: list[type[Ba
                 routes=app.routes,
                 servers=app.servers,
             )
-            app.openapi_schema = truthful(spec, api_prefix, required, enums)
+            app.openapi_schema = truthful(spec, api_prefix, required, enums, ranges)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -61,7 +63,8 @@ def truthful(
     spec: dict[str, Any],
     api_prefix: str,
     required: dict[str, list[str]],
-    enums: dict[str, dict[str, tuple[str, ...]]] | None = None,
+    enums: dict[str, dict[str, tuple[Any, ...]]] | None = None,
+    ranges: dict[str, dict[str, tuple[float, float]]] | None = None,
 ) -> dict[str, Any]:
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
@@ -76,6 +79,10 @@ def truthful(
         for field, values in by_field.items():
             if name in schemas:
                 _enum(schemas[name]["properties"][field], list(values))
+    for name, by_field in (ranges or {}).items():
+        for field, (low, high) in by_field.items():
+            if name in schemas:
+                _range(schemas[name]["properties"][field], low, high)
     for path, ops in spec.get("paths", {}).items():
         if not path.startswith(api_prefix):
             continue
@@ -121,9 +128,15 @@ def _not_null(prop: dict[str, Any]) -> None:
         prop["minLength"] = 1  # an empty string is refused like a missing one
 
 
-def _enum(prop: dict[str, Any], values: list[str]) -> None:
-    target = next((o for o in prop.get("anyOf", []) if o.get("type") == "string"), prop)
-    target["type"], target["enum"] = "string", values
+def _enum(prop: dict[str, Any], values: list[Any]) -> None:
+    kind = "integer" if all(isinstance(v, int) for v in values) else "string"
+    target = next((o for o in prop.get("anyOf", []) if o.get("type") == kind), prop)
+    target["type"], target["enum"] = kind, values
+
+
+def _range(prop: dict[str, Any], low: float, high: float) -> None:
+    for target in [o for o in prop.get("anyOf", []) if o.get("type") in ("integer", "number")] or [prop]:
+        target["minimum"], target["maximum"] = low, high
 
 
 def _properties(schemas: dict[str, Any], name: str | None) -> list[str]:

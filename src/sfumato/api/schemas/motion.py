@@ -27,6 +27,7 @@ def whole_number(value: Any, what: str) -> Any:
 
 class MotionSvdBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("imageId",)
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {"motionStrength": (1, 10)}
     imageId: str | None = None
     motionStrength: int | None = None
     isInitImage: bool | None = None

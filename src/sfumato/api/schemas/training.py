@@ -10,8 +10,12 @@ from sfumato.api.schemas.accounts import ModelOut
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
 from sfumato.api.schemas.media import UploadInitImage
 from sfumato.services.training.trainings import (
+    ELEMENT_RESOLUTION,
     ELEMENT_SD_VERSIONS,
+    EPOCHS_RANGE,
     FOCUSES,
+    LEARNING_RATE_RANGE,
+    MODEL_RESOLUTIONS,
     MODEL_SD_VERSIONS,
     MODEL_TYPES,
     STRENGTHS,
@@ -77,10 +81,11 @@ class UploadFromGenResponse(WireModel):
 
 class CreateModelBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("name", "datasetId", "instance_prompt")
-    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str | int, ...]]] = {
         "modelType": MODEL_TYPES,
         "strength": STRENGTHS,
         "sd_version": MODEL_SD_VERSIONS,
+        "resolution": MODEL_RESOLUTIONS,
     }
     name: str | None = None
     datasetId: str | None = None
@@ -141,7 +146,15 @@ class DeleteModelResponse(WireModel):
 
 class CreateElementBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("lora_focus", "num_train_epochs", "learning_rate")
-    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"lora_focus": FOCUSES, "sd_version": ELEMENT_SD_VERSIONS}
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str | int, ...]]] = {
+        "lora_focus": FOCUSES,
+        "sd_version": ELEMENT_SD_VERSIONS,
+        "resolution": (ELEMENT_RESOLUTION,),
+    }
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "num_train_epochs": EPOCHS_RANGE,
+        "learning_rate": LEARNING_RATE_RANGE,
+    }
     name: str | None = None
     description: str | None = None
     datasetId: str | None = None
