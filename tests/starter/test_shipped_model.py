@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from sfumato.starter.checker import read_scene
 
@@ -129,3 +130,17 @@ def test_autoencoder_eval_scores_the_vae_alone():
     out = CliRunner().invoke(starter_app, ["eval", "--model", str(SHIPPED), "--n", "6", "--autoencoder"])
     assert out.exit_code == 0, out.output
     assert "autoencoder only" in out.output and "shape by kind: " in out.output
+
+
+def test_eval_with_a_lora_applied_scores_the_adapted_model(tmp_path):
+    # `evaluate(lora=...)` checks that a custom model or element keeps the base's bar; the Pastel Palette
+    # element (saturation down) must change the pixels and still read as scenes.
+    from sfumato.starter.evaluate import evaluate
+
+    pastel = SHIPPED.parent / "elements" / "pastel" / "pytorch_lora_weights.safetensors"
+    base = evaluate(SHIPPED, n=4, steps=10, grid_path=tmp_path / "base.png")
+    adapted = evaluate(SHIPPED, n=4, steps=10, grid_path=tmp_path / "pastel.png", lora=pastel)
+    assert adapted.metrics()["n"] == base.metrics()["n"] == 4
+    a = np.asarray(Image.open(tmp_path / "base.png"), dtype=np.float32)
+    b = np.asarray(Image.open(tmp_path / "pastel.png"), dtype=np.float32)
+    assert a.shape == b.shape and np.abs(a - b).mean() > 1.0

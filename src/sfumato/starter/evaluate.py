@@ -79,9 +79,11 @@ def evaluate(
     grid_path: Path | None = None,
     batch: int = 16,
     autoencoder: bool = False,
+    lora: Path | None = None,
 ) -> EvalResult:
     """Generate the n held-out scenes from their captions and score the pixels. With autoencoder, score the
-    VAE's encode/decode of the true images instead: the most any UNet on that VAE can reach."""
+    VAE's encode/decode of the true images instead: the most any UNet on that VAE can reach. With `lora` (a
+    custom model's or element's weights file), at weight 1: does the base's bar still hold with it applied?"""
     info = json.loads((model / "sfumato_model.json").read_text())
     buckets = [tuple(b) for b in info["buckets"]]
     if bucket != "all":
@@ -89,6 +91,9 @@ def evaluate(
         buckets = [(w, h)]
     guidance = guidance if guidance is not None else float(info["recommended_guidance"])
     pipe = load_pipeline(model)
+    if lora is not None:
+        pipe.load_lora_weights(str(lora.parent), weight_name=lora.name, adapter_name="applied")
+        pipe.set_adapters(["applied"], [1.0])
     scenes = list(heldout_scenes(n, EVAL_SEED))
     res = EvalResult(guidance=guidance, steps=steps, autoencoder=autoencoder)
     res.scenes, res.buckets = scenes, eval_buckets(buckets, n)
