@@ -62,3 +62,16 @@ def post_login(client: httpx.Client, name: str, password: str) -> httpx.Response
     token = form_token(client.get("/app/login").text)
     fields = {"csrftoken": token, "username": name, "password": password}
     return client.post("/app/login", files={k: (None, v) for k, v in fields.items()})
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (axe-playwright-python bundles
+    axe-core: nothing is downloaded)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

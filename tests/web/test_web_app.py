@@ -53,7 +53,7 @@ def test_sign_in_refuses_a_wrong_password_keeping_the_username_then_lands_on_the
     page.get_by_label("Password").fill(PASSWORD)
     page.screenshot(path=str(DOCS / "webapp-signin.png"))
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(server.base_url + "/app/models")
+    expect(page).to_have_url(server.base_url + "/app/generate")
     expect(page.get_by_text(f"Signed in as {user['name']}")).to_be_visible()
     cookie = next(c for c in page.context.cookies() if c["name"] == "sfumato_session")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
@@ -151,6 +151,7 @@ def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: 
     user = new_user(server)
     model_id = _add_custom_model(server, user["user_id"], "PENDING", 120)
     sign_in(page, server, user["name"])
+    page.get_by_role("link", name="Models", exact=True).click()
     expect(page.get_by_role("heading", name="Models", exact=True)).to_be_visible()
     for details in page.locator("details").all():
         details.locator("summary", has_text="View More").click()

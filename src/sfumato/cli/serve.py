@@ -19,11 +19,13 @@ def serve(
     import uvicorn
 
     from sfumato.api.app import create_app
+    from sfumato.api.docs_assets import api_values_markdown
     from sfumato.web import install_web
 
     settings = Settings()
     # The flags win over the environment everywhere, also in absolute URLs built outside a request.
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     application = create_app(container(settings))
-    install_web(application)  # here, not in create_app: api and web are sibling floors (pyproject.toml)
+    # Here, not in create_app: api and web are sibling floors (pyproject.toml).
+    install_web(application, api_values_markdown())
     uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level.lower())

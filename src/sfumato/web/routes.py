@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from sfumato.services.errors import Busy, SfumatoError
+from sfumato.services.user_webhooks import UserWebhooks
 from sfumato.services.web_logins import WebUser
 from sfumato.web.security import (
     CSRF_FIELD,
@@ -87,7 +88,7 @@ def client_address(request: Request) -> str:
 
 @router.get("")
 def home(request: Request) -> Response:
-    return RedirectResponse("/app/models" if signed_in(request) else "/app/login", status_code=303)
+    return RedirectResponse("/app/generate" if signed_in(request) else "/app/login", status_code=303)
 
 
 def _credentials_form(
@@ -189,14 +190,21 @@ def models_page(request: Request, tab: str = "platform") -> Response:
     )
 
 
+def _user_webhooks(request: Request) -> UserWebhooks:
+    s = services(request)
+    return UserWebhooks(s.db, s.webhooks)
+
+
 def _api_access(request: Request, user: WebUser, status: int = 200, **extra: Any) -> HTMLResponse:
     accounts = services(request).accounts
     keys = accounts.list_keys(user.username)
-    context: dict[str, Any] = {"form": {}, "error": None, "new_key": None}
+    context: dict[str, Any] = {"form": {}, "error": None, "new_key": None, "redelivered": None}
     context.update(extra)
+    deliveries = _user_webhooks(request).list_for_user(user.user_id)
     return page(
-        request, "api_access.html", user, status, title="API Access", keys=keys, max_keys=accounts.max_keys, **context
-    )
+        request, "api_access.html", user, status, title="API Access", keys=keys, max_keys=accounts.max_keys,
+        deliveries=deliveries, **context,
+    )  # fmt: skip
 
 
 _KEYS_CHANGED = (
@@ -246,6 +254,19 @@ async def delete_key(request: Request, key_id: str) -> Response:
     except SfumatoError as exc:
         return _api_access(request, user, 404, error=exc.message)
     return RedirectResponse("/app/api-access", status_code=303)
+
+
+@router.post("/api-access/deliveries/{delivery_id}/redeliver")
+async def redeliver(request: Request, delivery_id: str) -> Response:
+    gate = await signed_in_post(request)
+    if isinstance(gate, Response):
+        return gate
+    user, _ = gate
+    try:
+        info = _user_webhooks(request).redeliver(user.user_id, delivery_id)
+    except SfumatoError as exc:
+        return _api_access(request, user, 404, error=exc.message)
+    return _api_access(request, user, redelivered=info)
 
 
 @router.get("/account")

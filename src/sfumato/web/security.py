@@ -13,9 +13,16 @@ from fastapi import Request, Response
 
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
+from sfumato.services.generations import Generations
 from sfumato.services.training.trainings import Trainings
+from sfumato.services.uploads import InitImages
+from sfumato.services.urls import FileUrls
+from sfumato.services.variations import Variations
 from sfumato.services.web_logins import SESSION_LIFETIME, WebLogins, WebUser
+from sfumato.services.webhooks import Webhooks
 from sfumato.settings import Settings
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore
 
 SESSION_COOKIE = "sfumato_session"
 LOGIN_CSRF_COOKIE = "sfumato_login_csrf"  # the sign-in form has no session yet: a double-submit token
@@ -31,6 +38,13 @@ class WebServices(Protocol):
     catalog: Catalog
     trainings: Trainings
     web_logins: WebLogins
+    generations: Generations
+    variations: Variations
+    init_images: InitImages
+    urls: FileUrls
+    files: FileStore
+    db: Database
+    webhooks: Webhooks
 
 
 def services(request: Request) -> WebServices:

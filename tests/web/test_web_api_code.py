@@ -1,0 +1,150 @@
+"""Get API Code, round trip: generations made in the browser (with and without an init image, different sizes,
+seeds and styles); each tab's snippet, copied as shown, is run against the server (cURL with bash, the official
+Python SDK, the official TypeScript SDK with node, plain Python HTTP) and the generation it makes has the
+original's parameters and saved its images. A variation's snippet makes the same variation."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from playwright.sync_api import BrowserContext, Page, expect
+
+from sfumato.store.models import Generation
+from sfumato.testing.live_server import LiveServer
+from tests.web.studio_support import database
+from tests.web.support import DOCS
+
+TS_MODULES = Path(__file__).resolve().parents[1] / "ts" / "node_modules"
+RUNNERS = {
+    "curl": (["bash"], "sh"),
+    "python": ([sys.executable], "py"),
+    "typescript": (["node"], "mjs"),
+    "http": ([sys.executable], "py"),
+}
+# What must be the same in the generation a snippet makes (the stored row, init image id and image prompts included).
+SAME = ("prompt", "negative_prompt", "model_id", "width", "height", "num_images", "num_inference_steps",
+        "guidance_scale", "seed", "scheduler", "preset_style", "public", "tiling", "init_image_id",
+        "init_generated_image_id", "init_strength", "image_prompt_ids", "image_prompt_weight")  # fmt: skip
+
+
+@pytest.fixture
+def page(studio_context: BrowserContext) -> Iterator[Page]:
+    p = studio_context.new_page()
+    yield p
+    p.close()
+
+
+def _png(color: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), color).save(out, "PNG")
+    return out.getvalue()
+
+
+def _generate(server: LiveServer, page: Page, fields: dict[str, str], init: bytes | None = None) -> str:
+    page.goto(server.base_url + "/app/generate")
+    for label, value in fields.items():
+        target = page.get_by_label(label, exact=True)
+        if target.evaluate("e => e.tagName") == "SELECT":
+            target.select_option(value)
+        else:
+            target.fill(value)
+    if init is not None:
+        page.get_by_label("Init image (PNG, JPEG or WebP)").set_input_files(
+            files=[{"name": "start.png", "mimeType": "image/png", "buffer": init}]
+        )
+    page.get_by_role("button", name="Generate").click()
+    card = page.locator("article.gen").first
+    expect(card.get_by_role("status").first).not_to_have_text("PENDING", timeout=90_000)
+    expect(card.get_by_role("status").first).to_have_text("COMPLETE")
+    return str(card.get_attribute("id")).removeprefix("generation-")
+
+
+def _row(server: LiveServer, generation_id: str) -> dict[str, Any]:
+    db = database(server)
+    with db.session() as s:
+        row = s.get(Generation, generation_id)
+        assert row is not None
+        values = {name: getattr(row, name) for name in SAME}
+    db.dispose()
+    return values
+
+
+def _run_snippet(page: Page, language: str, key: str, workdir: Path) -> tuple[str, list[Path]]:
+    """Runs the snippet shown on the open Get API Code page's `language` tab; returns the new job's id and
+    the files it saved."""
+    label = {"curl": "cURL", "python": "Python", "typescript": "TypeScript", "http": "Python (HTTP)"}[language]
+    page.get_by_role("link", name=label, exact=True).click()
+    code = page.get_by_label(re.compile(r"code$")).input_value()
+    run = workdir / language
+    run.mkdir()
+    command, suffix = RUNNERS[language]
+    script = run / f"snippet.{suffix}"
+    script.write_text(code)
+    if language == "typescript":
+        (run / "node_modules").symlink_to(TS_MODULES)  # as after `npm install @leonardo-ai/sdk`
+    env = {**os.environ, "SFUMATO_API_KEY": key}
+    done = subprocess.run([*command, str(script)], cwd=run, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{language} snippet failed:\n{done.stdout}\n{done.stderr}\n---\n{code}"
+    found = re.search(r"^(?:generation|variation) (\S+)$", done.stdout, re.M)
+    assert found, done.stdout
+    return found.group(1), sorted(run.glob("*.png"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "init"),
+    [
+        ({"Prompt": "a blue boat", "Width": "64", "Height": "48", "Number of images": "2", "Seed": "77",
+          "Style": "ANIME", "Scheduler": "DDIM", "Steps": "12", "Guidance": "6.5",
+          "Negative prompt (optional)": "fog, 'rain'"}, None),
+        ({"Prompt": "a cat's portrait", "Width": "48", "Height": "64", "Number of images": "1", "Seed": "9000001",
+          "Style": "CINEMATIC", "Init strength (0.1 to 0.9)": "0.35"}, (200, 40, 40)),
+    ],
+    ids=["text-to-image", "init-image"],
+)  # fmt: skip
+def test_each_snippet_remakes_the_generation(
+    studio_server: LiveServer,
+    studio_user: dict[str, str],
+    page: Page,
+    tmp_path: Path,
+    fields: dict[str, str],
+    init: tuple[int, int, int] | None,
+) -> None:
+    original_id = _generate(studio_server, page, fields, _png(init) if init else None)
+    original = _row(studio_server, original_id)
+    assert original["seed"] == int(fields["Seed"]) and (original["init_image_id"] is not None) == bool(init)
+    page.goto(studio_server.base_url + f"/app/generations/{original_id}/code")
+    expect(page.get_by_role("heading", name="Get API Code")).to_be_visible()
+    if init is None:
+        page.screenshot(path=str(DOCS / "webapp-api-code.png"), full_page=True)
+    for language in RUNNERS:
+        new_id, files = _run_snippet(page, language, studio_user["api_key"], tmp_path)
+        assert new_id != original_id
+        assert _row(studio_server, new_id) == original, language
+        assert len(files) == original["num_images"], language
+        for f in files:
+            assert Image.open(f).size == (original["width"], original["height"])
+
+
+def test_a_variation_snippet_makes_the_same_variation(
+    studio_server: LiveServer, studio_user: dict[str, str], page: Page, tmp_path: Path
+) -> None:
+    generation_id = _generate(studio_server, page, {"Prompt": "a pear", "Width": "64", "Height": "64",
+                                                     "Number of images": "1"})  # fmt: skip
+    card = page.locator(f"#generation-{generation_id}")
+    card.get_by_role("button", name="No background image 1").click()
+    card = page.locator(f"#generation-{generation_id}")
+    expect(card.locator(".variations")).to_contain_text("NOBG: COMPLETE", timeout=60_000)
+    card.get_by_role("link", name="Get API Code of this nobg").click()
+    for language in ("curl", "typescript"):
+        variation_id, files = _run_snippet(page, language, studio_user["api_key"], tmp_path)
+        assert len(files) == 1 and Image.open(files[0]).mode == "RGBA", language
+        assert variation_id
