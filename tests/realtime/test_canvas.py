@@ -5,9 +5,13 @@ gets quick 429s rather than a queue."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -20,6 +24,7 @@ from sfumato.testing.live_server import LiveServer
 from tests.realtime.support import data_url, read_data_url, sketch, small
 
 SCENES = world.heldout_scenes(6, seed=77)
+TS_DIR = Path(__file__).resolve().parents[1] / "ts"
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +170,24 @@ def test_latency_and_a_burst_gets_quick_429s(starter_server: LiveServer, client:
         t.join()
     assert set(statuses) <= {200, 429} and 429 in statuses and 200 in statuses, statuses
     assert time.perf_counter() - started < 10
+
+
+def test_the_typescript_sdk_accepts_every_new_operation(starter_server: LiveServer) -> None:
+    """The TS SDK validates responses with zod (nulls and wrong types fail): tests/ts/realtime.mjs."""
+    node = shutil.which("node")
+    assert node is not None, "node is not on PATH: the TypeScript SDK tests need Node 20+ (make test installs it)"
+    mask = Image.new("L", (512, 512), 0)
+    mask.paste(255, (256, 0, 512, 512))
+    env = {
+        **os.environ,
+        "SERVER_URL": starter_server.api_url,
+        "API_KEY": starter_server.user("ts-painter")["api_key"],
+        "IMAGE_DATA_URL": data_url(sketch(SCENES[4]), "PNG"),
+        "MASK_DATA_URL": data_url(mask.convert("RGB"), "PNG"),
+        "POLL_TIMEOUT_S": "120",
+    }
+    proc = subprocess.run(
+        [node, str(TS_DIR / "realtime.mjs")], cwd=TS_DIR, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    assert "PASS: TypeScript SDK realtime scenario" in proc.stdout
