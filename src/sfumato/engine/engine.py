@@ -19,6 +19,7 @@ import torch
 from diffusers import DiffusionPipeline
 from PIL import Image
 
+from sfumato.engine.control_pipes import control_image, control_pipe
 from sfumato.engine.img2img import (
     METHOD_ADAIN,
     METHOD_IP_ADAPTER,
@@ -169,7 +170,7 @@ class Engine:
         with self._lock:
             loaded = self.cache.get(request.model_path)
             loaded.adapters.apply(loaded.pipe, request.adapters)  # every request: none disables the last ones
-            pipe = derived_pipe(loaded.pipe, "img2img") if request.init_image is not None else loaded.pipe
+            pipe = _pick_pipe(loaded.pipe, request)
             width, height = render_size(loaded, request.width, request.height)
             kwargs = self._call_kwargs(pipe, request, width, height, progress)
             if request.init_image is not None:
@@ -177,6 +178,18 @@ class Engine:
                 kwargs["strength"] = request.strength
                 # diffusers runs int(steps * strength) steps and refuses 0: ask for enough to run one.
                 kwargs["num_inference_steps"] = max(request.num_inference_steps, math.ceil(1 / request.strength))
+            if request.mask_image is not None:
+                kwargs["mask_image"] = request.mask_image.convert("L").resize(
+                    (width, height), Image.Resampling.BILINEAR
+                )
+            if request.controls:
+                images = [control_image(c, width, height) for c in request.controls]
+                scales = [c.scale for c in request.controls]
+                # txt2img ControlNet pipelines take the control image as `image`; img2img ones as `control_image`
+                kwargs["control_image" if request.init_image is not None else "image"] = (
+                    images[0] if len(images) == 1 else images
+                )
+                kwargs["controlnet_conditioning_scale"] = scales[0] if len(scales) == 1 else scales
             extra: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
             if request.image_prompts:
                 weights = ip_adapter_weights(loaded.path)
@@ -199,7 +212,15 @@ class Engine:
         images = [_finish(image, request.width, request.height) for image in output.images]
         if method == METHOD_ADAIN:
             images = [colour_match(i, request.image_prompts, request.image_prompt_weight) for i in images]
-        return GenerateResult(images=images, rendered_width=width, rendered_height=height, image_prompt_method=method)
+        if request.mask_image is not None and request.init_image is not None:
+            images = [keep_unmasked(i, request.init_image, request.mask_image) for i in images]
+        return GenerateResult(
+            images=images,
+            rendered_width=width,
+            rendered_height=height,
+            image_prompt_method=method,
+            control_kinds=tuple(c.kind for c in request.controls),
+        )
 
     def inpaint(self, request: InpaintRequest) -> Image.Image:
         """Repaint the white part of `request.mask` with the model's inpainting pipeline (a 4-channel
@@ -338,6 +359,24 @@ def _step_callback(progress: ProgressCallback, steps: int) -> Any:
     return on_step_end
 
 
+def _pick_pipe(pipe: DiffusionPipeline, request: GenerateRequest) -> DiffusionPipeline:
+    """The cached pipeline, or one derived from it sharing its modules: ControlNet, inpainting, img2img."""
+    if request.controls:
+        return control_pipe(pipe, [c.folder for c in request.controls], img2img=request.init_image is not None)
+    if request.mask_image is not None:
+        return derived_pipe(pipe, "inpaint")
+    return derived_pipe(pipe, "img2img") if request.init_image is not None else pipe
+
+
+def keep_unmasked(image: Image.Image, init: Image.Image, mask: Image.Image) -> Image.Image:
+    """`image` where the mask is white, the init image's own pixels where it is black (a grey edge blends):
+    the model renders at its bucket and the VAE round trip shifts every pixel a little, so the kept area is
+    pasted back rather than trusted to the pipeline's latent blending."""
+    size = image.size
+    alpha = mask.convert("L").resize(size, Image.Resampling.BILINEAR)
+    return Image.composite(image, init.convert("RGB").resize(size, Image.Resampling.LANCZOS), alpha)
+
+
 def _validate(request: GenerateRequest) -> None:
     if request.num_images < 1:
         raise ValueError(f"num_images must be at least 1, got {request.num_images}")
@@ -347,6 +386,8 @@ def _validate(request: GenerateRequest) -> None:
         raise ValueError(f"num_inference_steps must be at least 1, got {request.num_inference_steps}")
     if request.init_image is not None and not 0 < request.strength <= 1:
         raise ValueError(f"strength must be in (0, 1] for image-to-image, got {request.strength}")
+    if request.mask_image is not None and (request.init_image is None or request.controls):
+        raise ValueError("a mask needs an init image and cannot be combined with ControlNets")
 
 
 def _finish(image: Image.Image, width: int, height: int) -> Image.Image:

@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from sfumato.engine.adapters import LoraAdapter
+from sfumato.engine.control import ControlInput
 
 # Leonardo's `SdGenerationSchedulers` values, all accepted by the engine (see engine/schedulers.py for the
 # diffusers scheduler each maps to). Kept here, free of torch, so the API can validate without importing it.
@@ -61,6 +62,11 @@ class GenerateRequest:
     image_prompt_weight: float = 0.5
     # LoRAs for this request only (a custom model's, elements), each with its weight.
     adapters: tuple[LoraAdapter, ...] = ()
+    # Structural guidance (ControlNets), each with the user's picture; the engine runs the preprocessor.
+    controls: tuple[ControlInput, ...] = ()
+    # Canvas inpainting: with an init image, repaint only where this L-mode mask is white; every pixel where
+    # it is black comes back exactly as in the init image.
+    mask_image: Image.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,5 @@ class GenerateResult:
     rendered_height: int = 0
     # How image prompts were applied ("ip-adapter", "latent-adain+colour-match"); None without image prompts.
     image_prompt_method: str | None = None
+    # The ControlNets that ran ("edge", ...), in request order; empty without structural guidance.
+    control_kinds: tuple[str, ...] = ()

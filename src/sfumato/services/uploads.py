@@ -190,6 +190,17 @@ class InitImages:
             )
         return self.presign(image_id, key, ext, now)
 
+    def reserve_canvas(self, user_id: str, init_extension: object, mask_extension: object) -> tuple[Reservation, ...]:
+        """POST /canvas-init-image: two init images (the canvas and its mask), same rules as one; both
+        extensions are checked before either id is reserved."""
+        for field, raw in (("initExtension", init_extension), ("maskExtension", mask_extension)):
+            try:
+                normalize_extension(raw)
+            except InvalidRequest as exc:
+                message = exc.message.replace('{"extension": "png"}', '{"' + field + '": "png"}')
+                raise InvalidRequest(f"{field}: {message}", field=field) from None
+        return self.reserve(user_id, init_extension), self.reserve(user_id, mask_extension)
+
     def presign(self, image_id: str, key: str, extension: str, now: datetime) -> Reservation:
         """The form that lets a client upload `key` once (our receiver's, or the bucket's own)."""
         content_type = EXTENSIONS[extension][1]

@@ -21,6 +21,9 @@ from sfumato.api.schemas.media import (
     DeleteInitImageResponse,
     GetInitImageResponse,
     InitImageOut,
+    UploadCanvasInitImage,
+    UploadCanvasInitImageBody,
+    UploadCanvasInitImageResponse,
     UploadInitImage,
     UploadInitImageBody,
     UploadInitImageResponse,
@@ -72,6 +75,37 @@ def upload_init_image(
     url = r.url or base + UPLOAD_PATH
     return UploadInitImageResponse(
         uploadInitImage=UploadInitImage(id=r.id, url=url, fields=json.dumps(r.fields), key=r.key)
+    )
+
+
+@router.post(
+    "/canvas-init-image",
+    response_model=UploadCanvasInitImageResponse,
+    operation_id="uploadCanvasInitImage",
+    dependencies=[Depends(refuse_multipart)],
+)
+def upload_canvas_init_image(
+    init_images: InitImagesDep,
+    base: BaseUrlDep,
+    who: PrincipalDep,
+    body: Annotated[UploadCanvasInitImageBody | None, Body()] = None,
+) -> UploadCanvasInitImageResponse:
+    """Two init images for the canvas editor: the picture and its mask (white = repaint), each uploaded as
+    POST /init-image's is; their ids go to canvasInitId and canvasMaskId."""
+    body = body or UploadCanvasInitImageBody()
+    body.log_unknown_keys("POST /canvas-init-image")
+    init, mask = init_images.reserve_canvas(who.user_id, body.initExtension, body.maskExtension)
+    return UploadCanvasInitImageResponse(
+        uploadCanvasInitImage=UploadCanvasInitImage(
+            initImageId=init.id,
+            initUrl=init.url or base + UPLOAD_PATH,
+            initKey=init.key,
+            initFields=json.dumps(init.fields),
+            maskImageId=mask.id,
+            maskUrl=mask.url or base + UPLOAD_PATH,
+            maskKey=mask.key,
+            maskFields=json.dumps(mask.fields),
+        )
     )
 
 

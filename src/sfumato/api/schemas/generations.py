@@ -8,6 +8,8 @@ from pydantic import Field, field_validator
 
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
 from sfumato.api.wire.options import NO_OP_FIELDS, options_from_wire
+from sfumato.services.canvas import CanvasParams
+from sfumato.services.control import LegacyControl
 from sfumato.services.generations import GenerationParams
 
 
@@ -52,10 +54,12 @@ class CreateGenerationBody(TolerantBody):
     enhancePromptInstruction: str | None = None
     ultra: bool | None = None
     upscaleRatio: float | None = None
-    weighting: float | None = None
-    controlNet: bool | None = None
-    controlNetType: str | None = None
-    controlnets: list[Any] | None = None
+    weighting: float | None = Field(default=None, description="deprecated: the weight of controlNet (0-2)")
+    controlNet: bool | None = Field(default=None, description="deprecated: guide by the init image (controlNetType)")
+    controlNetType: str | None = Field(default=None, description="deprecated: POSE, CANNY or DEPTH (ids 21, 19, 20)")
+    controlnets: list[Any] | None = Field(
+        default=None, description="image guidance: initImageId, initImageType, preprocessorId, weight/strengthType"
+    )
     elements: list[Any] | None = None
     userElements: list[Any] | None = None
     canvasInitId: str | None = None
@@ -104,6 +108,9 @@ class CreateGenerationBody(TolerantBody):
             elements=self.elements,
             user_elements=self.userElements,
             options=options,
+            controlnets=self.controlnets,
+            legacy_control=LegacyControl(self.controlNet, self.controlNetType, self.weighting),
+            canvas=CanvasParams(self.canvasRequest, self.canvasRequestType, self.canvasInitId, self.canvasMaskId),
         )
 
 

@@ -79,3 +79,28 @@ class VariationGenericOut(WireModel):
 
 class GetVariationResponse(WireModel):
     generated_image_variation_generic: list[VariationGenericOut]
+
+
+class UploadCanvasInitImageBody(TolerantBody):
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("initExtension", "maskExtension")
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "initExtension": ("png", "jpg", "jpeg", "webp"),
+        "maskExtension": ("png", "jpg", "jpeg", "webp"),
+    }
+    initExtension: Any = Field(default=None, description="the canvas image's extension: png, jpg, jpeg or webp")
+    maskExtension: Any = Field(default=None, description="the mask's extension (white = repaint): png, jpg, jpeg, webp")
+
+
+class UploadCanvasInitImage(WireModel):
+    initImageId: str
+    initUrl: str = Field(description="where to POST the canvas image's multipart form")
+    initKey: str
+    initFields: str = Field(description="JSON-encoded STRING of the form fields to send with the canvas image")
+    maskImageId: str
+    maskUrl: str = Field(description="where to POST the mask's multipart form")
+    maskKey: str
+    maskFields: str = Field(description="JSON-encoded STRING of the form fields to send with the mask")
+
+
+class UploadCanvasInitImageResponse(WireModel):
+    uploadCanvasInitImage: UploadCanvasInitImage

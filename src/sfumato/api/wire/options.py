@@ -1,5 +1,6 @@
 """Options Leonardo accepts that need models or services this server does not have: recorded, no effect. The
-wire spells them in camelCase; services and the database keep them under our snake_case names."""
+wire spells them in camelCase; services and the database keep them under our snake_case names. (ControlNets and
+the canvas editor's keys act: services/control.py and services/canvas.py.)"""
 
 from __future__ import annotations
 
@@ -25,14 +26,6 @@ NO_OP_FIELDS = (
     "enhancePromptInstruction",
     "ultra",
     "upscaleRatio",
-    "weighting",
-    "controlNet",
-    "controlNetType",
-    "controlnets",
-    "canvasInitId",
-    "canvasMaskId",
-    "canvasRequest",
-    "canvasRequestType",
     "unzoom",
     "unzoomAmount",
     "isInitImage",

@@ -7,13 +7,16 @@ import io
 import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from PIL import Image
 from sqlalchemy.orm import Session
 
 from sfumato.engine.adapters import AdapterError, LoraAdapter
+from sfumato.engine.control import ControlInput, controlnet_folder
 from sfumato.engine.types import GenerateRequest, GenerateResult, ModelNotFoundError, ProgressCallback
 from sfumato.jobs.core.context import JobContext
 from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
@@ -43,6 +46,89 @@ def open_stored(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image.convert("RGB")
+
+
+def _stored(files: FileStore, key: str) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(files.get(key)))
+        image.load()
+        return image
+    except FileNotFoundError:
+        raise InputMissing(
+            "an input image (init image, image prompt, ControlNet or canvas image) was deleted before the job "
+            "ran; upload or generate it again"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Guide:
+    """What the engine takes for the row's image inputs, ControlNets and canvas request."""
+
+    init_image: Image.Image | None
+    strength: float
+    image_prompts: tuple[Image.Image, ...]
+    image_prompt_weight: float
+    controls: tuple[ControlInput, ...] = ()
+    mask: Image.Image | None = None
+
+
+def canvas_images(init: Image.Image, mask: Image.Image | None, kind: str) -> tuple[Image.Image, Image.Image | None]:
+    """The canvas picture as RGB and the mask the engine repaints (None: plain image-to-image). OUTPAINT adds
+    the picture's transparent pixels to the mask and fills them with the picture's mean colour first, a
+    neutral start rather than the black an RGB conversion gives."""
+    rgba = init.convert("RGBA")
+    rgb = rgba.convert("RGB")
+    area = mask.convert("L").resize(rgb.size, Image.Resampling.BILINEAR) if mask is not None else None
+    if kind == "OUTPAINT":
+        clear = rgba.getchannel("A").point(lambda a: 255 if a < 128 else 0)
+        area = clear if area is None else Image.fromarray(np.maximum(np.asarray(area), np.asarray(clear)))
+        opaque = np.asarray(rgb)[np.asarray(clear) == 0]
+        mean = tuple(int(v) for v in (opaque.mean(axis=0) if len(opaque) else (128, 128, 128)))
+        rgb = Image.composite(Image.new("RGB", rgb.size, mean), rgb, clear)
+    return rgb, area
+
+
+def load_guidance(
+    files: FileStore, row: Generation, init_image: Image.Image | None, prompts: tuple[Image.Image, ...]
+) -> Guide:
+    """ControlNet pictures, references (image prompts at the strongest scale asked for) and the canvas request
+    of the row, added to its init image and image prompts."""
+    controls, references, scales = [], [], []
+    for c in row.controls or ():
+        picture = _stored(files, c["file_key"]).convert("RGB")
+        if c["kind"] in ("style", "character", "content"):
+            references.append(picture)
+            scales.append(float(c["scale"]))
+            continue
+        folder = controlnet_folder(Path(row.model_path), c["kind"])
+        if folder is None:  # the operator removed it after the request was accepted
+            raise InputMissing(f"the {c['kind']} ControlNet of this model was removed before the job ran")
+        controls.append(ControlInput(c["kind"], picture, folder, float(c["scale"])))
+    if row.image_prompt_weight is not None and prompts:
+        scales.append(row.image_prompt_weight)
+    mask = None
+    # Leonardo's init_strength is how much of the input to keep; diffusers' strength is how much to change:
+    # 1 - init_strength (rounded, so 1 - 0.9 runs one step, not zero). A canvas inpaint without one repaints
+    # its area from scratch.
+    keep = row.init_strength
+    if row.canvas:
+        picture = _stored(files, row.canvas["init_key"])
+        mask_picture = _stored(files, row.canvas["mask_key"]) if row.canvas.get("mask_key") else None
+        init_image, mask = canvas_images(picture, mask_picture, row.canvas["type"])
+    if init_image is None:
+        strength = 1.0
+    elif keep is None:
+        strength = 1.0 if row.canvas else 0.5
+    else:
+        strength = round(1.0 - keep, 4)
+    return Guide(
+        init_image=init_image,
+        strength=strength,
+        image_prompts=prompts + tuple(references),
+        image_prompt_weight=max(scales) if scales else 0.5,
+        controls=tuple(controls),
+        mask=mask,
+    )
 
 
 def load_adapters(files: FileStore, row: Generation, cache_dir: Path) -> tuple[LoraAdapter, ...]:
@@ -105,6 +191,7 @@ class GenerationHandler(GenerationRowHandler):
     def execute(self, ctx: JobContext, row: Generation) -> str | None:
         init_image, prompts = load_inputs(self._files, row)
         adapters = load_adapters(self._files, row, self._adapter_cache)
+        guide = load_guidance(self._files, row, init_image, prompts)
         result = self._engine.generate(
             GenerateRequest(
                 model_path=Path(row.model_path),
@@ -118,13 +205,13 @@ class GenerationHandler(GenerationRowHandler):
                 seed=row.seed,
                 scheduler=row.engine_scheduler,
                 tiling=row.tiling,
-                init_image=init_image,
-                # Leonardo's init_strength is how much of the input to keep; diffusers' strength is how
-                # much to change: 1 - init_strength (rounded, so 1 - 0.9 runs one step, not zero).
-                strength=round(1.0 - (row.init_strength or 0.5), 4) if init_image is not None else 1.0,
-                image_prompts=prompts,
-                image_prompt_weight=row.image_prompt_weight if row.image_prompt_weight is not None else 0.5,
+                init_image=guide.init_image,
+                strength=guide.strength,
+                image_prompts=guide.image_prompts,
+                image_prompt_weight=guide.image_prompt_weight,
                 adapters=adapters,
+                controls=guide.controls,
+                mask_image=guide.mask,
             ),
             progress=ctx.progress,
         )

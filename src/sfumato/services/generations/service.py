@@ -16,6 +16,7 @@ from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog, ModelEntry
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound
+from sfumato.services.generations.guidance import check_guidance, upload_ids
 from sfumato.services.generations.types import (
     GenerationParams,
     GenerationView,
@@ -193,11 +194,11 @@ class Generations:
                 f"transparency {p.transparency!r} is unknown; send foreground_only or disabled", field="transparency"
             )
         if self.settle_upload is not None:
-            for image_id in (p.init_image_id, *(p.image_prompts or [])):
-                if isinstance(image_id, str) and image_id:
-                    self.settle_upload(user_id, image_id)
+            for image_id in upload_ids(p):
+                self.settle_upload(user_id, image_id)
         with self._db.session() as s:
-            inputs = image_inputs(s, user_id, p)
+            guide = check_guidance(s, self._files, user_id, model.path, p, image_inputs)
+            inputs = guide.inputs
             if self.trainings is not None:
                 resolved = resolve_adapters(
                     s, user_id, model, custom, p.elements, p.user_elements, prompt, self.platform_elements,
@@ -242,6 +243,8 @@ class Generations:
                 transparency=p.transparency,
                 options=dict(p.options),
                 adapters=adapters or None,
+                controls=[c.to_record() for c in guide.controls] or None,
+                canvas=guide.canvas.to_record() if guide.canvas else None,
             )
             s.add(row)
         self._dispatcher.submit(JobKind.GENERATION, row.id)

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sfumato.jobs.core.status import JobStatus
+from sfumato.services.canvas import CanvasParams
+from sfumato.services.control import LegacyControl
 from sfumato.store.models import GeneratedImage, Generation
 
 
@@ -40,6 +42,11 @@ class GenerationParams:
     user_elements: Any = None
     # Accepted and recorded, but no model here acts on them (alchemy, photo_real, prompt_magic, ...).
     options: dict[str, Any] = field(default_factory=dict)
+    # Leonardo's controlnets[] as sent (services/control.py checks it), the deprecated controlNet keys, and the
+    # canvas editor's keys.
+    controlnets: Any = None
+    legacy_control: LegacyControl | None = None
+    canvas: CanvasParams | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,9 @@ class GenerationView:
     motion_strength: int | None = None
     # The LoRAs applied (AppliedAdapter records): a custom model's and the elements, with their weights.
     adapters: tuple[dict[str, Any], ...] = ()
+    # ControlNets (services/control.py records) and the canvas request (services/canvas.py), as recorded.
+    controls: tuple[dict[str, Any], ...] = ()
+    canvas: dict[str, Any] | None = None
 
     @property
     def is_motion(self) -> bool:
@@ -163,4 +173,6 @@ def generation_view(row: Generation, images: list[GeneratedImage] | None = None)
         job_kind=row.job_kind or "generation",
         motion_strength=row.motion_strength,
         adapters=tuple(row.adapters or ()),
+        controls=tuple(row.controls or ()),
+        canvas=dict(row.canvas) if row.canvas else None,
     )

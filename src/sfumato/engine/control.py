@@ -1,0 +1,57 @@
+"""Structural guidance (ControlNet) inputs and where their weights live; torch-free, so services can ask which
+kinds a model serves without loading anything.
+
+A ControlNet for a model is a diffusers ControlNetModel folder (config.json + weights), found in this order:
+1. `<model folder>/controlnet/<kind>/` (an operator installs one for an operator's model);
+2. `<model folder>-controlnet-<kind>/` beside the model folder (how models/starter-controlnet-edge/ ships
+   beside models/starter/).
+The kind is one of KINDS. A kind whose preprocessor needs an estimator model (depth, pose) is served only when
+that estimator is installed in the folder too (`<controlnet folder>/preprocessor/`); this server ships none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+# Our kind -> how its control image is made from the user's picture.
+KINDS: dict[str, str] = {
+    "edge": "canny",  # in-process (OpenCV), no model needed
+    "depth": "depth estimator",
+    "pose": "pose estimator",
+}
+IN_PROCESS = frozenset({"edge"})  # preprocessors that need no installed model
+
+
+@dataclass(frozen=True)
+class ControlInput:
+    """One structural guidance: the user's picture (the preprocessor runs in the engine), its kind, the
+    ControlNet folder that serves it, and diffusers' controlnet_conditioning_scale."""
+
+    kind: str
+    image: Image.Image
+    folder: Path
+    scale: float = 1.0
+
+
+def controlnet_folder(model_path: Path, kind: str) -> Path | None:
+    """The ControlNet folder of `kind` for the model at `model_path`, or None."""
+    for folder in (model_path / "controlnet" / kind, model_path.parent / f"{model_path.name}-controlnet-{kind}"):
+        if (folder / "config.json").is_file():
+            return folder
+    return None
+
+
+def unservable_reason(model_path: Path, kind: str) -> str | None:
+    """None when `kind` can run on the model; else why not, in words an operator can act on."""
+    folder = controlnet_folder(model_path, kind)
+    if folder is None:
+        return (
+            f"no {kind} ControlNet is installed for this model (put a diffusers ControlNetModel folder at "
+            f"<model>/controlnet/{kind}/)"
+        )
+    if kind not in IN_PROCESS and not (folder / "preprocessor").is_dir():
+        return f"the {kind} preprocessor needs a {KINDS[kind]} model, and none is installed on this server"
+    return None
