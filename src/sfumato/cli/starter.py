@@ -138,3 +138,48 @@ def eval_cmd(
         model, n=n, steps=steps, guidance=guidance or None, bucket=bucket, grid_path=grid, autoencoder=autoencoder
     )
     typer.echo(format_table(res))
+
+
+@starter_app.command("train-edge-controlnet")
+def train_edge_controlnet_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Run folder: out/controlnet.pt (rerun to resume), out/model.")],
+    model: Annotated[Path, typer.Option("--model", help="The Starter folder it guides.")] = DEFAULT_MODEL,
+    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 900,
+    batch_size: Annotated[int, typer.Option(help="Scenes per step.")] = 24,
+    minutes: Annotated[float, typer.Option(help="Stop (checkpoint saved, resumable) after this long; 0: none.")] = 0,
+    seed: Annotated[int, typer.Option(help="Data, noise and initialisation seed.")] = 0,
+    threads: Annotated[int, typer.Option(help="torch intra-op threads.")] = 1,
+) -> None:
+    """Train the Starter's edge ControlNet (a scene's Canny edges -> the scene) and write it in diffusers format
+    to out/model; copy that folder to models/starter-controlnet-edge/ to serve preprocessorId 19."""
+    from sfumato.starter.edge_controlnet import EdgeTrainConfig, train_edge_controlnet
+
+    cfg = EdgeTrainConfig(steps=steps, batch_size=batch_size, seed=seed, threads=threads)
+    t0 = time.time()
+
+    def progress(step: int, total: int, metrics: dict) -> None:
+        if step % 25 == 0 or step == total:
+            typer.echo(f"step {step}/{total} loss {metrics['loss']:.4f} ({time.time() - t0:.0f} s)")
+
+    deadline = t0 + minutes * 60 if minutes else None
+    if not train_edge_controlnet(model, out, cfg, progress, deadline):
+        typer.echo(f"stopped at the time limit; rerun the same command to resume from {out / 'controlnet.pt'}")
+        raise typer.Exit(3)
+    typer.echo(f"done in {time.time() - t0:.0f} s: {out / 'model'}")
+
+
+@starter_app.command("eval-edge-controlnet")
+def eval_edge_controlnet_cmd(
+    controlnet: Annotated[Path, typer.Option("--controlnet", help="ControlNet folder.")] = DEFAULT_MODEL.parent
+    / "starter-controlnet-edge",
+    model: Annotated[Path, typer.Option("--model", help="The Starter folder.")] = DEFAULT_MODEL,
+    n: Annotated[int, typer.Option(help="Number of held-out scenes.")] = 48,
+    threads: Annotated[int, typer.Option(help="torch intra-op threads.")] = 1,
+) -> None:
+    """Edge F-score (1-px tolerance) of images made from held-out scenes' edge maps, with and without the
+    ControlNet, the prompt without positions (layout from the edges) and with them."""
+    from sfumato.starter.edge_controlnet import evaluate
+
+    _threads(threads)
+    for placed in (False, True):
+        typer.echo(json.dumps(evaluate(model, controlnet, n=n, placed=placed)))
