@@ -10,15 +10,26 @@ from sfumato.api.deps import PrincipalDep, PromptToolsDep
 from sfumato.api.schemas.prompts import PromptGeneration, PromptGenerationResponse, PromptImproveBody
 
 router = APIRouter(tags=["Prompt"])
+# An operator's chat endpoint (SFUMATO_PROMPT_CHAT_URL) that fails: 502, documented in the spec.
+_UPSTREAM = {
+    502: {
+        "description": "the prompt service this server relies on failed or is unreachable",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+}
 
 
 # Plain `def` routes: FastAPI runs them in its thread pool, so a slow chat endpoint never blocks the event loop.
-@router.post("/prompt/random", response_model=PromptGenerationResponse, operation_id="promptRandom")
+@router.post(
+    "/prompt/random", response_model=PromptGenerationResponse, operation_id="promptRandom", responses=_UPSTREAM
+)
 def prompt_random(tools: PromptToolsDep, who: PrincipalDep) -> PromptGenerationResponse:
     return PromptGenerationResponse(promptGeneration=PromptGeneration(prompt=tools.random()))
 
 
-@router.post("/prompt/improve", response_model=PromptGenerationResponse, operation_id="promptImprove")
+@router.post(
+    "/prompt/improve", response_model=PromptGenerationResponse, operation_id="promptImprove", responses=_UPSTREAM
+)
 def prompt_improve(
     tools: PromptToolsDep, who: PrincipalDep, body: Annotated[PromptImproveBody | None, Body()] = None
 ) -> PromptGenerationResponse:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from sfumato.api.deps import PrincipalDep, RealtimeDep
-from sfumato.api.schemas.realtime import LcmBody, LcmJob, LcmResponse
+from sfumato.api.schemas.realtime import LcmBody, LcmInpaintingBody, LcmJob, LcmResponse, LcmUpscaleBody
 from sfumato.services.realtime import CanvasResult
 
 router = APIRouter(tags=["Realtime Canvas"])
@@ -46,12 +46,16 @@ def perform_instant_refine(realtime: RealtimeDep, who: PrincipalDep, body: BodyD
 
 
 @router.post("/lcm-inpainting", operation_id="performInpaintingLCM", **_OUT)  # type: ignore[arg-type]
-def perform_inpainting_lcm(realtime: RealtimeDep, who: PrincipalDep, body: BodyDep = None) -> LcmResponse:
-    return _render(realtime, "inpaint", "POST /lcm-inpainting", body)
+def perform_inpainting_lcm(
+    realtime: RealtimeDep, who: PrincipalDep, body: Annotated[LcmInpaintingBody | None, Body()] = None
+) -> LcmResponse:
+    return _render(realtime, "inpaint", "POST /lcm-inpainting", body or LcmInpaintingBody())
 
 
 @router.post("/lcm-upscale", operation_id="performAlchemyUpscaleLCM", **_OUT)  # type: ignore[arg-type]
-def perform_alchemy_upscale_lcm(realtime: RealtimeDep, who: PrincipalDep, body: BodyDep = None) -> LcmResponse:
-    body = body or LcmBody()
+def perform_alchemy_upscale_lcm(
+    realtime: RealtimeDep, who: PrincipalDep, body: Annotated[LcmUpscaleBody | None, Body()] = None
+) -> LcmResponse:
+    body = body or LcmUpscaleBody()
     body.log_unknown_keys("POST /lcm-upscale")
     return _job(realtime.upscale(who.user_id, who.api_key_id, body.params()))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
 
 
 class PromptImproveBody(TolerantBody):
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("prompt",)
     prompt: str | None = None
     isVideo: bool | None = None
     promptInstructions: str | None = None

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import field_validator
 
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
-from sfumato.services.realtime_inputs import CanvasParams
+from sfumato.services.realtime_inputs import (
+    GUIDANCE_RANGE,
+    LCM_STYLES,
+    MAX_SEED,
+    REFINE_STRENGTH_RANGE,
+    SIZE_RANGE,
+    STEPS_RANGE,
+    STRENGTH_RANGE,
+    CanvasParams,
+)
 
 
 class LcmBody(TolerantBody):
+    """POST /generations-lcm and /lcm-instant-refine (the other two add their own keys below)."""
+
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("imageDataUrl", "prompt")
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"style": LCM_STYLES}
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "guidance": GUIDANCE_RANGE,
+        "steps": STEPS_RANGE,
+        "strength": STRENGTH_RANGE,
+        "seed": (0, MAX_SEED),
+        "width": SIZE_RANGE,
+        "height": SIZE_RANGE,
+    }
     imageDataUrl: str | None = None
-    maskDataUrl: str | None = None  # /lcm-inpainting only
     prompt: str | None = None
     guidance: float | None = None
     height: int | None = None
@@ -22,8 +42,6 @@ class LcmBody(TolerantBody):
     steps: int | None = None
     strength: float | None = None
     style: str | None = None
-    refineCreative: bool | None = None  # /lcm-upscale only
-    refineStrength: float | None = None  # /lcm-upscale only
 
     @field_validator("style", mode="before")
     @classmethod
@@ -40,7 +58,7 @@ class LcmBody(TolerantBody):
         return CanvasParams(
             image_data_url=self.imageDataUrl,
             prompt=self.prompt,
-            mask_data_url=self.maskDataUrl,
+            mask_data_url=getattr(self, "maskDataUrl", None),
             guidance=self.guidance,
             width=self.width,
             height=self.height,
@@ -49,9 +67,27 @@ class LcmBody(TolerantBody):
             strength=self.strength,
             style=self.style,
             request_timestamp=self.requestTimestamp,
-            refine_creative=self.refineCreative,
-            refine_strength=self.refineStrength,
+            refine_creative=getattr(self, "refineCreative", None),
+            refine_strength=getattr(self, "refineStrength", None),
         )
+
+
+class LcmInpaintingBody(LcmBody):
+    """POST /lcm-inpainting: white in the mask is repainted, black kept."""
+
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("imageDataUrl", "maskDataUrl", "prompt")
+    maskDataUrl: str | None = None
+
+
+class LcmUpscaleBody(LcmBody):
+    """POST /lcm-upscale."""
+
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        **LcmBody.WIRE_RANGES,
+        "refineStrength": REFINE_STRENGTH_RANGE,
+    }
+    refineCreative: bool | None = None
+    refineStrength: float | None = None
 
 
 class LcmJob(WireModel):

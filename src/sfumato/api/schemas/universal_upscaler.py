@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
-from sfumato.services.variations_universal import UniversalParams
+from sfumato.services.variations_universal import ULTRA_STYLES, UPSCALER_STYLES, UniversalParams
 
 
 class UniversalUpscalerBody(TolerantBody):
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "upscalerStyle": tuple(UPSCALER_STYLES),
+        "ultraUpscaleStyle": tuple(ULTRA_STYLES),
+    }
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "upscaleMultiplier": (1.0, 2.0),
+        "creativityStrength": (1, 10),
+        "similarity": (1, 10),
+        "detailContrast": (1, 10),
+    }
     generatedImageId: str | None = None
     initImageId: str | None = None
     variationId: str | None = None
