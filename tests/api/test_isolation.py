@@ -29,8 +29,8 @@ TINY_SVD_ID = "0a1b2c3d-0000-4000-8000-00000000502d"
 
 # Platform models are public (every user lists them): their ids are not a user's resource.
 PUBLIC = "public"
-# Accepted and recorded but not read yet (the canvas editor, issue 17): nothing of anyone's is touched. When the
-# server starts reading one, give it its resource here.
+# Accepted and recorded but not read yet: nothing of anyone's is touched. When the server starts reading one,
+# give it its resource here.
 NOT_READ = "not-read"
 
 
@@ -65,8 +65,12 @@ PATH_IDS: dict[tuple[str, str], IdUse] = {
 VIDEO = {"prompt": "moving left"}
 BODY_IDS: dict[tuple[str, str, str], IdUse] = {
     ("POST", "/generations", "modelId"): IdUse(PUBLIC),
-    ("POST", "/generations", "canvasInitId"): IdUse(NOT_READ),
-    ("POST", "/generations", "canvasMaskId"): IdUse(NOT_READ),
+    ("POST", "/generations", "canvasInitId"): IdUse(
+        "init_image", {"prompt": "a red circle", "canvasRequest": True, "canvasRequestType": "IMG2IMG"}
+    ),
+    ("POST", "/generations", "canvasMaskId"): IdUse(
+        "init_image", {"prompt": "a red circle", "canvasRequest": True, "canvasRequestType": "INPAINT"}
+    ),
     ("POST", "/generations", "init_image_id"): IdUse("init_image", {"prompt": "a red circle", "init_strength": 0.5}),
     ("POST", "/generations", "init_generation_image_id"): IdUse("image", {"prompt": "a red circle"}),
     ("POST", "/variations/upscale", "id"): IdUse("image", {}),

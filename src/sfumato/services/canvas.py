@@ -84,6 +84,8 @@ def check_canvas(s: Session, files: FileStore, user_id: str, c: CanvasParams) ->
             f"canvasRequestType must be one of {', '.join(CANVAS_TYPES)} on a canvas request, got {c.type!r}",
             field="canvasRequestType",
         )
+    # the mask first: a request naming someone else's mask is a 404 whatever else it lacks
+    mask = resolve_image(s, user_id, c.mask_id, "canvasMaskId", accept=("init_image",)) if c.mask_id else None
     if not c.init_id:
         raise InvalidRequest(
             "canvasInitId is missing: send the initImageId that POST /canvas-init-image returned, once its "
@@ -92,7 +94,6 @@ def check_canvas(s: Session, files: FileStore, user_id: str, c: CanvasParams) ->
         )
     accept: tuple[ImageKind, ...] = ("init_image", "generated_image", "variation")
     init = resolve_image(s, user_id, c.init_id, "canvasInitId", accept=accept)
-    mask = resolve_image(s, user_id, c.mask_id, "canvasMaskId", accept=("init_image",)) if c.mask_id else None
     if mask is not None and mask.id == init.id:
         raise InvalidRequest(
             "canvasMaskId is the same image as canvasInitId; send the maskImageId of POST /canvas-init-image "
