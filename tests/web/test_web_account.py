@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from sfumato.testing.browser import chromium
 from sfumato.testing.live_server import LiveServer, free_port, server_env
 from tests.web.support import DOCS, PASSWORD, http_sign_in, new_user, post_login, sign_in
 
@@ -27,11 +26,10 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1100, "height": 760})
-        yield context.new_page()
-        context.close()
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    yield context.new_page()
+    context.close()
 
 
 def test_change_password_then_delete_the_account(server: LiveServer, page: Page) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from sfumato.testing.browser import chromium
 from sfumato.testing.live_server import LiveServer, free_port, server_env
 from tests.web.support import DOCS, form_token, http_sign_in, new_user, sign_in
 
@@ -28,11 +27,10 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1100, "height": 760})
-        yield context.new_page()
-        context.close()
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    yield context.new_page()
+    context.close()
 
 
 def _me(server: LiveServer, key: str) -> int:

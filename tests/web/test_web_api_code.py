@@ -125,6 +125,8 @@ def test_each_snippet_remakes_the_generation(
     expect(page.get_by_role("heading", name="Get API Code")).to_be_visible()
     if init is None:
         page.screenshot(path=str(DOCS / "webapp-api-code.png"), full_page=True)
+        page.get_by_role("button", name="Copy").click()  # the clipboard API, or the fallback when it is refused
+        expect(page.locator("#snippet-copied")).to_have_text(re.compile(r"^(Copied\.|Selected: press Ctrl\+C)"))
     for language in RUNNERS:
         new_id, files = _run_snippet(page, language, studio_user["api_key"], tmp_path)
         assert new_id != original_id

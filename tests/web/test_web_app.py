@@ -15,7 +15,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from sfumato.store.database import Database
 from sfumato.store.training import Training
-from sfumato.testing.browser import chromium
 from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
 from tests.web.support import DOCS, PASSWORD, form_token, http_sign_in, new_user, post_login, sfumato, sign_in
 
@@ -28,12 +27,6 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     live.start()
     yield live
     live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

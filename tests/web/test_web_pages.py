@@ -22,8 +22,8 @@ def fresh(studio_server: LiveServer) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def context(studio_browser: Browser, studio_server: LiveServer, fresh: dict[str, str]) -> Iterator[BrowserContext]:
-    ctx = studio_browser.new_context(viewport={"width": 1200, "height": 800})
+def context(browser: Browser, studio_server: LiveServer, fresh: dict[str, str]) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1200, "height": 800})
     p = ctx.new_page()
     sign_in(p, studio_server, fresh["name"])
     expect(p).to_have_url(studio_server.base_url + "/app/generate")
@@ -54,9 +54,9 @@ def _api(server: LiveServer, key: str) -> httpx.Client:
 
 
 def test_no_serious_accessibility_violations_on_any_page_in_any_state(
-    studio_server: LiveServer, studio_browser: Browser, fresh: dict[str, str], page: Page
+    studio_server: LiveServer, browser: Browser, fresh: dict[str, str], page: Page
 ) -> None:
-    signed_out = studio_browser.new_page()
+    signed_out = browser.new_page()
     _check(signed_out, studio_server, "/app/login", "signed out")
     signed_out.close()
     for path in PAGES:

@@ -13,17 +13,12 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from sfumato.testing.live_server import TINY_MODEL_ID, LiveServer, wait_for_generation
 from tests.web.studio_support import add_generation
-from tests.web.support import DOCS, new_user
+from tests.web.support import DOCS, form_token, new_user
 
 
 @pytest.fixture
 def server(studio_server: LiveServer) -> LiveServer:
     return studio_server
-
-
-@pytest.fixture
-def browser(studio_browser: Browser) -> Browser:
-    return studio_browser
 
 
 @pytest.fixture
@@ -158,3 +153,27 @@ def test_history_pages_and_another_users_generations_stay_out(server: LiveServer
     response = page.request.get(server.base_url + f"/app/generations/{hidden}/card")
     assert response.status == 200 and "This generation was deleted" in response.text()
     assert page.request.get(server.base_url + f"/app/generations/{hidden}/code").status == 404
+    token = {"csrftoken": form_token(page.content())}
+    deleted = page.request.post(server.base_url + f"/app/generations/{hidden}/delete", multipart=token)
+    assert deleted.status == 404 and "not found" in deleted.text()
+    varied = page.request.post(server.base_url + f"/app/images/{hidden}/upscale", multipart=token)
+    assert varied.status == 404 and "no image" in varied.text()  # someone else's id: as unknown as any other
+    with httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {other['api_key']}"}) as api:
+        assert api.get(f"/generations/{hidden}").json()["generations_by_pk"]["status"] == "COMPLETE"
+
+
+def test_a_motion_generation_plays_in_history(server: LiveServer, user: dict[str, str], page: Page) -> None:
+    with httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {user['api_key']}"}) as api:
+        body = {"prompt": "a still to animate", "modelId": TINY_MODEL_ID, "width": 64, "height": 64, "num_images": 1}
+        still = wait_for_generation(api, api.post("/generations", json=body).json()["sdGenerationJob"]["generationId"])
+        answer = api.post("/generations-motion-svd", json={"imageId": still["generated_images"][0]["id"]})
+        motion_id = answer.json()["motionSvdGenerationJob"]["generationId"]
+        assert wait_for_generation(api, motion_id)["status"] == "COMPLETE"
+    page.goto(server.base_url + "/app/history")
+    video = page.locator(f"#generation-{motion_id} video")
+    expect(video).to_have_count(1)
+    facts = video.evaluate(
+        """async v => { v.muted = true; v.preload = "auto"; await v.play();
+           return {readyState: v.readyState, duration: v.duration}; }"""
+    )
+    assert facts["readyState"] >= 2 and facts["duration"] > 0

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from sfumato.jobs.core.status import JobStatus
 from sfumato.services.api_snippets import LANGUAGES, generation_snippets, variation_snippets
-from sfumato.services.errors import InvalidRequest, SfumatoError
+from sfumato.services.errors import ErrorKind, InvalidRequest, SfumatoError
 from sfumato.services.generations import GenerationView
 from sfumato.services.generations.service import SCHEDULERS
 from sfumato.services.styles import STYLE_TEMPLATES
@@ -27,6 +27,11 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 HISTORY_PAGE = 12
 RECENT = 4  # generations shown under the Generate form
 _INIT_EXTENSIONS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpeg", ".webp": "webp"}
+
+
+def _status(exc: SfumatoError) -> int:
+    """The HTTP status of a refused form, as the API answers the same error."""
+    return {ErrorKind.BUSY: 429, ErrorKind.NOT_FOUND: 404}.get(exc.kind, 400)
 
 
 def _api_url(request: Request) -> str:
@@ -123,8 +128,7 @@ async def generate(request: Request) -> Response:
         params = params_from_form(form, init_image_id)
         generation_id = services(request).generations.create(user.user_id, None, params)
     except SfumatoError as exc:
-        status = 429 if exc.kind == "busy" else 400
-        return _generate_page(request, user, status, form=form, error=exc.message, error_field=exc.field)
+        return _generate_page(request, user, _status(exc), form=form, error=exc.message, error_field=exc.field)
     return RedirectResponse(f"/app/generate?again={generation_id}#generation-{generation_id}", status_code=303)
 
 
@@ -188,8 +192,7 @@ async def create_variation(request: Request, image_id: str, transform: str) -> R
     try:
         services(request).variations.create(user.user_id, None, transform, image_id)
     except SfumatoError as exc:
-        status = 429 if exc.kind == "busy" else 400
-        return page(request, "refused.html", user, status, title="Variation refused", message=exc.message)
+        return page(request, "refused.html", user, _status(exc), title="Variation refused", message=exc.message)
     return RedirectResponse(_back(form), status_code=303)
 
 
