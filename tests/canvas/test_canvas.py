@@ -146,3 +146,6 @@ def test_canvas_mistakes_are_refused_naming_the_field(control_server: ControlSer
     ):
         r = client.post("/canvas-init-image", json=body)
         assert r.status_code == 400 and field in r.json()["error"], r.text
+    # the file posted to the reservation endpoint itself gets the two steps explained
+    r = client.post("/canvas-init-image", files={"file": ("x.png", b"\x89PNG", "image/png")})
+    assert r.status_code == 400 and "initUrl/initFields" in r.json()["error"], r.text

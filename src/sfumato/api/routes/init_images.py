@@ -45,15 +45,24 @@ def init_image_url(base: str, v: InitImageView, file_urls: FileUrls) -> str:
 
 def refuse_multipart(request: Request) -> None:
     """Runs before the body is validated: a file posted here gets the two steps explained."""
-    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+    if not request.headers.get("content-type", "").lower().startswith("multipart/"):
+        return
+    if request.url.path.endswith("/canvas-init-image"):
         raise InvalidRequest(
-            'POST /init-image takes JSON {"extension": "png"} (png, jpg, jpeg or webp), not the file. Uploading '
-            "takes two steps: 1) POST /init-image with the extension; the answer's uploadInitImage has `url` and "
-            "`fields` (a JSON string); 2) POST a multipart form to that `url` with every entry of the parsed "
-            "`fields` plus the file as `file`, without an Authorization header (answer: 204). Then use "
-            "uploadInitImage.id as init_image_id or in imagePrompts",
-            field="extension",
+            'POST /canvas-init-image takes JSON {"initExtension": "png", "maskExtension": "png"}, not the files. '
+            "The answer's uploadCanvasInitImage has initUrl/initFields and maskUrl/maskFields: POST each file as a "
+            "multipart form to its url with every entry of its parsed fields plus the file as `file` (answer: "
+            "204); then send initImageId as canvasInitId and maskImageId as canvasMaskId",
+            field="initExtension",
         )
+    raise InvalidRequest(
+        'POST /init-image takes JSON {"extension": "png"} (png, jpg, jpeg or webp), not the file. Uploading '
+        "takes two steps: 1) POST /init-image with the extension; the answer's uploadInitImage has `url` and "
+        "`fields` (a JSON string); 2) POST a multipart form to that `url` with every entry of the parsed "
+        "`fields` plus the file as `file`, without an Authorization header (answer: 204). Then use "
+        "uploadInitImage.id as init_image_id or in imagePrompts",
+        field="extension",
+    )
 
 
 @router.post(
