@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from sfumato.store.database import Database
-from sfumato.store.training import Training
+from sfumato.store.training import ElementNumber, Training
 from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
 from tests.web.support import DOCS, PASSWORD, form_token, http_sign_in, new_user, post_login, sfumato, sign_in
 
@@ -24,6 +25,8 @@ def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     data = tmp_path_factory.mktemp("web-data")
     live = LiveServer(server_env(data, tiny_catalog), free_port(), data / "server.log")
     live.env["SFUMATO_PRELOAD_DEFAULT_MODEL"] = "false"  # no page here generates
+    # Training rows are written straight into the database here; no worker must pick them up behind the page.
+    live.env["SFUMATO_JOB_SWEEP_SECONDS"] = "3600"
     live.start()
     yield live
     live.stop()
@@ -123,26 +126,35 @@ def test_account_deletion_removes_the_sessions(server: LiveServer) -> None:
     db.dispose()
 
 
-def _add_custom_model(server: LiveServer, user_id: str, status: str, step: int) -> str:
-    """A custom model row as POST /models leaves it (the trainer is not what this page shows)."""
+def _add_training(
+    server: LiveServer, user_id: str, target: str = "model", running: bool = True, name: str = "Jack the dog"
+) -> str:
+    """A training row as POST /models (or /elements) leaves it, running at step 120 of 400 for a minute, or
+    queued (the trainer is not what these pages show)."""
     db = Database(f"sqlite:///{Path(server.env['SFUMATO_DATA_DIR']) / 'sfumato.db'}")
     row_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
     with db.session() as s:
         s.add(
             Training(
-                id=row_id, user_id=user_id, target="model", name="Jack the dog", description="my dog, 12 photos",
+                id=row_id, user_id=user_id, target=target, name=name, description="my dog, 12 photos",
                 dataset_id=str(uuid.uuid4()), image_keys=[], instance_prompt="jackthedog",
                 base_model_id=TINY_MODEL_ID, base_model_path="/none", sd_version="v1_5", resolution=512,
-                settings={}, status=status, step=step, steps=400,
+                settings={}, status="PENDING", step=120 if running else 0, steps=400 if running else 0,
+                started_at=now - timedelta(seconds=60) if running else None, updated_at=now,
+                claimed_at=now if running else None, worker="elsewhere" if running else None,
             )
         )  # fmt: skip
+        if target == "element":
+            s.flush()  # the training row first: the element number refers to it
+            s.add(ElementNumber(training_id=row_id, user_id=user_id))
     db.dispose()
     return row_id
 
 
 def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: LiveServer, page: Page) -> None:
     user = new_user(server)
-    model_id = _add_custom_model(server, user["user_id"], "PENDING", 120)
+    model_id = _add_training(server, user["user_id"])
     sign_in(page, server, user["name"])
     page.get_by_role("link", name="Models", exact=True).click()
     expect(page.get_by_role("heading", name="Models", exact=True)).to_be_visible()
@@ -153,7 +165,7 @@ def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: 
     page.screenshot(path=str(DOCS / "webapp-models.png"), full_page=True)
 
     page.get_by_role("link", name="Your Models").click()
-    expect(page.get_by_text("training, step 120 of 400")).to_be_visible()
+    expect(page.get_by_text("training, step 120 of 400, about 2.3 min left")).to_be_visible()
     page.locator("summary", has_text="View More").click()
     expect(page.get_by_label("Model ID of Jack the dog")).to_have_value(model_id)
     expect(page.get_by_text("jackthedog")).to_be_visible()
@@ -185,3 +197,33 @@ def test_sign_up_is_closed_by_default_and_a_short_password_creates_no_user(serve
     assert refused.returncode == 1 and "at least 8 characters" in refused.stderr
     assert sfumato(server, "keys", "list", "--user", "shorty").returncode == 1  # no such user
     assert httpx.get(server.base_url + "/", follow_redirects=False).headers["location"] == "/app"
+
+
+def test_a_training_is_cancelled_from_the_models_page(server: LiveServer, page: Page) -> None:
+    """Issue 23: a cancel from the web app (a queued one ends at once; a running one at its next step)."""
+    user = new_user(server)
+    queued = _add_training(server, user["user_id"], target="element", running=False, name="Rex the cat")
+    running = _add_training(server, user["user_id"])
+    sign_in(page, server, user["name"])
+    page.goto(server.base_url + "/app/models?tab=yours")
+    expect(page.get_by_text("queued: waiting for a worker")).to_be_visible()
+    page.get_by_role("button", name="Cancel training of Rex the cat").click()
+    expect(page.locator(".card", has_text="Rex the cat")).to_contain_text("cancelled")
+    expect(page.get_by_role("button", name="Cancel training of Rex the cat")).to_have_count(0)
+    with Database(f"sqlite:///{Path(server.env['SFUMATO_DATA_DIR']) / 'sfumato.db'}").session() as s:
+        assert s.get(Training, queued).status == "CANCELLED"
+        left = s.get(Training, running)
+        assert left.status == "PENDING" and left.cancel_requested_at is None  # only the one clicked
+    page.get_by_role("button", name="Cancel training of Jack the dog").click()
+    with Database(f"sqlite:///{Path(server.env['SFUMATO_DATA_DIR']) / 'sfumato.db'}").session() as s:
+        # Running on a worker: it stops at its next step (with a checkpoint); the request is on the row.
+        assert s.get(Training, running).cancel_requested_at is not None
+    # Another user's training id is a 404 and changes nothing.
+    other = new_user(server)
+    mine = _add_training(server, user["user_id"], running=False)
+    with http_sign_in(server, other["name"]) as web:
+        token = form_token(web.get("/app/models").text)
+        refused = web.post(f"/app/trainings/{mine}/cancel", files={"csrftoken": (None, token)})
+        assert refused.status_code == 404
+    with Database(f"sqlite:///{Path(server.env['SFUMATO_DATA_DIR']) / 'sfumato.db'}").session() as s:
+        assert s.get(Training, mine).status == "PENDING"

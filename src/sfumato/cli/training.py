@@ -15,12 +15,10 @@ from sqlalchemy import select
 
 from sfumato.bootstrap import Container
 from sfumato.cli.common import JsonFlag, container, emit, fails_cleanly
-from sfumato.jobs.core.status import JobStatus
 from sfumato.services.errors import NotFound
 from sfumato.services.training.trainings import (
     ElementTrainingParams,
     ModelTrainingParams,
-    TrainingView,
     training_view,
 )
 from sfumato.store.models import User
@@ -42,21 +40,6 @@ def _user_id(c: Container, username: str) -> str:
     return user.id
 
 
-def state(v: TrainingView, claimed: bool) -> str:
-    """The internal state, fuller than the wire's PENDING / COMPLETE / FAILED."""
-    if v.status == JobStatus.PENDING:
-        return "running" if claimed else "queued"
-    return {"COMPLETE": "succeeded", "FAILED": "failed", "CANCELLED": "cancelled"}.get(v.status, v.status.lower())
-
-
-def eta_seconds(v: TrainingView) -> float | None:
-    if v.status != JobStatus.PENDING or not v.started_at or v.step <= 0 or v.steps <= v.step:
-        return None
-    started = v.started_at if v.started_at.tzinfo else v.started_at.replace(tzinfo=v.updated_at.tzinfo)
-    elapsed = max(0.0, (v.updated_at - started).total_seconds())
-    return elapsed / v.step * (v.steps - v.step)
-
-
 def describe(c: Container, training_id: str) -> dict[str, Any]:
     with c.db.session() as s:
         row = s.get(Training, training_id)
@@ -65,9 +48,9 @@ def describe(c: Container, training_id: str) -> dict[str, Any]:
         number = None
         if row.target == "element":
             number = s.scalar(select(ElementNumber.id).where(ElementNumber.training_id == row.id))
-        view, claimed = training_view(row, number), row.claimed_at is not None
+        view = training_view(row, number)
     out = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(view).items()}
-    return {**out, "state": state(view, claimed), "eta_seconds": eta_seconds(view)}
+    return {**out, "state": view.state, "eta_seconds": view.eta_seconds}
 
 
 def _line(d: dict[str, Any]) -> str:

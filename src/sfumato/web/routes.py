@@ -187,7 +187,23 @@ def models_page(request: Request, tab: str = "platform") -> Response:
         tab="yours" if yours else "platform",
         platform=s.catalog.image_models(),
         custom=s.trainings.list_models(user.user_id) if yours else [],
+        elements=s.trainings.list_elements(user.user_id) if yours else [],
     )
+
+
+@router.post("/trainings/{training_id}/cancel")
+async def cancel_training(request: Request, training_id: str) -> Response:
+    """Stops one of the user's trainings: at once when queued, at its next step (with a checkpoint) when running."""
+    gate = await signed_in_post(request)
+    if isinstance(gate, Response):
+        return gate
+    user, _ = gate
+    s = services(request)
+    try:
+        s.jobs.cancel(s.trainings.owned(user.user_id, training_id).id)
+    except SfumatoError as exc:
+        return page(request, "refused.html", user, 404, title="Not found", message=exc.message)
+    return RedirectResponse("/app/models?tab=yours", status_code=303)
 
 
 def _user_webhooks(request: Request) -> UserWebhooks:

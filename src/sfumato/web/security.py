@@ -14,6 +14,7 @@ from fastapi import Request, Response
 from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
+from sfumato.services.jobs import Jobs
 from sfumato.services.training.trainings import Trainings
 from sfumato.services.uploads import InitImages
 from sfumato.services.urls import FileUrls
@@ -37,6 +38,7 @@ class WebServices(Protocol):
     accounts: Accounts
     catalog: Catalog
     trainings: Trainings
+    jobs: Jobs
     web_logins: WebLogins
     generations: Generations
     variations: Variations

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.limits import check_queue_cap
 from sfumato.services.training.datasets import Datasets, owned_dataset, uploaded_images
 from sfumato.services.training.trigger import choose_token
+from sfumato.services.training.views import TrainingView as TrainingView  # re-exported: its callers' name
+from sfumato.services.training.views import training_view
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, training_prefix
 from sfumato.store.training import ElementNumber, Training
@@ -78,37 +79,6 @@ class ElementTrainingParams:
     sd_version: str | None = None
 
 
-@dataclass(frozen=True)
-class TrainingView:
-    id: str
-    number: int | None  # an element's integer id
-    target: str
-    status: str
-    failure_reason: str | None
-    name: str
-    description: str
-    dataset_id: str
-    instance_prompt: str
-    instance_token: str | None
-    base_model_id: str
-    sd_version: str
-    model_type: str | None
-    strength: str | None
-    nsfw: bool
-    resolution: int
-    focus: str | None
-    train_text_encoder: bool
-    num_train_epochs: int | None
-    learning_rate: float | None
-    step: int
-    steps: int
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    adapter_key: str | None
-    settings: dict
-
-
 def trainable(model_dir: Path) -> bool:
     """Whether the trainer (engine/lora_train.py) takes this folder: a Stable Diffusion 1.x/2.x pipeline."""
     try:
@@ -116,38 +86,6 @@ def trainable(model_dir: Path) -> bool:
     except (OSError, ValueError):
         return False
     return index.get("_class_name") == "StableDiffusionPipeline"
-
-
-def training_view(row: Training, number: int | None = None) -> TrainingView:
-    return TrainingView(
-        id=row.id,
-        number=number,
-        target=row.target,
-        status=row.status,
-        failure_reason=row.failure_reason,
-        name=row.name,
-        description=row.description,
-        dataset_id=row.dataset_id,
-        instance_prompt=row.instance_prompt,
-        instance_token=row.instance_token,
-        base_model_id=row.base_model_id,
-        sd_version=row.sd_version,
-        model_type=row.model_type,
-        strength=row.strength,
-        nsfw=row.nsfw,
-        resolution=row.resolution,
-        focus=row.focus,
-        train_text_encoder=row.train_text_encoder,
-        num_train_epochs=row.num_train_epochs,
-        learning_rate=row.learning_rate,
-        step=row.step,
-        steps=row.steps,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        started_at=row.started_at,
-        adapter_key=row.adapter_key,
-        settings=dict(row.settings or {}),
-    )
 
 
 def _name(value: str | None, default: str | None = None) -> str:
@@ -354,6 +292,18 @@ class Trainings:
                 .order_by(Training.created_at.desc(), Training.id)
             ).all()
             return [training_view(r) for r in rows]
+
+    def owned(self, user_id: str, training_id: str) -> TrainingView:
+        """One of the user's trainings (a custom model or an element) by its training id; another user's is
+        the same NotFound as a missing one."""
+        with self._db.session() as s:
+            row = s.get(Training, training_id)
+            if row is None or row.user_id != user_id:
+                raise NotFound(f"training {training_id} not found")
+            number = None
+            if row.target == "element":
+                number = s.scalar(select(ElementNumber.id).where(ElementNumber.training_id == row.id))
+            return training_view(row, number)
 
     def _element(self, s: Session, user_id: str, number: int) -> tuple[ElementNumber, Training] | None:
         found = s.get(ElementNumber, number)
