@@ -127,6 +127,11 @@ def test_canvas_mistakes_are_refused_naming_the_field(control_server: ControlSer
         ({**canvas, "canvasRequestType": "IMG2IMG", "init_strength": 0.95}, "init_strength", "0.1 and 0.9"),
         ({**canvas, "canvasRequestType": "INPAINT", "controlnets": edge}, "controlnets", "cannot be combined"),
         ({**canvas, "canvasRequestType": "INPAINT", "canvasInitId": done["id"]}, "canvasInitId", "generation id"),
+        (  # the wrong kind of image id: what it is, and what the field takes
+            {**canvas, "canvasRequestType": "INPAINT", "canvasMaskId": done["generated_images"][0]["id"]},
+            "canvasMaskId",
+            "is a generated image id (generations_by_pk.generated_images[].id), but canvasMaskId takes an uploaded",
+        ),
         (
             {**canvas, "canvasRequestType": "INPAINT", "canvasInitId": pending["uploadCanvasInitImage"]["initImageId"]},
             "canvasInitId",

@@ -66,7 +66,7 @@ def resolve_image(
             f"{error_prefix}{field}: {some_id} is a generation id, not an image id; {hint}", field=field
         )
     if kind not in accept:
-        raise InvalidRequest(f"{field}: {_wrong_kind(kind, some_id, field)}", field=field)
+        raise InvalidRequest(f"{field}: {_wrong_kind(kind, some_id, field, accept)}", field=field)
     if kind == "init_image":
         init = s.get(InitImage, some_id)
         assert init is not None
@@ -91,16 +91,23 @@ def resolve_image(
     return ImageRef("generated_image", some_id, image.file_key)
 
 
-def _wrong_kind(kind: IdKind, some_id: str, field: str) -> str:
-    if kind == "init_image":
-        if field == "init_generation_image_id":
-            return f"{some_id} is an uploaded init image id; pass it as init_image_id instead"
+_NAMES: dict[str, str] = {
+    "init_image": "an uploaded init image id (POST /init-image)",
+    "generated_image": "a generated image id (generations_by_pk.generated_images[].id)",
+    "variation": "a variation id (GET /variations/{id})",
+}
+
+
+def _wrong_kind(kind: IdKind, some_id: str, field: str, accept: tuple[ImageKind, ...]) -> str:
+    if kind == "init_image" and field == "init_generation_image_id":
+        return f"{some_id} is an uploaded init image id; pass it as init_image_id instead"
+    if kind in ("generated_image", "variation") and field == "init_image_id":
+        return f"{some_id} is {_NAMES[kind].split(' (')[0]}; pass it as init_generation_image_id instead"
+    if kind == "init_image" and field == "id":  # the legacy variation endpoints
         return (
             f"{some_id} is an uploaded init image id; variations work on generated images (as on "
-            'Leonardo: "couldn\'t access image"): generate from it with init_image_id, then vary that image'
+            'Leonardo: "couldn\'t access image"): generate from it with init_image_id, then vary that image, '
+            "or upscale the upload itself with POST /variations/universal-upscaler and initImageId"
         )
-    if kind == "generated_image" and field == "init_image_id":
-        return f"{some_id} is a generated image id; pass it as init_generation_image_id instead"
-    if kind == "variation" and field == "init_image_id":
-        return f"{some_id} is a variation id; pass it as init_generation_image_id instead"
-    return f"{some_id} cannot be used here"
+    takes = " or ".join(_NAMES[k] for k in accept)
+    return f"{some_id} is {_NAMES[kind]}, but {field} takes {takes}"

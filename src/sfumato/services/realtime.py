@@ -26,9 +26,9 @@ from sfumato.services.catalog import Catalog, ModelEntry
 from sfumato.services.errors import Busy
 from sfumato.services.realtime_inputs import CanvasParams, CheckedCanvas, check_params, decode_data_url, encode_data_url
 from sfumato.services.styles import apply_style
+from sfumato.services.variations import variation_row
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix, image_file_key
-from sfumato.store.media import ImageVariation
 from sfumato.store.models import GeneratedImage, Generation
 
 # Strength (creativity) when a request sends none: the canvas redraws a sketch; refine keeps more of it.
@@ -175,7 +175,7 @@ class Realtime:
                 )
                 s.flush()
                 s.add(
-                    ImageVariation(
+                    variation_row(
                         id=variation_id,
                         user_id=user_id,
                         api_key_id=api_key_id,
@@ -183,11 +183,8 @@ class Realtime:
                         generated_image_id=image_id,
                         transform_type="UPSCALE",
                         status=JobStatus.COMPLETE,
-                        attempts=0,
                         method=f"{method}+{how}"[:64],
                         file_key=variation_key,
-                        token=secrets.token_urlsafe(24),
-                        transparent=False,
                     )
                 )
         except Exception:

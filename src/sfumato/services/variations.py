@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -57,6 +58,19 @@ def _view(r: ImageVariation) -> VariationView:
         r.method,
         r.file_key,
     )
+
+
+def variation_row(**fields: Any) -> ImageVariation:
+    """A new variation row: a fresh id and file token, PENDING with no attempt yet, opaque; `fields` add to or
+    override these (the realtime canvas's upscale is written COMPLETE at once)."""
+    defaults: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "status": JobStatus.PENDING,
+        "attempts": 0,
+        "token": secrets.token_urlsafe(24),
+        "transparent": False,
+    }
+    return ImageVariation(**{**defaults, **fields})
 
 
 class Variations:
@@ -110,18 +124,13 @@ class Variations:
                 assert image is not None
                 generation_id, image_id, source_variation = image.generation_id, image.id, None
             self._check_caps(s, user_id)
-            row = ImageVariation(
-                id=str(uuid.uuid4()),
+            row = variation_row(
                 user_id=user_id,
                 api_key_id=api_key_id,
                 generation_id=generation_id,
                 generated_image_id=image_id,
                 source_variation_id=source_variation,
                 transform_type=kind,
-                status=JobStatus.PENDING,
-                attempts=0,
-                token=secrets.token_urlsafe(24),
-                transparent=False,
             )
             s.add(row)
         self._dispatcher.submit(JobKind.VARIATION, row.id)
@@ -164,8 +173,7 @@ class Variations:
             if model_path is not None:  # no generation to take the model, prompt and seed from
                 settings.update(model_path=model_path, seed=secrets.randbelow(2**31))
             self._check_caps(s, user_id)
-            row = ImageVariation(
-                id=str(uuid.uuid4()),
+            row = variation_row(
                 user_id=user_id,
                 api_key_id=api_key_id,
                 generation_id=generation_id,
@@ -175,10 +183,6 @@ class Variations:
                 model_id=model_id,
                 settings=settings,
                 transform_type="UPSCALE",
-                status=JobStatus.PENDING,
-                attempts=0,
-                token=secrets.token_urlsafe(24),
-                transparent=False,
             )
             s.add(row)
         self._dispatcher.submit(JobKind.VARIATION, row.id)
