@@ -177,12 +177,17 @@ def test_refusals_say_what_to_send(training_server: LiveServer) -> None:
         ({"elements": [{"akUUID": "nope"}]}, "GET /elements"),
         ({"elements": [{"akUUID": OUTLINE_ELEMENT}], "modelId": TINY_XL_MODEL_ID}, f"modelId {TINY_MODEL_ID}"),
         ({"userElements": [{"userLoraId": 1.5}]}, "integer"),
+        ({"userElements": [{"userLoraId": 1e100}]}, "no element 1e+100 of yours"),  # beyond any database integer
+        ({"userElements": [{"userLoraId": 2**31}]}, "no element 2147483648 of yours"),
         ({"userElements": ["x"]}, "list of objects"),
         ({"userElements": "x"}, "JSON array"),
     ]
     for body, hint in gen:
         r = client.post("/generations", json={**SEEDED, **body})
         assert r.status_code == 400 and hint in r.json()["error"], (body, r.json())
+    for number in ("1e100", "2147483648", "-1", "0"):  # found by make fuzz: 1e100 was a 500 (driver overflow)
+        assert client.get(f"/elements/{number}").status_code == 404
+        assert client.delete(f"/elements/{number}").status_code == 404
 
 
 def test_cancel_stops_a_training_and_the_wire_says_failed(training_server: LiveServer) -> None:

@@ -89,6 +89,11 @@ class Training(JobColumns, Base):
     adapter_key: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+# Element numbers fit PostgreSQL's `integer` (and SQLite's 64-bit one): a larger number names no element, and must
+# not reach a query (the drivers raise on it).
+ELEMENT_NUMBER_MAX = 2**31 - 1
+
+
 class ElementNumber(Base):
     """The integer id of a user element (Leonardo's `userLoraId`)."""
 

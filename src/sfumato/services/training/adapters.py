@@ -17,6 +17,7 @@ from sfumato.services.errors import InvalidRequest
 from sfumato.services.training.elements_catalog import PlatformElement, PlatformElements
 from sfumato.services.training.trainings import Trainings, TrainingView
 from sfumato.services.training.trigger import substitute
+from sfumato.store.training import ELEMENT_NUMBER_MAX
 
 MAX_ELEMENTS = 5
 USER_ELEMENT_WEIGHTS = (-1.0, 2.0)  # user elements publish no range: this server's, documented
@@ -171,6 +172,12 @@ def resolve_adapters(
         value = _number(entry.get("userLoraId"), "userElements", "userLoraId")
         if value != int(value):
             raise InvalidRequest(f"userElements: userLoraId must be an integer, got {value:g}", field="userElements")
+        if not 1 <= value <= ELEMENT_NUMBER_MAX:
+            shown = str(int(value)) if abs(value) < 1e15 else f"{value:g}"
+            raise InvalidRequest(
+                f"userElements: no element {shown} of yours; GET /elements/user/{{userId}} lists your elements",
+                field="userElements",
+            )
         numbers.append(int(value))
     found = trainings.user_elements(s, user_id, numbers)
     for entry, number in zip(mine, numbers, strict=True):
