@@ -1,6 +1,7 @@
 """The official Python SDK suite (tests/api/test_python_sdk.py) against the scaled-out deployment: two API
 hosts on PostgreSQL, Redis as the Celery broker, and one worker serving the tiny SD 1.5 and SDXL models.
-The SDK talks to the second API host; users are created through the CLI on the shared database."""
+The SDK talks to the second API host; users are created through the CLI on the shared database. The event
+stream's tests (tests/api/test_events_stream.py) run here too: the API host streams what the worker writes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import pytest
 
 from sfumato.testing.cluster import cluster_env, running_cluster, scratch_database, scratch_redis
 from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer
+from tests.api.test_events_stream import (  # noqa: F401 — the stream, fed by a Celery worker
+    test_another_users_stream_is_the_same_404_as_a_missing_one,
+    test_the_stream_shows_pending_then_rising_steps_then_complete,
+)
 from tests.api.test_python_sdk import (  # noqa: F401 — collected here again, against this module's live_server
     test_another_users_generation_is_not_found,
     test_bad_key_is_refused_with_leonardo_body,
