@@ -3,6 +3,8 @@ same 404 for another user's generation as for a missing one; `sfumato generate` 
 
 from __future__ import annotations
 
+import base64
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +35,11 @@ def test_the_stream_shows_pending_then_rising_steps_then_complete(live_server: L
     assert steps[0] == 1 and steps[-1] == 30 and steps == sorted(set(steps))
     assert all(data["steps"] == 30 for kind, data in events if kind == "progress")
     assert [kind for kind, _ in events].count("status") == 2  # a status frame only when it changes
+    # Previews: the latents mapped to RGB (no decoder pass), on every progress event written.
+    previews = [data["preview"] for kind, data in events if kind == "progress"]
+    assert len(previews) == len(steps) and all(p.startswith("data:image/png;base64,") for p in previews)
+    last = Image.open(io.BytesIO(base64.b64decode(previews[-1].split(",", 1)[1])))
+    assert last.size == (64, 64) and last.mode == "RGB"
     # A finished generation's stream is its final status at once.
     assert stream(client, generation_id) == [("status", {"status": "COMPLETE"})]
 

@@ -150,3 +150,14 @@ def test_invalid_requests_are_refused(engine: Engine, tiny_sd15: Path) -> None:
         engine.generate(_request(tiny_sd15, num_images=0))
     with pytest.raises(ValueError, match="scheduler"):
         engine.generate(_request(tiny_sd15, scheduler="NOT_A_SCHEDULER"))
+
+
+def test_a_progress_callback_that_takes_a_preview_gets_the_steps_picture(engine: Engine, any_model: Path) -> None:
+    """The preview maps the latents to RGB with a linear fit of the model's VAE: at the last step it is the
+    picture's colours at the render size, without a decoder pass."""
+    previews: list = []
+    result = engine.generate(_request(any_model, num_inference_steps=4), progress=lambda s, t, p: previews.append(p()))
+    assert len(previews) == 4 and all(p is not None and p.mode == "RGB" for p in previews)
+    final = np.asarray(result.images[0].convert("RGB").resize(previews[-1].size), dtype=np.float32)
+    colours = np.abs(final.mean(axis=(0, 1)) - np.asarray(previews[-1], dtype=np.float32).mean(axis=(0, 1)))
+    assert colours.max() < 60, colours  # the same overall colour, roughly

@@ -34,6 +34,7 @@ from sfumato.engine.img2img import (
 )
 from sfumato.engine.pipelines import LoadedPipeline, PipelineCache
 from sfumato.engine.postprocess import add_detail, enlarge, remove_background, upscale_size
+from sfumato.engine.previews import latent_preview
 from sfumato.engine.schedulers import build_scheduler, normalize_scheduler_name
 from sfumato.engine.types import GenerateRequest, GenerateResult, InpaintRequest, ProgressCallback
 from sfumato.engine.video import MotionRequest, MotionResult, motion_bucket, read_motion_settings
@@ -343,17 +344,41 @@ class Engine:
             "output_type": "pil",
         }
         if progress is not None:
-            kwargs["callback_on_step_end"] = _step_callback(progress, request.num_inference_steps)
+            kwargs["callback_on_step_end"] = _step_callback(progress, request.num_inference_steps, (width, height))
         # Families differ (Flux has no negative_prompt): pass only what this pipeline's __call__ takes.
         accepted = inspect.signature(pipe.__call__).parameters
         return {k: v for k, v in kwargs.items() if k in accepted and v is not None}
 
 
-def _step_callback(progress: ProgressCallback, steps: int) -> Any:
+def wants_preview(progress: ProgressCallback) -> bool:
+    """Whether the callback takes a third argument: a zero-argument function that makes the step's preview
+    (JobContext.progress calls it only when it writes a progress event)."""
+    try:
+        params = inspect.signature(progress).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def _step_callback(progress: ProgressCallback, steps: int, size: tuple[int, int] | None = None) -> Any:
+    preview = wants_preview(progress)
+
     def on_step_end(pipe: DiffusionPipeline, step: int, timestep: Any, tensors: dict[str, Any]) -> dict:
         # num_timesteps can differ from the steps asked for (e.g. img2img strength); prefer the pipeline's.
         total = getattr(pipe, "num_timesteps", None) or steps
-        progress(step + 1, int(total))
+        latents = tensors.get("latents")
+        if not preview or latents is None or getattr(pipe, "vae", None) is None:
+            progress(step + 1, int(total))
+            return tensors
+
+        def make_preview() -> Image.Image | None:
+            try:  # a preview is a courtesy: it never fails the generation
+                return latent_preview(pipe.vae, latents, size or (latents.shape[-1] * 8, latents.shape[-2] * 8))
+            except Exception:
+                return None
+
+        progress(step + 1, int(total), make_preview)  # type: ignore[call-arg]
         return tensors
 
     return on_step_end

@@ -48,15 +48,19 @@ class JobContext:
         self._last_progress = 0.0
 
     # --- progress and cancel ---
-    def progress(self, step: int, steps: int, preview: Image.Image | None = None) -> None:
+    def progress(
+        self, step: int, steps: int, preview: Image.Image | Callable[[], Image.Image | None] | None = None
+    ) -> None:
         """After each step. Raises JobCancelled once a cancel was requested; on the long lane it first lets
-        a waiting interactive job use the engine."""
+        a waiting interactive job use the engine. `preview` may be a function: it is called only for the steps
+        whose progress is written (the first, the last, and one every PROGRESS_EVERY_SECONDS)."""
         self._give_way()
         self.check_cancelled()
         now = time.monotonic()
         if step in (1, steps) or now - self._last_progress >= PROGRESS_EVERY_SECONDS:
             self._last_progress = now
-            png = preview_png(preview) if preview is not None else None
+            image = preview() if callable(preview) else preview
+            png = preview_png(image) if image is not None else None
             self._events.publish(self.kind, self.job_id, self.user_id, JobProgress(step, steps, png))
 
     def cancelled(self) -> bool:
