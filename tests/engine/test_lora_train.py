@@ -206,3 +206,26 @@ def test_concept_eval_runs_and_the_metric_separates_rings_from_circles(tmp_path:
     assert [r["weight"] for r in res["rows"]] == [0.0, 1.0]
     assert all(0.0 <= r[k] <= 1.0 for r in res["rows"] for k in ("ring_rate", "color_right", "heldout_all_right"))
     assert (tmp_path / "ce" / "concept_eval.json").exists() and res["settings"]["instance_token"] == "<s5>"
+
+
+def test_training_steps_wait_while_a_model_loads(tiny_sd15: Path, tmp_path: Path):
+    """A load patches torch process-wide (meta-device init): a training step on another thread at that moment
+    failed with "Tensor on device cpu is not on the expected device meta" (a server restarted mid-training while
+    it preloaded its default model). Loads hold LOAD_LOCK and so does each step: no step runs during a load."""
+    import threading
+
+    from sfumato.engine.load_lock import LOAD_LOCK
+
+    steps: list[int] = []
+    done = threading.Event()
+
+    def train() -> None:
+        train_lora(_spec(tiny_sd15, steps=3), tmp_path / "run", progress=lambda s, n, m: steps.append(s))
+        done.set()
+
+    with LOAD_LOCK:  # "a model is loading"
+        worker = threading.Thread(target=train, daemon=True)
+        worker.start()
+        time.sleep(2.0)
+        assert steps == []  # it loaded its base (re-entrant lock, other thread: it waited) and ran no step
+    assert done.wait(120) and steps == [1, 2, 3]

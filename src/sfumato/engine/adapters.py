@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sfumato.engine.load_lock import LOAD_LOCK
+
 MAX_RESIDENT = 8  # set_adapters' cost grows with the adapters loaded (diffusers#11816): keep few resident
 
 
@@ -59,9 +61,10 @@ class ResidentAdapters:
     def _load(self, pipe: Any, adapter: LoraAdapter, name: str) -> None:
         try:
             # low_cpu_mem_usage patches torch globally (diffusers#14347) and tiny LoRAs gain nothing from it.
-            pipe.load_lora_weights(
-                str(adapter.path.parent), weight_name=adapter.path.name, adapter_name=name, low_cpu_mem_usage=False
-            )
+            with LOAD_LOCK:
+                pipe.load_lora_weights(
+                    str(adapter.path.parent), weight_name=adapter.path.name, adapter_name=name, low_cpu_mem_usage=False
+                )
         except (ValueError, KeyError, RuntimeError) as exc:
             with contextlib.suppress(Exception):  # nothing may have been injected
                 pipe.delete_adapters([name])

@@ -19,6 +19,7 @@ from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, Con
 from PIL import Image
 
 from sfumato.engine.control import IN_PROCESS, ControlInput
+from sfumato.engine.load_lock import LOAD_LOCK
 from sfumato.engine.types import AddonError
 from sfumato.starter.edge_controlnet import edge_image, edge_map
 
@@ -33,7 +34,8 @@ def load_controlnet(folder: Path, dtype: torch.dtype, device: str) -> ControlNet
     with _lock:
         if key not in _models:
             try:
-                model = ControlNetModel.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True)
+                with LOAD_LOCK:
+                    model = ControlNetModel.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True)
             except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
                 raise AddonError(
                     f"the ControlNet {folder.name}/ could not be loaded: {type(exc).__name__}: {exc}"

@@ -28,11 +28,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
+
+from sfumato.engine.load_lock import LOAD_LOCK
 
 WEIGHTS_NAME = "pytorch_lora_weights.safetensors"
 CHECKPOINT_NAME = "lora_checkpoint.pt"
@@ -105,13 +108,14 @@ def native_size(base_dir: Path) -> tuple[int, int]:
 def _load(base_dir: Path):
     from diffusers import DDPMScheduler, StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(
-        str(base_dir),
-        torch_dtype=torch.float32,
-        safety_checker=None,
-        requires_safety_checker=False,
-        local_files_only=True,
-    )
+    with LOAD_LOCK:
+        pipe = StableDiffusionPipeline.from_pretrained(
+            str(base_dir),
+            torch_dtype=torch.float32,
+            safety_checker=None,
+            requires_safety_checker=False,
+            local_files_only=True,
+        )
     if is_starter(base_dir):
         from sfumato.starter.model import train_scheduler
 
@@ -356,32 +360,10 @@ def train_lora(
             raise TrainingStopped(step, spec.steps, "deadline")
         for g in opt.param_groups:
             g["lr"] = spec.learning_rate * _lr_factor(step, spec.steps, warmup, spec.min_lr_frac)
-        images, texts, masks = batch_fn(step)
-        gen = torch.Generator().manual_seed(spec.seed * 1_000_003 + step)
-        drop = torch.rand(len(texts), generator=gen) < spec.caption_dropout
-        texts = ["" if d else t for d, t in zip(drop.tolist(), texts, strict=True)]
-        with torch.no_grad():
-            lat = (vae.encode(images).latent_dist.mean - shift) * scale
-        noise = torch.randn(lat.shape, generator=gen)
-        t = torch.randint(0, sched.config.num_train_timesteps, (lat.shape[0],), generator=gen)
-        noisy = sched.add_noise(lat, noise, t)
-        target = sched.get_velocity(lat, noise, t) if v_pred else noise
-        with torch.set_grad_enabled(spec.train_text_encoder):
-            cond = te(_token_ids(tok, texts))[0]
-        pred = unet(noisy, t, cond).sample
-        snr = snr_all[t]
-        if v_pred:  # min-SNR for v-prediction, +1 so the zero-SNR endpoint keeps weight 1 (as starter.train)
-            weight = (snr + 1).clamp(max=spec.snr_gamma) / (snr + 1)
-        else:
-            weight = snr.clamp(max=spec.snr_gamma) / snr.clamp(min=1e-8)
-        per_px = F.mse_loss(pred.float(), target.float(), reduction="none")
-        if masks is not None:  # 1 + w * the object boxes' share of each latent pixel
-            per_px = per_px * (1.0 + spec.object_weight * F.adaptive_avg_pool2d(masks, per_px.shape[-2:]))
-        loss = (weight * per_px.mean(dim=(1, 2, 3))).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        with LOAD_LOCK:  # never while another thread loads a model (engine/pipelines.py says why)
+            loss = _train_step(
+                spec, step, batch_fn, vae, unet, te, tok, sched, opt, params, snr_all, v_pred, scale, shift
+            )
         if progress is not None:
             progress(step + 1, spec.steps, {"loss": float(loss.detach())})
         if (step + 1) % max(1, spec.checkpoint_every) == 0 or step + 1 == spec.steps:
@@ -389,6 +371,52 @@ def train_lora(
     unet.eval()
     te.eval()
     return _save_lora(pipe, out_dir, spec.train_text_encoder)
+
+
+def _train_step(
+    spec: LoraTrainSpec,
+    step: int,
+    batch_fn: Any,
+    vae: Any,
+    unet: Any,
+    te: Any,
+    tok: Any,
+    sched: Any,
+    opt: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    snr_all: torch.Tensor,
+    v_pred: bool,
+    scale: float,
+    shift: float,
+) -> torch.Tensor:
+    """One optimiser step; returns the loss."""
+    images, texts, masks = batch_fn(step)
+    gen = torch.Generator().manual_seed(spec.seed * 1_000_003 + step)
+    drop = torch.rand(len(texts), generator=gen) < spec.caption_dropout
+    texts = ["" if d else t for d, t in zip(drop.tolist(), texts, strict=True)]
+    with torch.no_grad():
+        lat = (vae.encode(images).latent_dist.mean - shift) * scale
+    noise = torch.randn(lat.shape, generator=gen)
+    t = torch.randint(0, sched.config.num_train_timesteps, (lat.shape[0],), generator=gen)
+    noisy = sched.add_noise(lat, noise, t)
+    target = sched.get_velocity(lat, noise, t) if v_pred else noise
+    with torch.set_grad_enabled(spec.train_text_encoder):
+        cond = te(_token_ids(tok, texts))[0]
+    pred = unet(noisy, t, cond).sample
+    snr = snr_all[t]
+    if v_pred:  # min-SNR for v-prediction, +1 so the zero-SNR endpoint keeps weight 1 (as starter.train)
+        weight = (snr + 1).clamp(max=spec.snr_gamma) / (snr + 1)
+    else:
+        weight = snr.clamp(max=spec.snr_gamma) / snr.clamp(min=1e-8)
+    per_px = F.mse_loss(pred.float(), target.float(), reduction="none")
+    if masks is not None:  # 1 + w * the object boxes' share of each latent pixel
+        per_px = per_px * (1.0 + spec.object_weight * F.adaptive_avg_pool2d(masks, per_px.shape[-2:]))
+    loss = (weight * per_px.mean(dim=(1, 2, 3))).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    return loss
 
 
 # --- recipes --------------------------------------------------------------------------------------------

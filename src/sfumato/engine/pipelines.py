@@ -21,6 +21,7 @@ from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from sfumato.engine.adapters import ResidentAdapters
+from sfumato.engine.load_lock import LOAD_LOCK
 from sfumato.engine.types import ModelNotFoundError
 from sfumato.engine.video import follows_prompt_direction, is_video_folder
 from sfumato.starter.motion.model import MotionPipeline
@@ -131,6 +132,11 @@ def check_model_folder(folder: Path) -> None:
 def load_pipeline(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> DiffusionPipeline:
     """Load one text-to-image (or image-to-video) pipeline from local disk; never touches the network."""
     check_model_folder(folder)
+    with LOAD_LOCK:
+        return _load_pipeline(folder, device, dtype)
+
+
+def _load_pipeline(folder: Path, device: str, dtype: torch.dtype) -> DiffusionPipeline:
     try:
         if is_video_folder(folder) and follows_prompt_direction(folder):
             # Starter Motion's layout: the stock SVD pipeline plus a prompt's direction (its own text encoder).
