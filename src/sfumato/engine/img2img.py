@@ -23,6 +23,7 @@ import torch
 from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, DiffusionPipeline
 from PIL import Image
 
+from sfumato.engine.load_lock import LOAD_LOCK
 from sfumato.engine.types import AddonError
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,14 @@ def ip_adapter(pipe: DiffusionPipeline, weights: Path, scale: float) -> Iterator
     """IP-Adapter loaded for one call and unloaded after it, so the cached pipeline stays text-only."""
     had_extractor = getattr(pipe, "feature_extractor", None) is not None
     try:
-        pipe.load_ip_adapter(
-            str(weights.parent),
-            subfolder="",
-            weight_name=weights.name,
-            image_encoder_folder="image_encoder",
-            local_files_only=True,
-        )
+        with LOAD_LOCK:  # a load: never beside a training step (engine/load_lock.py)
+            pipe.load_ip_adapter(
+                str(weights.parent),
+                subfolder="",
+                weight_name=weights.name,
+                image_encoder_folder="image_encoder",
+                local_files_only=True,
+            )
         pipe.set_ip_adapter_scale(scale)
     except Exception as exc:
         _unload(pipe, had_extractor)  # a half-loaded adapter must not stay on the shared, cached pipeline
