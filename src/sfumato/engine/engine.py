@@ -374,7 +374,10 @@ def _step_callback(progress: ProgressCallback, steps: int, size: tuple[int, int]
 
         def make_preview() -> Image.Image | None:
             try:  # a preview is a courtesy: it never fails the generation
-                return latent_preview(pipe.vae, latents, size or (latents.shape[-1] * 8, latents.shape[-2] * 8))
+                factor = getattr(pipe, "vae_scale_factor", 8)  # 2 for the Starter, 8 for SD
+                return latent_preview(
+                    pipe.vae, latents, size or (latents.shape[-1] * factor, latents.shape[-2] * factor)
+                )
             except Exception:
                 return None
 

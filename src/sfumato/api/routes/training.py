@@ -55,7 +55,7 @@ from sfumato.services.cdn import CdnFile
 from sfumato.services.errors import NotFound
 from sfumato.services.training.elements_catalog import PlatformElement
 from sfumato.services.training.trainings import TrainingView
-from sfumato.store.training import ELEMENT_NUMBER_MAX, DatasetImage
+from sfumato.store.training import DatasetImage
 
 router = APIRouter()
 files_router = APIRouter(include_in_schema=False)
@@ -310,7 +310,7 @@ def _element_number(value: str) -> int:
         number = float(value)
     except ValueError:
         number = math.nan
-    if not number.is_integer() or not 1 <= number <= ELEMENT_NUMBER_MAX:
+    if not number.is_integer():
         raise NotFound(f"element {value} not found")
     return int(number)
 

@@ -25,7 +25,7 @@ from sfumato.services.training.views import TrainingView as TrainingView  # re-e
 from sfumato.services.training.views import training_view
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, training_prefix
-from sfumato.store.training import ElementNumber, Training
+from sfumato.store.training import ELEMENT_NUMBER_MAX, ElementNumber, Training
 
 KIND = "training"
 MIN_DATASET_IMAGES = 5
@@ -306,6 +306,8 @@ class Trainings:
             return training_view(row, number)
 
     def _element(self, s: Session, user_id: str, number: int) -> tuple[ElementNumber, Training] | None:
+        if not 1 <= number <= ELEMENT_NUMBER_MAX:  # names no element, and the driver would overflow on it
+            return None
         found = s.get(ElementNumber, number)
         if found is None or found.user_id != user_id:
             return None
