@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     catalog_dir: Path | None = Field(
         default=None, description="Extra folder of catalog entries (*.json) that add platform models."
     )
+    blueprints_dir: Path | None = Field(
+        default=None,
+        description="Folder of the operator's blueprint files (*.json, *.toml; docs/blueprints.md), served beside "
+        "the built-in ones; a broken file stops the start with its file, node and field.",
+    )
     default_model_id: str = Field(
         default=STARTER_MODEL_ID,
         description="Model that the well-known Leonardo model ids (and a missing modelId) map to.",

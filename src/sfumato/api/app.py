@@ -19,6 +19,7 @@ from sfumato.api.rate_limit import RateLimit
 from sfumato.api.request_ids import RequestIds
 from sfumato.api.routes import (
     accounts,
+    blueprints,
     events,
     files,
     generations,
@@ -76,6 +77,7 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.include_router(training.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(prompts.router, prefix=API_PREFIX)
+    app.include_router(blueprints.router, prefix=API_PREFIX)
     app.include_router(files.router)
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)

@@ -23,6 +23,7 @@ from sfumato.jobs.handlers.generation import GenerationEngine
 from sfumato.jobs.webhook_delivery import RetryPolicy, WebhookDeliveryWorker
 from sfumato.jobs.webhook_safety import DestinationGuard
 from sfumato.services.accounts import Accounts
+from sfumato.services.blueprints import Blueprints, ExecutionRunner, ImageFetcher, load_blueprints
 from sfumato.services.catalog import Catalog
 from sfumato.services.cdn import CdnFiles
 from sfumato.services.generations import Generations
@@ -83,14 +84,19 @@ class Container:
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rate_limiter: RateLimiter | None = None
+    blueprints: Blueprints | None = None  # blueprint executions (their runner sweeps unfinished ones)
 
     def start(self) -> None:
         if self.warmup is not None:
             self.warmup.start()
         self.dispatcher.start()
         self.webhook_worker.start()
+        if self.blueprints is not None:
+            self.blueprints.runner.start()
 
     def stop(self) -> None:
+        if self.blueprints is not None:
+            self.blueprints.runner.stop()
         self.dispatcher.stop()
         self.webhook_worker.stop()
         self.db.dispose()
@@ -134,6 +140,7 @@ def build(
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
     bodies = LeonardoWebhookBodies()  # Leonardo's webhook shapes: the one piece of the wire format below the API
     webhooks = Webhooks(db, settings.resolved_public_url, bodies, catalog_model_lookup(catalog), window, urls)
+    steps = ExecutionRunner(db)  # blueprint executions; their services are set below (build_blueprints)
     # The outbox row is written in the transaction that finishes the job (the kinds' finish hooks).
     parts = KindParts(
         db,
@@ -142,6 +149,7 @@ def build(
         settings.data_dir / "work",
         settings.training_time_limit_seconds,
         settings.training_steps_scale,
+        step_hook=steps.on_job_finished,
     )
     kinds = build_kinds(parts, webhooks, settings.job_kind_plugins)
     runner = JobRunner(db, kinds, JobEvents(db), files, settings.max_job_attempts, worker_id, lease_seconds)
@@ -173,6 +181,7 @@ def build(
     variations.catalog = catalog  # the universal upscaler refines uploaded images on the default model
     motion = Motion(db, catalog, dispatcher)
     motion.max_pending = settings.max_pending_per_user
+    blueprints = build_blueprints(settings, db, files, catalog, steps, generations, variations, motion)
     secret = load_or_create_secret(settings.upload_secret, settings.data_dir / "upload_secret")
     # Object storage takes init image uploads itself (presigned POST); local disk uses our receiver.
     init_images = InitImages(db, files, UploadPolicy(secret), s3)
@@ -219,6 +228,7 @@ def build(
         variations=variations,
         cdn=CdnFiles(db, files),
         rate_limiter=rate_limiter,
+        blueprints=blueprints,
         urls=urls,
     )
 
@@ -253,6 +263,23 @@ def build_canvas_tools(
     if settings.prompt_chat_url:
         chat = ChatSettings(settings.prompt_chat_url, settings.prompt_chat_model, settings.prompt_chat_api_key)
     return realtime, PromptTools(default_model_path, chat)
+
+
+def build_blueprints(
+    settings: Settings,
+    db: Database,
+    files: FileStore,
+    catalog: Catalog,
+    steps: ExecutionRunner,
+    generations: Generations,
+    variations: Variations,
+    motion: Motion,
+) -> Blueprints:
+    """Blueprints (built in, and the operator's folder): their steps are ordinary jobs made through the services;
+    imageUrl inputs are fetched under the webhooks' destination rules (docs/blueprints.md)."""
+    steps.use(generations, variations, motion)
+    guard = DestinationGuard(settings.webhook_allow_private, settings.webhook_allowed_hosts)
+    return Blueprints(db, files, catalog, steps, ImageFetcher(guard), load_blueprints(settings.blueprints_dir))
 
 
 # --- scale-out (docs/deployment.md) ---

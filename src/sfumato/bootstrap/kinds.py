@@ -29,6 +29,8 @@ class KindParts:
     work_dir: Path = Path("work")  # this worker's own disk: training checkpoints, copies of stored LoRAs
     training_time_limit_seconds: float = 1800.0
     training_steps_scale: float = 1.0
+    # Runs when a generation, variation or motion job ends: a blueprint execution moves on (services/blueprints).
+    step_hook: Any = None
 
 
 def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str = "") -> JobKinds:
@@ -36,6 +38,8 @@ def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str
     # Finish hooks, in order: the webhook outbox row (credits will go before it).
     generation_hooks = (webhooks.on_generation_finished,) if webhooks else ()
     variation_hooks = (webhooks.on_variation_finished,) if webhooks else ()
+    if parts.step_hook is not None:  # after the others: the next step's job is made once this one is final
+        generation_hooks, variation_hooks = (*generation_hooks, parts.step_hook), (*variation_hooks, parts.step_hook)
     engine: GenerationEngine = parts.engine
     kinds.register(generation_kind(parts.files, engine, generation_hooks, parts.work_dir / "adapters"))
     kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))

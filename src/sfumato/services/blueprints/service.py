@@ -1,0 +1,445 @@
+"""Blueprints: the built-in ones and the operator's folder, listed and read by anyone with a key; executions,
+each the user's own (another user's id is as unknown as any other)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from sfumato.jobs.core.status import JobStatus
+from sfumato.services.blueprints.definitions import (
+    OPERATIONS,
+    PLACEHOLDER,
+    Blueprint,
+    Node,
+    Version,
+    check_unique,
+    load_folder,
+)
+from sfumato.services.blueprints.fetch import FetchRefused, ImageFetcher, keep_as_init_image, refused
+from sfumato.services.blueprints.paging import Page, paginate
+from sfumato.services.blueprints.runner import ExecutionRunner
+from sfumato.services.catalog import Catalog
+from sfumato.services.errors import InvalidRequest, NotFound, SfumatoError
+from sfumato.services.generations.service import MAX_PROMPT
+from sfumato.store.blueprints import BlueprintExecution, BlueprintStep
+from sfumato.store.database import Database
+from sfumato.store.files import FileStore
+from sfumato.store.media import InitImage
+from sfumato.store.models import Generation
+
+log = logging.getLogger("sfumato.blueprints")
+
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "catalog" / "blueprints"
+SETTING_NAMES = ("text", "imageUrl", "textVariables")
+MAX_NODE_INPUTS = 50
+NODE_INPUTS = "input.nodeInputs"
+
+
+@dataclass(frozen=True)
+class NodeInput:
+    node_id: Any
+    setting_name: Any
+    value: Any
+
+
+@dataclass(frozen=True)
+class VersionView:
+    version: Version
+    models: list[str]
+    missing_models: list[str]
+    inputs: list[dict[str, Any]]  # what a client may override: nodeId, settingName, default...
+    outputs: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StepView:
+    id: str
+    node_id: str
+    operation: str
+    status: str
+    failure_reason: str | None
+    generation_id: str | None
+    variation_id: str | None
+    generation_status: str | None  # PENDING | COMPLETE | FAILED (the generation's own), when it has one
+    output_kind: str | None = None
+    output_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionView:
+    id: str
+    blueprint_id: str
+    blueprint_version_id: str
+    status: str
+    failure_reason: str | None
+    public: bool
+    inputs: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime | None
+    steps: list[StepView] = field(default_factory=list)
+
+
+def load_blueprints(operator_dir: Path | None) -> list[Blueprint]:
+    """The built-in blueprints and the operator's; any problem stops the start with the file, node and field."""
+    found = load_folder(BUILTIN_DIR, official=True)
+    if operator_dir is not None:
+        found += load_folder(operator_dir, official=False)
+    check_unique(found)
+    return found
+
+
+class Blueprints:
+    def __init__(
+        self,
+        db: Database,
+        files: FileStore,
+        catalog: Catalog,
+        runner: ExecutionRunner,
+        fetcher: ImageFetcher,
+        blueprints: Sequence[Blueprint],
+    ) -> None:
+        self._db = db
+        self._files = files
+        self._catalog = catalog
+        self.runner = runner
+        self._fetcher = fetcher
+        self._blueprints = list(blueprints)
+
+    # --- blueprints and versions (not per user: the server's) ---
+    def list(
+        self,
+        categories: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Page[Blueprint]:
+        wanted = {c.lower() for c in categories or []}
+        items = [b for b in self._blueprints if not wanted or wanted & {c.lower() for c in b.categories}]
+        return paginate(items, lambda b: b.id, first, after, last, before)
+
+    def get(self, blueprint_id: str) -> Blueprint:
+        found = next((b for b in self._blueprints if b.id == blueprint_id), None)
+        if found is None:
+            raise NotFound(f"blueprint {blueprint_id} not found; GET /blueprints lists them")
+        return found
+
+    def versions(self, blueprint_id: str) -> list[VersionView]:
+        return [self._version_view(v) for v in reversed(self.get(blueprint_id).versions)]  # newest first
+
+    def _version(self, version_id: Any) -> tuple[Blueprint, Version]:
+        for bp in self._blueprints:
+            for v in bp.versions:
+                if v.id == version_id:
+                    return bp, v
+        raise InvalidRequest(
+            f"blueprintVersionId {version_id!r} is not a blueprint version on this server; send "
+            "blueprintVersions.edges[].node.akUUID from GET /blueprints/{id}/versions",
+            field="blueprintVersionId",
+        )
+
+    def _version_view(self, v: Version) -> VersionView:
+        models = sorted({n.settings.get("model_id") or self._catalog.default_model_id for n in v.nodes
+                         if n.operation == "generate"})  # fmt: skip
+        if any(n.operation == "motion_svd" for n in v.nodes):
+            try:
+                models.append(self._catalog.motion_model().id)
+            except SfumatoError:
+                models.append("motion model (none installed)")
+        missing = [m for m in models if not self._installed(m)]
+        inputs: list[dict[str, Any]] = []
+        for n in v.nodes:
+            for setting in n.op.overrides:
+                item: dict[str, Any] = {"nodeId": n.id, "settingName": setting, "operation": n.operation}
+                if n.label:
+                    item["label"] = n.label
+                if setting == "text":
+                    item["default"] = n.settings.get("prompt", "")
+                elif setting == "textVariables":
+                    if not n.variables:
+                        continue
+                    item["variables"] = [{"name": k, "default": d} for k, d in n.variables.items()]
+                else:
+                    item["required"] = not n.settings.get("image_url")
+                inputs.append(item)
+        fed = set(v.inputs.values())
+        outputs = [{"nodeId": n.id, "operation": n.operation, "makes": n.op.makes} for n in v.nodes if n.id not in fed]
+        return VersionView(v, models, missing, inputs, outputs)
+
+    def _installed(self, model_id: str) -> bool:
+        try:
+            self._catalog.get(model_id)
+        except SfumatoError:
+            return False
+        return True
+
+    # --- executions (the user's own) ---
+    def execute(
+        self,
+        user_id: str,
+        api_key_id: str | None,
+        version_id: Any,
+        node_inputs: list[NodeInput],
+        public: bool = False,
+        collection_ids: list[Any] | None = None,
+    ) -> str:
+        bp, version = self._version(version_id)
+        settings, variables, urls, echo = self._overrides(version, node_inputs)
+        plan = self._plan(version, settings, variables, urls)
+        fetched = self._fetch_images(user_id, plan, urls)
+        execution_id = str(uuid.uuid4())
+        with self._db.session() as s:
+            s.add(
+                BlueprintExecution(
+                    id=execution_id, user_id=user_id, api_key_id=api_key_id, blueprint_id=bp.id,
+                    blueprint_version_id=version.id, status="PENDING", public=bool(public), inputs=echo,
+                    collection_ids=collection_ids,
+                )
+            )  # fmt: skip
+            s.flush()
+            for position, node in enumerate(version.nodes):
+                done = node.operation == "image_input"
+                s.add(
+                    BlueprintStep(
+                        id=str(uuid.uuid4()), execution_id=execution_id, user_id=user_id, position=position,
+                        node_id=node.id, operation=node.operation, settings=plan[node.id],
+                        input_node_id=version.inputs.get(node.id), status="COMPLETE" if done else "WAITING",
+                        output_kind="init_image" if done else None, output_id=fetched.get(node.id),
+                    )
+                )  # fmt: skip
+        try:
+            self.runner.advance(execution_id, raise_first=True)
+        except SfumatoError as exc:  # the first job was refused: nothing ran, nothing is kept
+            self._discard(execution_id, list(fetched.values()))
+            first = next(n for n in version.nodes if n.op.job is not None)
+            raise type(exc)(f"node {first.id!r} ({first.operation}): {exc.message}", field=exc.field) from None
+        log.info("blueprint execution %s of %s (%s) for user %s", execution_id, bp.name, version.id, user_id)
+        return execution_id
+
+    def _overrides(
+        self, version: Version, node_inputs: list[NodeInput]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]], dict[str, str], list[dict[str, Any]]]:
+        """Check every nodeInput against the version's nodes; the prompts, variables and URLs to use."""
+        if len(node_inputs) > MAX_NODE_INPUTS:
+            raise InvalidRequest(f"{NODE_INPUTS} has {len(node_inputs)} entries, the most is {MAX_NODE_INPUTS}",
+                                 field=NODE_INPUTS)  # fmt: skip
+        settings = {n.id: dict(n.settings) for n in version.nodes}
+        variables = {n.id: dict(n.variables) for n in version.nodes}
+        urls: dict[str, str] = {}
+        echo: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        node_ids = ", ".join(f"{n.id} ({n.operation})" for n in version.nodes)
+        for i, given in enumerate(node_inputs):
+            at = f"{NODE_INPUTS}[{i}]"
+            if not isinstance(given.node_id, str) or version.node(given.node_id) is None:
+                raise InvalidRequest(
+                    f"{at}.nodeId: {given.node_id!r} is not a node of blueprint version {version.id}; its nodes "
+                    f"are {node_ids} (GET /blueprints/{version.blueprint_id}/versions lists the inputs each takes)",
+                    field=f"{at}.nodeId",
+                )
+            node = version.node(given.node_id)
+            assert node is not None
+            name = given.setting_name
+            if name not in node.op.overrides:
+                takes = " or ".join(node.op.overrides)
+                instead = f"it takes {takes}" if takes else "it takes no inputs"
+                others = [f"{n.id} ({', '.join(n.op.overrides)})" for n in version.nodes if n.op.overrides]
+                raise InvalidRequest(
+                    f"{at}.settingName: node {node.id!r} ({node.operation}) has no setting {name!r}: {instead}; "
+                    f"the nodes that take inputs are {', '.join(others)}",
+                    field=f"{at}.settingName",
+                )
+            if (node.id, name) in seen:
+                raise InvalidRequest(f"{at}: node {node.id!r} {name} is given twice; send it once",
+                                     field=f"{at}.settingName")  # fmt: skip
+            seen.add((node.id, name))
+            value = given.value
+            if name in ("text", "imageUrl"):
+                if not isinstance(value, str):
+                    raise InvalidRequest(
+                        f"{at}.value: node {node.id!r} {name} takes a string, got {type(value).__name__}; send "
+                        + ('"value": "a red star"' if name == "text" else '"value": "https://example.com/a.png"'),
+                        field=f"{at}.value",
+                    )
+                if name == "text":
+                    self._text(node, value, at)
+                    settings[node.id]["prompt"] = value  # its {placeholders}, if any, are filled in too
+                else:
+                    urls[node.id] = value
+                echo.append({"nodeId": node.id, "settingName": name, "value": value})
+            else:
+                pairs = self._variables(node, value, at)
+                variables[node.id].update(pairs)
+                echo.append({"nodeId": node.id, "settingName": name,
+                             "value": [{"name": k, "value": v} for k, v in pairs.items()]})  # fmt: skip
+        return settings, variables, urls, echo
+
+    def _text(self, node: Node, value: str, at: str) -> None:
+        if not value.strip():
+            raise InvalidRequest(f'{at}.value: node {node.id!r} text is empty; send a prompt, e.g. "a red star"',
+                                 field=f"{at}.value")  # fmt: skip
+        if len(value) > MAX_PROMPT:
+            raise InvalidRequest(
+                f"{at}.value: node {node.id!r} text is {len(value)} characters; the most is {MAX_PROMPT}",
+                field=f"{at}.value",
+            )
+
+    def _variables(self, node: Node, value: Any, at: str) -> dict[str, str]:
+        example = '[{"name": "subject", "value": "red star"}]'
+        declared = ", ".join(node.variables) or "none"
+        if not isinstance(value, list):
+            raise InvalidRequest(
+                f"{at}.value: node {node.id!r} textVariables takes a list of {{name, value}}, got "
+                f"{type(value).__name__}; send e.g. {example} (its variables: {declared})",
+                field=f"{at}.value",
+            )
+        pairs: dict[str, str] = {}
+        for j, item in enumerate(value):
+            ok = isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str)
+            if not ok:
+                raise InvalidRequest(
+                    f'{at}.value[{j}]: node {node.id!r} textVariables entries are {{"name": string, "value": '
+                    f"string}}, got {item!r}; send e.g. {example}",
+                    field=f"{at}.value",
+                )
+            name = item["name"].strip().strip("{}")
+            if name not in node.variables:
+                raise InvalidRequest(
+                    f"{at}.value[{j}].name: node {node.id!r} has no variable {name!r}; its variables are {declared}",
+                    field=f"{at}.value",
+                )
+            pairs[name] = item["value"]
+        return pairs
+
+    def _plan(
+        self,
+        version: Version,
+        settings: dict[str, dict[str, Any]],
+        variables: dict[str, dict[str, str]],
+        urls: dict[str, str],
+    ) -> dict[str, dict[str, Any]]:
+        """Each node's settings as its job takes them: prompts filled in, image URLs present."""
+        plan: dict[str, dict[str, Any]] = {}
+        for node in version.nodes:
+            cfg = dict(settings[node.id])
+            if node.operation == "generate":
+                prompt = fill(str(cfg.get("prompt", "")), variables[node.id])
+                if len(prompt) > MAX_PROMPT:
+                    raise InvalidRequest(
+                        f"node {node.id!r}: the prompt with its textVariables filled in is {len(prompt)} characters; "
+                        f"the most is {MAX_PROMPT}; send shorter values",
+                        field=NODE_INPUTS,
+                    )
+                cfg["prompt"] = prompt
+            if node.operation == "image_input":
+                url = urls.get(node.id) or cfg.get("image_url")
+                if not url:
+                    raise InvalidRequest(
+                        f"node {node.id!r} (image_input) needs an image: send {NODE_INPUTS} "
+                        f'[{{"nodeId": "{node.id}", "settingName": "imageUrl", "value": "https://.../picture.png"}}]',
+                        field=NODE_INPUTS,
+                    )
+                urls[node.id] = url
+                cfg["image_url"] = url
+            plan[node.id] = cfg
+        return plan
+
+    def _fetch_images(self, user_id: str, plan: dict[str, dict[str, Any]], urls: dict[str, str]) -> dict[str, str]:
+        """Fetch every imageUrl (SSRF-checked) and keep it as an init image; all or none are kept."""
+        kept: dict[str, str] = {}
+        try:
+            for node_id, url in urls.items():
+                if node_id not in plan:
+                    continue
+                try:
+                    data, extension = self._fetcher.fetch(url)
+                    kept[node_id] = keep_as_init_image(self._db, self._files, user_id, data, extension)
+                except FetchRefused as exc:
+                    raise refused(node_id, url, str(exc)) from None
+        except BaseException:
+            self._discard(None, list(kept.values()))
+            raise
+        return kept
+
+    def _discard(self, execution_id: str | None, init_image_ids: list[str]) -> None:
+        keys: list[str] = []
+        with self._db.session() as s:
+            if execution_id is not None:
+                row = s.get(BlueprintExecution, execution_id)
+                if row is not None:
+                    s.delete(row)
+            for image_id in init_image_ids:
+                image = s.get(InitImage, image_id)
+                if image is not None:
+                    keys.append(image.file_key)
+                    s.delete(image)
+        for key in keys:
+            self._files.delete(key)
+
+    def _owned(self, s: Any, user_id: str, execution_id: str) -> BlueprintExecution:
+        row = s.get(BlueprintExecution, execution_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound(f"blueprint execution {execution_id} not found")
+        return row
+
+    def get_execution(self, user_id: str, execution_id: str) -> ExecutionView:
+        with self._db.session() as s:
+            row = self._owned(s, user_id, execution_id)
+            steps = s.scalars(
+                select(BlueprintStep).where(BlueprintStep.execution_id == row.id).order_by(BlueprintStep.position)
+            ).all()
+            views = [self._step_view(s, st) for st in steps]
+            return ExecutionView(
+                row.id, row.blueprint_id, row.blueprint_version_id, row.status, row.failure_reason, row.public,
+                list(row.inputs or []), row.created_at, row.updated_at, views,
+            )  # fmt: skip
+
+    @staticmethod
+    def _step_view(s: Any, st: BlueprintStep) -> StepView:
+        status = None
+        if st.generation_id is not None:
+            generation = s.get(Generation, st.generation_id)
+            status = generation.status if generation is not None else None
+        return StepView(
+            st.id, st.node_id, st.operation, st.status, st.failure_reason, st.generation_id, st.variation_id, status,
+            st.output_kind, st.output_id,
+        )  # fmt: skip
+
+    def execution_generations(
+        self,
+        user_id: str,
+        execution_id: str,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Page[StepView]:
+        """The generations the execution made (one per generate or motion step that has started), run order."""
+        view = self.get_execution(user_id, execution_id)
+        made = [st for st in view.steps if st.generation_id is not None]
+        return paginate(made, lambda st: st.id, first, after, last, before)
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """The prompt with its {placeholders} replaced (an unknown one is left as written)."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def wire_generation_status(status: str | None) -> str:
+    """A generation's status in the blueprint enum (COMPLETED, not COMPLETE)."""
+    if status == JobStatus.COMPLETE:
+        return "COMPLETED"
+    if status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        return "FAILED"
+    return "PENDING"
+
+
+__all__ = ["OPERATIONS", "SETTING_NAMES", "Blueprints", "NodeInput", "load_blueprints"]
