@@ -147,6 +147,19 @@ class Settings(BaseSettings):
     realtime_wait_seconds: float = Field(
         default=2.0, description="How long a realtime canvas request waits for a free slot before a 429."
     )
+    model_3d_max_bytes: int = Field(
+        default=50 * 1024 * 1024, description="Largest 3D model file (POST /models-3d/upload) accepted, in bytes."
+    )
+    model_3d_max_vertices: int = Field(default=200_000, description="Most vertices an uploaded 3D model may have.")
+    model_3d_max_faces: int = Field(default=200_000, description="Most faces (triangles) an uploaded 3D model has.")
+    texture_model_id: str | None = Field(
+        default=None, description="Model that paints texture generations (docs/3d.md); default: the default model."
+    )
+    texture_atlas_size: int = Field(default=512, description="Texture atlas (albedo PNG) width and height, pixels.")
+    texture_view_size: int = Field(
+        default=256, description="Size of each view of the mesh that texture generation paints, pixels."
+    )
+    texture_preview_size: int = Field(default=256, description="Size of a texture generation's preview render, pixels.")
     prompt_chat_url: str | None = Field(
         default=None,
         description="OpenAI-compatible chat API (base URL up to /v1) for /prompt/random and /prompt/improve; "

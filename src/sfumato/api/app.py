@@ -24,10 +24,12 @@ from sfumato.api.routes import (
     files,
     generations,
     init_images,
+    models_3d,
     motion,
     operations,
     prompts,
     realtime,
+    textures,
     training,
     variations,
 )
@@ -77,12 +79,16 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.include_router(training.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(prompts.router, prefix=API_PREFIX)
+    app.include_router(models_3d.router, prefix=API_PREFIX)
+    app.include_router(textures.router, prefix=API_PREFIX)
     app.include_router(blueprints.router, prefix=API_PREFIX)
     app.include_router(files.router)
     app.include_router(init_images.files_router)
     app.include_router(variations.files_router)
     app.include_router(motion.files_router)
     app.include_router(training.files_router)
+    app.include_router(models_3d.files_router)
+    app.include_router(textures.files_router)
     app.include_router(operations.router)
     app.add_middleware(TolerantRequests)
     if container.rate_limiter is not None:  # a limited request costs no parsing

@@ -17,6 +17,7 @@ from sfumato.services.motion import Motion
 from sfumato.services.operations import Operations
 from sfumato.services.prompt_tools import PromptTools
 from sfumato.services.realtime import Realtime
+from sfumato.services.three_d import ModelAssets, Textures
 from sfumato.services.training.datasets import Datasets
 from sfumato.services.training.elements_catalog import PlatformElements
 from sfumato.services.training.trainings import Trainings
@@ -46,6 +47,8 @@ class ApiServices(Protocol):
     realtime: Realtime
     prompt_tools: PromptTools
     job_stream: JobStream
+    model_assets: ModelAssets | None
+    textures: Textures | None
 
 
 def services(request: Request) -> ApiServices:
@@ -125,6 +128,20 @@ CdnDep = Annotated[CdnFiles, Depends(_cdn)]
 StartedAtDep = Annotated[datetime, Depends(_started_at)]
 RealtimeDep = Annotated[Realtime, Depends(_realtime)]
 PromptToolsDep = Annotated[PromptTools, Depends(_prompt_tools)]
+
+
+def _model_assets(s: ServicesDep) -> ModelAssets:
+    assert s.model_assets is not None, "the composition root builds the 3D services"
+    return s.model_assets
+
+
+def _textures(s: ServicesDep) -> Textures:
+    assert s.textures is not None, "the composition root builds the 3D services"
+    return s.textures
+
+
+ModelAssetsDep = Annotated[ModelAssets, Depends(_model_assets)]
+TexturesDep = Annotated[Textures, Depends(_textures)]
 
 
 def principal(request: Request, accounts: AccountsDep) -> Principal:

@@ -34,6 +34,7 @@ from sfumato.services.motion import Motion
 from sfumato.services.operations import Operations
 from sfumato.services.prompt_tools import ChatSettings, PromptTools
 from sfumato.services.realtime import Realtime
+from sfumato.services.three_d import AssetLimits, ModelAssets, Textures, TextureSizes
 from sfumato.services.training.datasets import Datasets
 from sfumato.services.training.elements_catalog import PlatformElements
 from sfumato.services.training.trainings import Trainings
@@ -80,6 +81,8 @@ class Container:
     web_logins: WebLogins  # the web app's passwords and sessions
     realtime: Realtime  # the realtime canvas (LCM endpoints): synchronous, in this process
     prompt_tools: PromptTools
+    model_assets: ModelAssets | None = None  # 3D model assets (uploaded meshes)
+    textures: Textures | None = None  # texture generations for them
     warmup: ModelWarmup | None = None  # in-process serving: the default model, loaded at start-up
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -200,6 +203,7 @@ def build(
     else:
         warmup = ModelWarmup(engine, catalog, enabled=settings.preload_default_model)
         model_ready = warmup.problem
+    model_assets, textures = build_three_d(settings, db, files, catalog, dispatcher, secret)
     rate_limiter = build_rate_limiter(settings)  # one set of counters: API keys and web sign-ins
     realtime, prompt_tools = build_canvas_tools(settings, db, files, catalog, engine)
     return Container(
@@ -230,7 +234,22 @@ def build(
         rate_limiter=rate_limiter,
         blueprints=blueprints,
         urls=urls,
+        model_assets=model_assets,
+        textures=textures,
     )
+
+
+def build_three_d(
+    settings: Settings, db: Database, files: FileStore, catalog: Catalog, dispatcher: Dispatcher, secret: bytes
+) -> tuple[ModelAssets, Textures]:
+    """3D model assets (uploaded through our own receiver, which parses the mesh before keeping it) and the
+    texture generations painted for them (docs/3d.md)."""
+    limits = AssetLimits(settings.model_3d_max_bytes, settings.model_3d_max_vertices, settings.model_3d_max_faces)
+    assets = ModelAssets(db, files, UploadPolicy(secret, max_bytes=limits.max_bytes), limits)
+    sizes = TextureSizes(settings.texture_atlas_size, settings.texture_view_size, settings.texture_preview_size)
+    textures = Textures(db, files, catalog, dispatcher, assets, settings.texture_model_id, sizes)
+    textures.max_pending = settings.max_pending_per_user
+    return assets, textures
 
 
 def build_canvas_tools(

@@ -11,6 +11,7 @@ from typing import Any
 from sfumato.jobs.core.kinds import JobKinds
 from sfumato.jobs.handlers.generation import GenerationEngine, generation_kind
 from sfumato.jobs.handlers.motion import motion_kind
+from sfumato.jobs.handlers.texture import texture_kind
 from sfumato.jobs.handlers.training import training_kind
 from sfumato.jobs.handlers.variation import variation_kind
 from sfumato.jobs.handlers.video_upscale import video_upscale_kind
@@ -45,6 +46,7 @@ def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str
     kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))
     kinds.register(motion_kind(parts.files, parts.engine, generation_hooks))
     kinds.register(video_upscale_kind(parts.db, parts.files))
+    kinds.register(texture_kind(parts.db, parts.files, parts.engine))
     training_hooks = (webhooks.on_training_finished,) if webhooks else ()
     kinds.register(
         training_kind(
