@@ -9,6 +9,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from sfumato.testing.live_server import LiveServer, wait_for_generation
+from tests.blueprints.support import QUICK_V1, wait_execution
 from tests.images.support import upload, wait
 
 
@@ -32,6 +33,7 @@ class Resources:
             "dataset": self._dataset,
             "custom_model": self._custom_model,
             "element": self._element,
+            "blueprint_execution": self._blueprint_execution,
         }
 
     def get(self, kind: str) -> str:
@@ -104,6 +106,13 @@ class Resources:
         model_id = self.client.post("/models", json=body).json()["sdTrainingJob"]["customModelId"]
         self._trained(f"/models/{model_id}", "custom_models_by_pk")
         return model_id
+
+    def _blueprint_execution(self) -> str:
+        """A built-in blueprint run to the end: its step made a generation of the user's."""
+        body = {"blueprintVersionId": QUICK_V1, "input": {"nodeInputs": [], "public": False}}
+        execution_id = self.client.post("/blueprint-executions", json=body).json()["executeBlueprint"]["akUUID"]
+        assert wait_execution(self.client, execution_id)["status"] == "COMPLETED"
+        return execution_id
 
     def _element(self) -> str:
         body = {"datasetId": self.get("dataset"), "lora_focus": "Style", "num_train_epochs": 1, "learning_rate": 1e-6}
