@@ -9,8 +9,8 @@ from collections.abc import Callable
 from PIL import Image
 
 from sfumato.testing.live_server import LiveServer, wait_for_generation
-from tests.blueprints.support import QUICK_V1, wait_execution
 from tests.images.support import upload, wait
+from tests.three_d.support import cube_obj, post_form, wait_texture
 
 
 class Resources:
@@ -33,7 +33,8 @@ class Resources:
             "dataset": self._dataset,
             "custom_model": self._custom_model,
             "element": self._element,
-            "blueprint_execution": self._blueprint_execution,
+            "model_3d": self._model_3d,
+            "texture": self._texture,
         }
 
     def get(self, kind: str) -> str:
@@ -107,12 +108,19 @@ class Resources:
         self._trained(f"/models/{model_id}", "custom_models_by_pk")
         return model_id
 
-    def _blueprint_execution(self) -> str:
-        """A built-in blueprint run to the end: its step made a generation of the user's."""
-        body = {"blueprintVersionId": QUICK_V1, "input": {"nodeInputs": [], "public": False}}
-        execution_id = self.client.post("/blueprint-executions", json=body).json()["executeBlueprint"]["akUUID"]
-        assert wait_execution(self.client, execution_id)["status"] == "COMPLETED"
-        return execution_id
+    def _model_3d(self) -> str:
+        """A 3D model asset: a cube uploaded with the presigned form (its file under the user's prefix)."""
+        target = self.client.post("/models-3d/upload", json={"modelExtension": "obj", "name": "cube"}).json()
+        target = target["uploadModelAsset"]
+        assert post_form(target["modelUrl"], target["modelFields"], cube_obj()).status_code == 204
+        return target["modelId"]
+
+    def _texture(self) -> str:
+        """A texture generation of that asset (preview only: one view), with its atlas and preview render."""
+        body = {"modelAssetId": self.get("model_3d"), "prompt": "a red cube", "preview": True}
+        texture_id = self.client.post("/generations-texture", json=body).json()["textureGenerationJob"]["id"]
+        assert wait_texture(self.client, texture_id)["status"] == "COMPLETE"
+        return texture_id
 
     def _element(self) -> str:
         body = {"datasetId": self.get("dataset"), "lora_focus": "Style", "num_train_epochs": 1, "learning_rate": 1e-6}

@@ -90,7 +90,7 @@ def test_deleting_an_account_leaves_nothing_of_it(server: LiveServer) -> None:
     # The scan sees the user everywhere they are: their row, keys, jobs, images, uploads, events, webhooks.
     tables = ("users", "api_keys", "generations", "generated_images", "init_images", "job_events")
     trained = ("datasets", "dataset_images", "trainings", "element_numbers")
-    tables += ("blueprint_executions", "blueprint_steps")
+    trained += ("model_assets", "texture_generations")
     for table in tables + trained:
         assert before.get(table), (table, before)
     assert any(t.startswith("webhook") for t in before), before

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from tests.three_d.support import (
     three_d_server,
     wait_texture,
 )
+
+TS_DIR = Path(__file__).resolve().parents[1] / "ts"
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +285,23 @@ def test_another_users_assets_and_textures_are_missing_ids(server: LiveServer) -
     answer = stranger.post("/generations-texture", json={"modelAssetId": model_id, "prompt": "red"})
     assert answer.status_code == 404
     assert owner.three_d_model_assets.get3_d_model_by_id(id=model_id).object.model_assets_by_pk.id == model_id
+
+
+def test_typescript_sdk_uploads_and_deletes_a_model_asset(server: LiveServer, tmp_path: Path) -> None:
+    """uploadModelAsset and delete3DModelById, the two 3D operations the TS SDK has (tests/ts/models3d.mjs)."""
+    node = shutil.which("node")
+    if node is None or not (TS_DIR / "node_modules" / "@leonardo-ai" / "sdk").is_dir():
+        pytest.fail("node and tests/ts/node_modules are needed: run `make test` (it runs `npm ci` in tests/ts)")
+    mesh = tmp_path / "cube.obj"
+    mesh.write_bytes(cube_obj())
+    env = {
+        **os.environ,
+        "SERVER_URL": server.api_url,
+        "API_KEY": server.user("ts-modeller")["api_key"],
+        "OBJ_FILE": str(mesh),
+    }
+    proc = subprocess.run(
+        [node, str(TS_DIR / "models3d.mjs")], cwd=TS_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    assert "PASS: TypeScript SDK 3D model assets scenario" in proc.stdout

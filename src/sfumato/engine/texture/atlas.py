@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from sfumato.engine.texture.mesh import Mesh
-from sfumato.engine.texture.raster import rasterize
+from sfumato.engine.texture.raster import Fragments, rasterize
 from sfumato.engine.texture.views import Camera, sample, uv_to_pixels
 
 MIN_FACING = 0.05  # a camera must see a texel at least this head-on (cosine) to paint it
@@ -57,16 +57,19 @@ def texels_of(mesh: Mesh, size: int) -> Texels:
     return Texels(size, rows, cols, points, mesh.face_normals[faces])
 
 
-def project_views(mesh: Mesh, texels: Texels, views: list[tuple[Camera, Image.Image]]) -> tuple[Image.Image, float]:
+def project_views(
+    mesh: Mesh, texels: Texels, views: list[tuple[Camera, Image.Image]], seen: list[Fragments] | None = None
+) -> tuple[Image.Image, float]:
     """The atlas: each texel coloured from the camera that sees it most head-on (`views`: each camera and the
-    picture it took, any size: it is read at the camera's resolution). Texels no camera sees, and the space
-    between islands, get the mean colour; islands are padded by PADDING texels. Also returns the share of
-    the mesh's texels some camera saw."""
+    picture it took, any size: it is read at the camera's resolution). Seen texels are padded by PADDING
+    texels (islands' edges, and the rim of what a camera saw); the rest (unseen, between islands) gets the mean
+    colour of the seen ones. Also returns the share of the mesh's texels some camera saw. `seen`: each camera's
+    fragments of `mesh` when the caller has them already (else they are rasterized here)."""
     count = len(texels.rows)
     best = np.full(count, -np.inf)
     colour = np.zeros((count, 3))
-    for camera, picture in views:
-        frags = camera.rasterize(mesh)
+    for i, (camera, picture) in enumerate(views):
+        frags = seen[i] if seen is not None else camera.rasterize(mesh)
         pixels = np.asarray(picture.convert("RGB").resize((camera.size, camera.size), Image.Resampling.BICUBIC))
         xy, depth = camera.project(texels.points)
         col = np.clip(xy[:, 0].astype(int), 0, camera.size - 1)
@@ -79,35 +82,30 @@ def project_views(mesh: Mesh, texels: Texels, views: list[tuple[Camera, Image.Im
         if better.any():
             best[better] = facing[better]
             colour[better] = sample(pixels.astype(np.float64), xy[better])
-    seen = np.isfinite(best)
-    mean = colour[seen].mean(axis=0) if seen.any() else np.full(3, 127.0)
+    painted = np.isfinite(best)
+    mean = colour[painted].mean(axis=0) if painted.any() else np.full(3, 127.0)
     atlas = np.zeros((texels.size, texels.size, 3))
     known = np.zeros((texels.size, texels.size), bool)
-    atlas[texels.rows[seen], texels.cols[seen]] = colour[seen]
-    known[texels.rows[seen], texels.cols[seen]] = True
-    on_mesh = np.zeros_like(known)
-    on_mesh[texels.rows, texels.cols] = True
-    atlas, known = _dilate(atlas, known, PADDING, on_mesh)
+    atlas[texels.rows[painted], texels.cols[painted]] = colour[painted]
+    known[texels.rows[painted], texels.cols[painted]] = True
+    atlas, known = _dilate(atlas, known, PADDING)
     atlas[~known] = mean
     image = Image.fromarray(np.clip(atlas.round(), 0, 255).astype(np.uint8), "RGB")
-    return image, float(seen.mean()) if count else 0.0
+    return image, float(painted.mean()) if count else 0.0
 
 
-def _dilate(atlas: np.ndarray, known: np.ndarray, steps: int, on_mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Grow the known colours into unknown neighbours (the mean of the known ones among the 4 neighbours):
-    across unseen texels of the mesh without limit, past the islands' edges for `steps` texels."""
-    step = 0
-    while True:
-        frontier_limit = step < steps
+def _dilate(atlas: np.ndarray, known: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grow the known colours `steps` texels into unknown neighbours (each the mean of its known 4-neighbours)."""
+    for _ in range(steps):
         total = np.zeros_like(atlas)
         n = np.zeros(known.shape)
         for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
             shifted = np.roll(known, (dy, dx), axis=(0, 1))
             total += np.roll(atlas, (dy, dx), axis=(0, 1)) * shifted[..., None]
             n += shifted
-        grow = ~known & (n > 0) & (on_mesh | frontier_limit)
+        grow = ~known & (n > 0)
         if not grow.any():
-            return atlas, known
+            break
         atlas[grow] = total[grow] / n[grow][:, None]
         known = known | grow
-        step += 1
+    return atlas, known

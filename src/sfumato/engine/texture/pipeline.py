@@ -15,6 +15,7 @@ from PIL import Image
 
 from sfumato.engine.texture.atlas import project_views, texels_of, with_uvs
 from sfumato.engine.texture.mesh import Mesh
+from sfumato.engine.texture.raster import Fragments
 from sfumato.engine.texture.views import ALL_VIEWS, Camera, guide_pictures, render_textured
 
 
@@ -59,14 +60,16 @@ def texture_mesh(job: TextureJob, paint: Paint, progress: Callable[[int, int], N
     mesh = original.normalized()  # what the cameras frame; the UVs (and the atlas) are the same
     names = [job.preview_direction] if job.preview else list(ALL_VIEWS)
     taken: list[tuple[Camera, Image.Image]] = []
+    seen: list[Fragments] = []
     for i, name in enumerate(names):
         camera = Camera.named(name, job.view_size, job.front_rotation_offset)
-        shading, depth, _ = guide_pictures(mesh, camera)
+        shading, depth, frags = guide_pictures(mesh, camera)
         taken.append((camera, paint(Guide(name, i, shading, depth))))
+        seen.append(frags)
         if progress is not None:
             progress(i + 1, len(names))
     painted = time.perf_counter()
-    atlas, coverage = project_views(mesh, texels_of(mesh, job.atlas_size), taken)
+    atlas, coverage = project_views(mesh, texels_of(mesh, job.atlas_size), taken, seen)
     projected = time.perf_counter()
     camera = Camera.named(job.preview_direction, job.preview_size, job.front_rotation_offset)
     preview = render_textured(mesh, atlas, camera)
