@@ -9,6 +9,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from sfumato.testing.live_server import LiveServer, wait_for_generation
+from tests.blueprints.support import QUICK_V1, wait_execution
 from tests.images.support import upload, wait
 from tests.three_d.support import cube_obj, post_form, wait_texture
 
@@ -35,6 +36,7 @@ class Resources:
             "element": self._element,
             "model_3d": self._model_3d,
             "texture": self._texture,
+            "blueprint_execution": self._blueprint_execution,
         }
 
     def get(self, kind: str) -> str:
@@ -107,6 +109,13 @@ class Resources:
         model_id = self.client.post("/models", json=body).json()["sdTrainingJob"]["customModelId"]
         self._trained(f"/models/{model_id}", "custom_models_by_pk")
         return model_id
+
+    def _blueprint_execution(self) -> str:
+        """A built-in blueprint run to the end: its step made a generation of the user's."""
+        body = {"blueprintVersionId": QUICK_V1, "input": {"nodeInputs": [], "public": False}}
+        execution_id = self.client.post("/blueprint-executions", json=body).json()["executeBlueprint"]["akUUID"]
+        assert wait_execution(self.client, execution_id)["status"] == "COMPLETED"
+        return execution_id
 
     def _model_3d(self) -> str:
         """A 3D model asset: a cube uploaded with the presigned form (its file under the user's prefix)."""

@@ -91,6 +91,7 @@ def test_deleting_an_account_leaves_nothing_of_it(server: LiveServer) -> None:
     tables = ("users", "api_keys", "generations", "generated_images", "init_images", "job_events")
     trained = ("datasets", "dataset_images", "trainings", "element_numbers")
     trained += ("model_assets", "texture_generations")
+    tables += ("blueprint_executions", "blueprint_steps")
     for table in tables + trained:
         assert before.get(table), (table, before)
     assert any(t.startswith("webhook") for t in before), before

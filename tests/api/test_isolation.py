@@ -67,6 +67,10 @@ PATH_IDS: dict[tuple[str, str], IdUse] = {
     ("GET", "/generations-texture/{id}"): IdUse("texture"),
     ("DELETE", "/generations-texture/{id}"): IdUse("texture"),
     ("GET", "/generations-texture/model/{modelId}"): IdUse("model_3d"),
+    ("GET", "/blueprint-executions/{id}"): IdUse("blueprint_execution"),
+    ("GET", "/blueprint-executions/{id}/generations"): IdUse("blueprint_execution"),
+    ("GET", "/blueprints/{id}"): IdUse(PUBLIC),  # the server's blueprints: every user reads them
+    ("GET", "/blueprints/{id}/versions"): IdUse(PUBLIC),
 }
 VIDEO = {"prompt": "moving left"}
 BODY_IDS: dict[tuple[str, str, str], IdUse] = {
@@ -91,6 +95,7 @@ BODY_IDS: dict[tuple[str, str, str], IdUse] = {
     ("POST", "/elements", "datasetId"): IdUse("dataset", {"lora_focus": "Style"}),
     # The path's {datasetId} stays a placeholder (no dataset): the answer must still not depend on whose image.
     ("POST", "/datasets/{datasetId}/upload/gen", "generatedImageId"): IdUse("image", {}),
+    ("POST", "/blueprint-executions", "blueprintVersionId"): IdUse(PUBLIC),
     ("POST", "/generations-texture", "modelAssetId"): IdUse("model_3d", {"prompt": "a red cube", "preview": True}),
     ("POST", "/generations-video-upscale", "sourceGenerationId"): IdUse(
         "motion_generation", {"resolution": "RESOLUTION_720"}
