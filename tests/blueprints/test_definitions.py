@@ -92,7 +92,7 @@ def test_the_builtins_load_and_run_their_nodes_in_graph_order(tmp_path: Path) ->
     by_name = {b.name: b for b in load_blueprints(None)}
     assert set(by_name) == {"Cutout, upscaled", "Restyle an image", "Prompt to motion", "Quick image"}
     cutout = by_name["Cutout, upscaled"].versions[0]
-    assert [n.id for n in cutout.nodes] == ["generate", "remove_background", "upscale"]
+    assert [n.id for n in cutout.nodes] == ["generate", "upscale", "remove_background"]
     # Nodes listed out of order still run after the node whose image they take.
     path = tmp_path / "order.json"
     path.write_text(json.dumps(blueprint([NOBG, GEN], [{"from": "gen", "to": "cut"}])))

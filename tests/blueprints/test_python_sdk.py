@@ -88,7 +88,7 @@ def test_blueprint_and_its_versions_describe_their_inputs(bp_server: LiveServer)
         ("generate", "textVariables"),
     }
     assert [v["name"] for v in meta["inputs"][1]["variables"]] == ["subject"]
-    assert [o["nodeId"] for o in meta["outputs"]] == ["upscale"]
+    assert [o["nodeId"] for o in meta["outputs"]] == ["remove_background"]
     assert node.models  # the default model's id
     with pytest.raises(errors.SDKError) as missing:
         client.blueprints.get_blueprint_by_id(id="00000000-0000-4000-8000-000000000000")
@@ -96,7 +96,7 @@ def test_blueprint_and_its_versions_describe_their_inputs(bp_server: LiveServer)
 
 
 def test_a_builtin_blueprint_runs_end_to_end(bp_server: LiveServer) -> None:
-    """generate -> remove background -> upscale: three ordinary jobs, one after the other."""
+    """generate -> upscale -> remove background: three ordinary jobs, one after the other."""
     client = sdk(bp_server)
     answer = client.blueprints.execute_blueprint(
         request={
@@ -128,16 +128,17 @@ def test_a_builtin_blueprint_runs_end_to_end(bp_server: LiveServer) -> None:
     variations = {v.transform_type: v for v in image.generated_image_variation_generics}
     assert set(variations) == {"NOBG", "UPSCALE"}
     assert all(v.status == "COMPLETE" for v in variations.values())
-    cutout = png(variations["NOBG"].url)
-    assert cutout.mode == "RGBA" and cutout.size == (256, 256)
     assert png(variations["UPSCALE"].url).size == (512, 512)
-    # Each step ran its own job, the upscale on the cutout (the variation the step before made).
+    cutout = png(variations["NOBG"].url)  # of the upscale (the variation the step before made), not of the image
+    assert cutout.mode == "RGBA" and cutout.size == (512, 512)
+    assert cutout.getpixel((0, 0))[3] == 0 and cutout.getchannel("A").getextrema()[1] > 0  # the border is gone
+    # Each step ran its own job, one after the other.
     raw = bp_server.client("bp-alice").get(f"/blueprint-executions/{execution_id}").json()["blueprintExecution"]
     steps = [(s["nodeId"], s["status"], s.get("generationId") or s.get("variationId")) for s in raw["steps"]]
     assert steps == [
         ("generate", "COMPLETE", gen.id),
-        ("remove_background", "COMPLETE", variations["NOBG"].id),
         ("upscale", "COMPLETE", variations["UPSCALE"].id),
+        ("remove_background", "COMPLETE", variations["NOBG"].id),
     ]
 
 
