@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="Folder of the operator's blueprint files (*.json, *.toml; docs/blueprints.md), served beside "
         "the built-in ones; a broken file stops the start with its file, node and field.",
     )
+    price_table: Path | None = Field(
+        default=None,
+        description="Price table (TOML) of every job's credits, the pricing calculator and balances; default: the "
+        "shipped catalog/prices.toml (docs/credits.md).",
+    )
     default_model_id: str = Field(
         default=STARTER_MODEL_ID,
         description="Model that the well-known Leonardo model ids (and a missing modelId) map to.",

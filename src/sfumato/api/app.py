@@ -27,6 +27,7 @@ from sfumato.api.routes import (
     models_3d,
     motion,
     operations,
+    pricing,
     prompts,
     realtime,
     textures,
@@ -79,6 +80,7 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
     app.include_router(training.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(prompts.router, prefix=API_PREFIX)
+    app.include_router(pricing.router, prefix=API_PREFIX)
     app.include_router(models_3d.router, prefix=API_PREFIX)
     app.include_router(textures.router, prefix=API_PREFIX)
     app.include_router(blueprints.router, prefix=API_PREFIX)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sfumato.services.accounts import Accounts, Principal
 from sfumato.services.catalog import Catalog
 from sfumato.services.cdn import CdnFiles
+from sfumato.services.credits import Credits
 from sfumato.services.generations import Generations
 from sfumato.services.job_stream import JobStream
 from sfumato.services.motion import Motion
@@ -47,6 +48,7 @@ class ApiServices(Protocol):
     realtime: Realtime
     prompt_tools: PromptTools
     job_stream: JobStream
+    credits: Credits | None
     model_assets: ModelAssets | None
     textures: Textures | None
 
@@ -128,6 +130,14 @@ CdnDep = Annotated[CdnFiles, Depends(_cdn)]
 StartedAtDep = Annotated[datetime, Depends(_started_at)]
 RealtimeDep = Annotated[Realtime, Depends(_realtime)]
 PromptToolsDep = Annotated[PromptTools, Depends(_prompt_tools)]
+
+
+def _credits(s: ServicesDep) -> Credits:
+    assert s.credits is not None, "the composition root builds the credits"
+    return s.credits
+
+
+CreditsDep = Annotated[Credits, Depends(_credits)]
 
 
 def _model_assets(s: ServicesDep) -> ModelAssets:

@@ -22,6 +22,7 @@ _STATUS = {
     ErrorKind.UNAUTHORIZED: (401, "access-denied"),
     ErrorKind.BUSY: (429, "rate-limited"),
     ErrorKind.UPSTREAM: (502, "bad-gateway"),
+    ErrorKind.CREDITS: (402, "insufficient-credits"),
 }
 _TYPE_HINTS = {
     "int": "an integer",

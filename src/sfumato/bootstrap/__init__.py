@@ -26,6 +26,7 @@ from sfumato.services.accounts import Accounts
 from sfumato.services.blueprints import Blueprints, ExecutionRunner, ImageFetcher, load_blueprints
 from sfumato.services.catalog import Catalog
 from sfumato.services.cdn import CdnFiles
+from sfumato.services.credits import Credits, PriceTable
 from sfumato.services.generations import Generations
 from sfumato.services.job_stream import JobStream
 from sfumato.services.jobs import Jobs
@@ -87,6 +88,7 @@ class Container:
     urls: FileUrls = LOCAL_URLS
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rate_limiter: RateLimiter | None = None
+    credits: Credits | None = None  # the price table, balances and the charge ledger (always set by build)
     blueprints: Blueprints | None = None  # blueprint executions (their runner sweeps unfinished ones)
 
     def start(self) -> None:
@@ -154,7 +156,9 @@ def build(
         settings.training_steps_scale,
         step_hook=steps.on_job_finished,
     )
-    kinds = build_kinds(parts, webhooks, settings.job_kind_plugins)
+    # The price table is checked here, so a bad SFUMATO_PRICE_TABLE stops the start with the key at fault.
+    credits = Credits(db, PriceTable.load(settings.price_table))
+    kinds = build_kinds(parts, webhooks, settings.job_kind_plugins, credits)
     runner = JobRunner(db, kinds, JobEvents(db), files, settings.max_job_attempts, worker_id, lease_seconds)
     dispatcher: Dispatcher
     if settings.broker_url:  # scale-out: Celery workers on other processes and machines
@@ -197,6 +201,9 @@ def build(
     platform_elements = PlatformElements(settings.catalog_dir)
     generations.trainings = trainings
     generations.platform_elements = platform_elements
+    # Every job creation point charges through the one ledger (services/credits/ledger.py).
+    generations.credits = variations.credits = motion.credits = trainings.credits = credits
+    variations.files = files
     warmup = None
     if settings.broker_url:
         model_ready = _served_by_a_live_worker(db, catalog, settings.worker_dead_after_seconds)
@@ -206,6 +213,7 @@ def build(
     model_assets, textures = build_three_d(settings, db, files, catalog, dispatcher, secret)
     rate_limiter = build_rate_limiter(settings)  # one set of counters: API keys and web sign-ins
     realtime, prompt_tools = build_canvas_tools(settings, db, files, catalog, engine)
+    realtime.credits = prompt_tools.credits = credits
     return Container(
         operations=Operations(db, files, dispatcher, kinds, model_ready),
         web_logins=WebLogins(db, rate_limiter),
@@ -231,6 +239,7 @@ def build(
         platform_elements=platform_elements,
         variations=variations,
         cdn=CdnFiles(db, files),
+        credits=credits,
         rate_limiter=rate_limiter,
         blueprints=blueprints,
         urls=urls,

@@ -15,6 +15,7 @@ from sfumato.jobs.handlers.texture import texture_kind
 from sfumato.jobs.handlers.training import training_kind
 from sfumato.jobs.handlers.variation import variation_kind
 from sfumato.jobs.handlers.video_upscale import video_upscale_kind
+from sfumato.services.credits import Credits
 from sfumato.services.webhooks import Webhooks
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore
@@ -34,20 +35,24 @@ class KindParts:
     step_hook: Any = None
 
 
-def build_kinds(parts: KindParts, webhooks: Webhooks | None = None, plugins: str = "") -> JobKinds:
+def build_kinds(
+    parts: KindParts, webhooks: Webhooks | None = None, plugins: str = "", credits: Credits | None = None
+) -> JobKinds:
     kinds = JobKinds()
-    # Finish hooks, in order: the webhook outbox row (credits will go before it).
-    generation_hooks = (webhooks.on_generation_finished,) if webhooks else ()
-    variation_hooks = (webhooks.on_variation_finished,) if webhooks else ()
+    # Finish hooks, in order: the refund of a FAILED job's credits, then the webhook outbox row (whose body
+    # shows the job's cost after the refund).
+    refund = (credits.refund_failed,) if credits else ()
+    generation_hooks = refund + ((webhooks.on_generation_finished,) if webhooks else ())
+    variation_hooks = refund + ((webhooks.on_variation_finished,) if webhooks else ())
     if parts.step_hook is not None:  # after the others: the next step's job is made once this one is final
         generation_hooks, variation_hooks = (*generation_hooks, parts.step_hook), (*variation_hooks, parts.step_hook)
     engine: GenerationEngine = parts.engine
     kinds.register(generation_kind(parts.files, engine, generation_hooks, parts.work_dir / "adapters"))
     kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))
     kinds.register(motion_kind(parts.files, parts.engine, generation_hooks))
-    kinds.register(video_upscale_kind(parts.db, parts.files))
+    kinds.register(video_upscale_kind(parts.db, parts.files, refund))
     kinds.register(texture_kind(parts.db, parts.files, parts.engine))
-    training_hooks = (webhooks.on_training_finished,) if webhooks else ()
+    training_hooks = refund + ((webhooks.on_training_finished,) if webhooks else ())
     kinds.register(
         training_kind(
             parts.db,

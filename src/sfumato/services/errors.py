@@ -12,6 +12,7 @@ class ErrorKind(StrEnum):
     LIMIT = "limit"  # 400: a documented limit (keys per user, images per request)
     BUSY = "busy"  # 429: over a queue or rate limit; try again later
     UPSTREAM = "upstream"  # 502: a third-party service this server relies on failed or is unreachable
+    CREDITS = "credits"  # 402: the user's credit balance cannot pay for the job (services/credits/)
 
 
 class SfumatoError(Exception):
@@ -46,3 +47,7 @@ class Busy(SfumatoError):
 
 class UpstreamFailed(SfumatoError):
     kind = ErrorKind.UPSTREAM
+
+
+class InsufficientCredits(SfumatoError):
+    kind = ErrorKind.CREDITS

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher
 from sfumato.services.catalog import Catalog, ModelEntry
+from sfumato.services.credits import Credits
+from sfumato.services.credits.quotes import svd_price, video_price, video_upscale_price
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.image_inputs import ImageKind, ImageRef, resolve_image
 from sfumato.services.limits import check_queue_cap
@@ -61,6 +63,7 @@ class Motion:
         self._catalog = catalog
         self._dispatcher = dispatcher
         self.max_pending = MAX_PENDING_PER_USER  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
+        self.credits = Credits(db)  # the composition root sets the one built from SFUMATO_PRICE_TABLE
 
     def create_svd(self, user_id: str, api_key_id: str | None, p: SvdParams) -> str:
         if not p.image_id:
@@ -98,6 +101,7 @@ class Motion:
                 },
             )
             s.add(row)
+            self.credits.charge(s, user_id, MOTION_KIND, row.id, svd_price(self.credits.table))
         self._dispatcher.submit(MOTION_KIND, row.id)
         return row.id
 
@@ -131,6 +135,7 @@ class Motion:
             check_queue_cap(s, user_id, self.max_pending)
             row = _video_row(user_id, api_key_id, model, checked, p, source=source)
             s.add(row)
+            self._charge_video(s, user_id, row)
         self._dispatcher.submit(MOTION_KIND, row.id)
         return row.id
 
@@ -144,6 +149,7 @@ class Motion:
             frame = frame_spec(model, image_model, checked, p.negative_prompt)
             row = _video_row(user_id, api_key_id, model, checked, p, extra_options={"frame": frame})
             s.add(row)
+            self._charge_video(s, user_id, row)
         self._dispatcher.submit(MOTION_KIND, row.id)
         return row.id
 
@@ -178,8 +184,17 @@ class Motion:
                 attempts=0,
             )
             s.add(row)
+            self.credits.charge(
+                s, user_id, VIDEO_UPSCALE_KIND, row.id, video_upscale_price(self.credits.table, resolution)
+            )
         self._dispatcher.submit(VIDEO_UPSCALE_KIND, row.id)
         return row.id
+
+    def _charge_video(self, s: Session, user_id: str, row: Generation) -> None:
+        """Image- and text-to-video: priced by the model the request named and its resolution."""
+        options = row.options or {}
+        amount = video_price(self.credits.table, options.get("requested_model"), options.get("resolution"))
+        self.credits.charge(s, user_id, MOTION_KIND, row.id, amount)
 
     def get_variation(self, user_id: str, variation_id: str) -> list[MotionVariationView]:
         with self._db.session() as s:

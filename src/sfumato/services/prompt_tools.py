@@ -16,12 +16,15 @@ import hashlib
 import logging
 import random
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from sfumato.services.credits import Credits, PriceTable
+from sfumato.services.credits.quotes import prompt_price
 from sfumato.services.errors import InvalidRequest, UpstreamFailed
 from sfumato.services.prompt_tools_starter import improve_prompt, random_prompt
 
@@ -29,7 +32,6 @@ log = logging.getLogger(__name__)
 
 MAX_IMPROVE_PROMPT = 200  # Leonardo's documented limit for /prompt/improve
 MAX_INSTRUCTIONS = 500  # ours: the instructions go into the same small prompt budget
-PROMPT_CREDIT_COST = 4  # what Leonardo charges per call (the SDKs' default); reported, not billed here
 
 _SUBJECTS = (
     "a lighthouse on a cliff", "an old stone bridge", "a fox in the snow", "a sailing ship", "a mountain cabin",
@@ -73,18 +75,40 @@ class PromptTools:
         """`default_model_path`: the folder of the model requests without a modelId run on (None: unknown)."""
         self._model_path = default_model_path
         self._chat = chat
+        self.credits: Credits | None = None  # the composition root's: calls made for a user are charged
+
+    def price(self, tool: str) -> int:
+        """What a call of `tool` (random or improve) costs, from the price table."""
+        return prompt_price(self.credits.table if self.credits else PriceTable.default(), tool)
+
+    def _paid(self, user_id: str | None, tool: str, work: Callable[[], str]) -> str:
+        """Charge the user for a checked call, do it, and give the credits back if it fails (e.g. a 502)."""
+        if user_id is None or self.credits is None:
+            return work()
+        call_id = str(uuid.uuid4())
+        self.credits.charge_now(user_id, f"prompt-{tool}", call_id, self.price(tool))
+        try:
+            return work()
+        except Exception:
+            self.credits.refund(call_id)
+            raise
 
     def _is_starter(self) -> bool:
         path = self._model_path()
         return path is not None and (path / "starter_config.json").is_file()
 
-    def random(self) -> str:
+    def random(self, user_id: str | None = None) -> str:
+        return self._paid(user_id, "random", self._random)
+
+    def _random(self) -> str:
         if self._chat is not None:
             return self._ask("Write one short, vivid prompt for a text-to-image model. Answer with the prompt only.")
         rng = random.Random(secrets.randbits(64))
         return random_prompt(rng) if self._is_starter() else template_random(rng)
 
-    def improve(self, prompt: str | None, is_video: bool | None, instructions: str | None) -> str:
+    def improve(
+        self, prompt: str | None, is_video: bool | None, instructions: str | None, user_id: str | None = None
+    ) -> str:
         prompt = (prompt or "").strip()
         if not prompt:
             raise InvalidRequest('expecting a value for non-nullable variable: "prompt"; send the prompt to improve',
@@ -96,6 +120,9 @@ class PromptTools:
                 f"promptInstructions is {len(instructions)} characters; keep it under {MAX_INSTRUCTIONS}",
                 field="promptInstructions",
             )
+        return self._paid(user_id, "improve", lambda: self._improve(prompt, is_video, instructions))
+
+    def _improve(self, prompt: str, is_video: bool | None, instructions: str | None) -> str:
         if self._chat is not None:
             ask = "Rewrite the user's prompt for a text-to-image model: concrete subject, setting, colours, light."
             if is_video:

@@ -23,6 +23,8 @@ from PIL import Image
 from sfumato.engine.realtime import RealtimeRequest
 from sfumato.jobs.core.status import JobStatus
 from sfumato.services.catalog import Catalog, ModelEntry
+from sfumato.services.credits import Credits
+from sfumato.services.credits.quotes import lcm_price
 from sfumato.services.errors import Busy
 from sfumato.services.realtime_inputs import CanvasParams, CheckedCanvas, check_params, decode_data_url, encode_data_url
 from sfumato.services.styles import apply_style
@@ -58,6 +60,7 @@ class CanvasResult:
     generation_id: str | None = None
     variation_id: str | None = None
     generated_image_id: str | None = None
+    cost: int = 0  # credits charged for the call
 
 
 def _png(image: Image.Image) -> bytes:
@@ -87,6 +90,7 @@ class Realtime:
         self._model_id = model_id
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self._wait = wait_seconds
+        self.credits = Credits(db)  # the composition root sets the one built from SFUMATO_PRICE_TABLE
 
     def _model(self) -> ModelEntry:
         return self._catalog.resolve_for_generation(self._model_id)
@@ -130,15 +134,29 @@ class Realtime:
                 "send the request again in a moment"
             )
 
-    def render(self, mode: str, p: CanvasParams) -> CanvasResult:
-        """mode: generate (POST /generations-lcm), refine (/lcm-instant-refine) or inpaint (/lcm-inpainting)."""
-        _, _, job = self._prepare(mode, p)
+    def _charge(self, user_id: str | None, mode: str, job_id: str, checked: CheckedCanvas) -> int:
+        """A checked request that has its slot is charged before it renders (`_refund` if rendering fails)."""
+        amount = lcm_price(self.credits.table, checked.width, checked.height, mode)
+        if user_id is None:
+            return amount
+        return self.credits.charge_now(user_id, "lcm-upscale" if mode == "upscale" else "lcm", job_id, amount)
+
+    def render(self, mode: str, p: CanvasParams, user_id: str | None = None) -> CanvasResult:
+        """mode: generate (POST /generations-lcm), refine (/lcm-instant-refine) or inpaint (/lcm-inpainting).
+        `user_id`: who pays (None: nobody is charged, e.g. a test of the renderer alone)."""
+        _, checked, job = self._prepare(mode, p)
         self._slot()
+        call_id = str(uuid.uuid4())
         try:
-            image, method = self._get_renderer().render(job)
+            cost = self._charge(user_id, mode, call_id, checked)
+            try:
+                image, method = self._get_renderer().render(job)
+            except Exception:
+                self.credits.refund(call_id)  # the server failed: the call costs nothing
+                raise
         finally:
             self._slots.release()
-        return CanvasResult([encode_data_url(image)], p.request_timestamp, method)
+        return CanvasResult([encode_data_url(image)], p.request_timestamp, method, cost=cost)
 
     def upscale(self, user_id: str, api_key_id: str | None, p: CanvasParams) -> CanvasResult:
         """POST /lcm-upscale: the canvas picture, then twice its size through the engine's upscale path (refined
@@ -147,13 +165,18 @@ class Realtime:
         model, checked, job = self._prepare("upscale", p)
         refine = checked.refine_strength if checked.refine_creative else checked.refine_strength / 2
         self._slot()
+        generation_id, image_id, variation_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
         try:
-            renderer = self._get_renderer()
-            canvas, method = renderer.render(job)
-            big, how = renderer.upscale(model.path, canvas, job.prompt, job.seed, job.steps, refine)
+            cost = self._charge(user_id, "upscale", generation_id, checked)  # the kept generation's id
+            try:
+                renderer = self._get_renderer()
+                canvas, method = renderer.render(job)
+                big, how = renderer.upscale(model.path, canvas, job.prompt, job.seed, job.steps, refine)
+            except Exception:
+                self.credits.refund(generation_id)
+                raise
         finally:
             self._slots.release()
-        generation_id, image_id, variation_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
         image_key = image_file_key(user_id, generation_id, image_id)
         variation_key = f"{generation_files_prefix(user_id, generation_id)}variations/{variation_id}.png"
         # Files first, rows after: a row never points at a missing file; on failure the files go too.
@@ -189,8 +212,11 @@ class Realtime:
                 )
         except Exception:
             self._files.delete_prefix(generation_files_prefix(user_id, generation_id))
+            self.credits.refund(generation_id)
             raise
-        return CanvasResult([encode_data_url(big)], p.request_timestamp, method, generation_id, variation_id, image_id)
+        return CanvasResult(
+            [encode_data_url(big)], p.request_timestamp, method, generation_id, variation_id, image_id, cost
+        )
 
     @staticmethod
     def _generation_row(

@@ -17,12 +17,15 @@ from sqlalchemy.orm import Session
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import Catalog, ModelEntry
+from sfumato.services.credits import Credits
+from sfumato.services.credits.quotes import stored_image_size, universal_price, variation_price
 from sfumato.services.errors import Busy, InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id, resolve_image
 from sfumato.services.limits import QUEUE_CAP, check_queue_cap
 from sfumato.services.variations_universal import UniversalParams, settings_for, source_of
 from sfumato.store.database import Database
-from sfumato.store.media import ImageVariation
+from sfumato.store.files import FileStore
+from sfumato.store.media import ImageVariation, InitImage
 from sfumato.store.models import GeneratedImage, Generation
 
 # Leonardo's endpoint name -> its VariationType value.
@@ -79,6 +82,8 @@ class Variations:
         self._dispatcher = dispatcher
         self.max_pending = QUEUE_CAP  # the composition root sets SFUMATO_MAX_PENDING_PER_USER
         self.catalog: Catalog | None = None  # the universal upscaler's model for uploads (the composition root)
+        self.credits = Credits(db)  # the composition root sets the one built from SFUMATO_PRICE_TABLE
+        self.files: FileStore | None = None  # the universal upscaler's price reads a source variation's size
 
     def _check_caps(self, s: Session, user_id: str) -> None:
         check_queue_cap(s, user_id, self.max_pending)  # every kind of job, across API hosts
@@ -133,6 +138,7 @@ class Variations:
                 transform_type=kind,
             )
             s.add(row)
+            self.credits.charge(s, user_id, JobKind.VARIATION, row.id, variation_price(self.credits.table, transform))
         self._dispatcher.submit(JobKind.VARIATION, row.id)
         return row.id
 
@@ -185,8 +191,26 @@ class Variations:
                 transform_type="UPSCALE",
             )
             s.add(row)
+            width, height = self._source_size(s, ref.kind, ref.id, ref.file_key)
+            amount = universal_price(self.credits.table, width, height, settings["multiplier"], settings["ultra"])
+            self.credits.charge(s, user_id, JobKind.VARIATION, row.id, amount)
         self._dispatcher.submit(JobKind.VARIATION, row.id)
         return row.id
+
+    def _source_size(self, s: Session, kind: str, some_id: str, file_key: str) -> tuple[int, int]:
+        """The universal upscaler's input size (its price grows with the output's megapixels)."""
+        if kind == "generated_image":
+            image = s.get(GeneratedImage, some_id)
+            generation = s.get(Generation, image.generation_id) if image else None
+            if generation is not None and generation.width and generation.height:
+                return generation.width, generation.height
+        if kind == "init_image":
+            upload = s.get(InitImage, some_id)
+            if upload is not None and upload.width and upload.height:
+                return upload.width, upload.height
+        if self.files is not None:
+            return stored_image_size(self.files, file_key)
+        return 1024, 1024  # no file store to read it from (not the composition root's services)
 
     def _default_model(self, model_id: str | None) -> ModelEntry:
         if self.catalog is None:

@@ -59,13 +59,21 @@ class VariationRecord:
     token: str | None = None
     transparent: bool = False
     file_key: str | None = None
+    cost: int = 0  # credits the job cost its user (0 once refunded)
 
 
 class WebhookBodies(Protocol):
     """Renders an event's body; its "type" key names the event (api/wire/webhooks.py: Leonardo's shape)."""
 
     def generation(
-        self, g: GenerationView, key: KeyRecord, model: ModelInfo | None, base_url: str, now: datetime, urls: FileUrls
+        self,
+        g: GenerationView,
+        key: KeyRecord,
+        model: ModelInfo | None,
+        base_url: str,
+        now: datetime,
+        urls: FileUrls,
+        cost: int = 0,
     ) -> dict[str, Any]: ...
 
     def variation(

@@ -22,6 +22,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from sfumato.services.catalog import Catalog
+from sfumato.services.credits import Credits
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.generations import generation_view
 from sfumato.services.training.trainings import training_view
@@ -177,7 +178,9 @@ class Webhooks:
         images = list(s.scalars(select(GeneratedImage).where(GeneratedImage.generation_id == row.id)))
         view = generation_view(row, images)
         model = self._model(row.model_id)
-        payload = self._bodies.generation(view, key_record(key), model, self._public_url, datetime.now(UTC), self._urls)
+        cost = Credits.net_cost(s, row.id)  # after the refund hook, which runs first: 0 for a refunded job
+        now = datetime.now(UTC)
+        payload = self._bodies.generation(view, key_record(key), model, self._public_url, now, self._urls, cost)
         self.enqueue(s, key, payload["type"], row.id, payload)
 
     def on_variation_finished(self, s: Session, row: ImageVariation) -> None:
@@ -197,6 +200,7 @@ class Webhooks:
             token=row.token,
             transparent=row.transparent,
             file_key=row.file_key,
+            cost=Credits.net_cost(s, row.id),
         )
         payload = self._bodies.variation(record, key_record(key), self._public_url, now, self._urls)
         self.enqueue(s, key, payload["type"], row.id, payload)

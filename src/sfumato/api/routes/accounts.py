@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sfumato.api.deps import CatalogDep, PrincipalDep, StartedAtDep, TrainingsDep
+from sfumato.api.deps import CatalogDep, CreditsDep, PrincipalDep, StartedAtDep, TrainingsDep
 from sfumato.api.routes.training import custom_model_out
 from sfumato.api.schemas.accounts import (
     MeResponse,
@@ -16,6 +16,7 @@ from sfumato.api.schemas.accounts import (
     UserRef,
 )
 from sfumato.api.schemas.common import timestamp
+from sfumato.services.credits.ledger import aware
 from sfumato.services.errors import NotFound
 
 router = APIRouter()
@@ -24,12 +25,18 @@ router = APIRouter()
 @router.get(
     "/me", response_model=MeResponse, response_model_exclude_none=True, operation_id="getUserSelf", tags=["User"]
 )
-def me(who: PrincipalDep) -> MeResponse:
+def me(who: PrincipalDep, credits: CreditsDep) -> MeResponse:
+    balance = credits.balance(who.user_id)
+    renews = balance.renews_at
     return MeResponse(
         user_details=[
             UserDetail(
                 user=UserRef(id=who.user_id, username=who.username),
                 apiConcurrencySlots=who.api_concurrency_slots,
+                apiSubscriptionTokens=balance.subscription_tokens,
+                apiPaidTokens=balance.paid_tokens,
+                apiPlanTokenRenewalDate=aware(renews).isoformat() if renews else None,
+                unlimitedCredits=balance.unlimited,
             )
         ]
     )

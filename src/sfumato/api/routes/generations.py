@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from sfumato.api.deps import BaseUrlDep, GenerationsDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.deps import BaseUrlDep, CreditsDep, GenerationsDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.routes.training import ELEMENT_SAMPLES, whole_weight
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.generations import (
@@ -121,12 +122,16 @@ def motion_fields(view: GenerationView, image: ImageView, base: str, urls: FileU
     operation_id="createGeneration",
 )
 def create_generation(
-    generations: GenerationsDep, who: PrincipalDep, body: Annotated[CreateGenerationBody | None, Body()] = None
+    generations: GenerationsDep,
+    credits: CreditsDep,
+    who: PrincipalDep,
+    body: Annotated[CreateGenerationBody | None, Body()] = None,
 ) -> CreateGenerationResponse:
     body = body or CreateGenerationBody()
     body.log_unknown_keys("POST /generations")
     generation_id = generations.create(who.user_id, who.api_key_id, body.to_params())
-    return CreateGenerationResponse(sdGenerationJob=SdGenerationJob(generationId=generation_id))
+    job = SdGenerationJob(generationId=generation_id, **cost_fields(credits, generation_id))  # type: ignore[arg-type]
+    return CreateGenerationResponse(sdGenerationJob=job)
 
 
 @router.get(

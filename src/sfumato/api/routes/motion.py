@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from fastapi.responses import FileResponse
 
-from sfumato.api.deps import BaseUrlDep, CdnDep, MotionDep, PrincipalDep
+from sfumato.api.deps import BaseUrlDep, CdnDep, CreditsDep, MotionDep, PrincipalDep
 from sfumato.api.routes.files import CACHE_FOREVER
+from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.motion import (
     GetMotionVariationResponse,
@@ -38,12 +39,13 @@ files_router = APIRouter(include_in_schema=False)
     operation_id="createSVDMotionGeneration",
 )
 def create_svd_motion(
-    motion: MotionDep, who: PrincipalDep, body: Annotated[MotionSvdBody | None, Body()] = None
+    motion: MotionDep, credits: CreditsDep, who: PrincipalDep, body: Annotated[MotionSvdBody | None, Body()] = None
 ) -> MotionSvdResponse:
     body = body or MotionSvdBody()
     body.log_unknown_keys("POST /generations-motion-svd")
     generation_id = motion.create_svd(who.user_id, who.api_key_id, body.to_params())
-    return MotionSvdResponse(motionSvdGenerationJob=MotionSvdJob(generationId=generation_id))
+    job = MotionSvdJob(generationId=generation_id, **cost_fields(credits, generation_id))  # type: ignore[arg-type]
+    return MotionSvdResponse(motionSvdGenerationJob=job)
 
 
 @router.post(
@@ -53,12 +55,13 @@ def create_svd_motion(
     operation_id="createImageToVideoGeneration",
 )
 def create_image_to_video(
-    motion: MotionDep, who: PrincipalDep, body: Annotated[ImageToVideoBody | None, Body()] = None
+    motion: MotionDep, credits: CreditsDep, who: PrincipalDep, body: Annotated[ImageToVideoBody | None, Body()] = None
 ) -> MotionVideoResponse:
     body = body or ImageToVideoBody()
     body.log_unknown_keys("POST /generations-image-to-video")
     generation_id = motion.create_image_to_video(who.user_id, who.api_key_id, body.to_params())
-    return MotionVideoResponse(motionVideoGenerationJob=MotionVideoJob(generationId=generation_id))
+    job = MotionVideoJob(generationId=generation_id, **cost_fields(credits, generation_id))  # type: ignore[arg-type]
+    return MotionVideoResponse(motionVideoGenerationJob=job)
 
 
 @router.post(
@@ -68,12 +71,13 @@ def create_image_to_video(
     operation_id="createTextToVideoGeneration",
 )
 def create_text_to_video(
-    motion: MotionDep, who: PrincipalDep, body: Annotated[TextToVideoBody | None, Body()] = None
+    motion: MotionDep, credits: CreditsDep, who: PrincipalDep, body: Annotated[TextToVideoBody | None, Body()] = None
 ) -> MotionVideoResponse:
     body = body or TextToVideoBody()
     body.log_unknown_keys("POST /generations-text-to-video")
     generation_id = motion.create_text_to_video(who.user_id, who.api_key_id, body.to_params())
-    return MotionVideoResponse(motionVideoGenerationJob=MotionVideoJob(generationId=generation_id))
+    job = MotionVideoJob(generationId=generation_id, **cost_fields(credits, generation_id))  # type: ignore[arg-type]
+    return MotionVideoResponse(motionVideoGenerationJob=job)
 
 
 @router.post(
@@ -83,13 +87,17 @@ def create_text_to_video(
     operation_id="createVideoUpscale",
 )
 def create_video_upscale(
-    motion: MotionDep, who: PrincipalDep, body: Annotated[VideoUpscaleBody | None, Body()] = None
+    motion: MotionDep, credits: CreditsDep, who: PrincipalDep, body: Annotated[VideoUpscaleBody | None, Body()] = None
 ) -> MotionVideoResponse:
     body = body or VideoUpscaleBody()
     body.log_unknown_keys("POST /generations-video-upscale")
     variation_id = motion.create_video_upscale(who.user_id, who.api_key_id, body.sourceGenerationId, body.resolution)
     # What `generationId` means here is undocumented: the source generation's, so GET /generations/{id} still works.
-    job = MotionVideoJob(generationId=body.sourceGenerationId or "", variationId=variation_id)
+    job = MotionVideoJob(
+        generationId=body.sourceGenerationId or "",
+        variationId=variation_id,
+        **cost_fields(credits, variation_id),  # type: ignore[arg-type]
+    )
     return MotionVideoResponse(motionVideoGenerationJob=job)
 
 

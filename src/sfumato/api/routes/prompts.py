@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from sfumato.api.deps import PrincipalDep, PromptToolsDep
+from sfumato.api.routes.pricing import credits_of
 from sfumato.api.schemas.prompts import PromptGeneration, PromptGenerationResponse, PromptImproveBody
 
 router = APIRouter(tags=["Prompt"])
@@ -24,7 +25,10 @@ _UPSTREAM = {
     "/prompt/random", response_model=PromptGenerationResponse, operation_id="promptRandom", responses=_UPSTREAM
 )
 def prompt_random(tools: PromptToolsDep, who: PrincipalDep) -> PromptGenerationResponse:
-    return PromptGenerationResponse(promptGeneration=PromptGeneration(prompt=tools.random()))
+    prompt = tools.random(who.user_id)
+    return PromptGenerationResponse(
+        promptGeneration=PromptGeneration(prompt=prompt, **credits_of(tools.price("random")))
+    )  # type: ignore[arg-type]
 
 
 @router.post(
@@ -35,5 +39,6 @@ def prompt_improve(
 ) -> PromptGenerationResponse:
     body = body or PromptImproveBody()
     body.log_unknown_keys("POST /prompt/improve")
-    improved = tools.improve(body.prompt, body.isVideo, body.promptInstructions)
-    return PromptGenerationResponse(promptGeneration=PromptGeneration(prompt=improved))
+    improved = tools.improve(body.prompt, body.isVideo, body.promptInstructions, who.user_id)
+    charged = credits_of(tools.price("improve"))
+    return PromptGenerationResponse(promptGeneration=PromptGeneration(prompt=improved, **charged))  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from sfumato.api.deps import (
     BaseUrlDep,
     CdnDep,
+    CreditsDep,
     DatasetsDep,
     PlatformElementsDep,
     PrincipalDep,
@@ -21,6 +22,7 @@ from sfumato.api.deps import (
 )
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.routes.init_images import UPLOAD_PATH, refuse_multipart
+from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.media import UploadInitImage, UploadInitImageBody
 from sfumato.api.schemas.training import (
@@ -194,12 +196,16 @@ def custom_model_out(v: TrainingView) -> CustomModelOut:
 
 @router.post("/models", response_model=TrainingJobResponse, operation_id="createModel", tags=["Models"])
 def create_model(
-    trainings: TrainingsDep, who: PrincipalDep, body: Annotated[CreateModelBody | None, Body()] = None
+    trainings: TrainingsDep,
+    credits: CreditsDep,
+    who: PrincipalDep,
+    body: Annotated[CreateModelBody | None, Body()] = None,
 ) -> TrainingJobResponse:
     body = body or CreateModelBody()
     body.log_unknown_keys("POST /models")
     model_id = trainings.create_model(who.user_id, who.api_key_id, body.to_params())
-    return TrainingJobResponse(sdTrainingJob=SdTrainingJob(customModelId=model_id, id=model_id))
+    job = SdTrainingJob(customModelId=model_id, id=model_id, **cost_fields(credits, model_id))  # type: ignore[arg-type]
+    return TrainingJobResponse(sdTrainingJob=job)
 
 
 @router.get(
@@ -283,12 +289,16 @@ def user_element_out(v: TrainingView) -> UserElementOut:
 
 @router.post("/elements", response_model=TrainingJobResponse, operation_id="createElement", tags=["Elements"])
 def create_element(
-    trainings: TrainingsDep, who: PrincipalDep, body: Annotated[CreateElementBody | None, Body()] = None
+    trainings: TrainingsDep,
+    credits: CreditsDep,
+    who: PrincipalDep,
+    body: Annotated[CreateElementBody | None, Body()] = None,
 ) -> TrainingJobResponse:
     body = body or CreateElementBody()
     body.log_unknown_keys("POST /elements")
     number = trainings.create_element(who.user_id, who.api_key_id, body.to_params())
-    return TrainingJobResponse(sdTrainingJob=SdTrainingJob(userLoraId=number, id=number))
+    charged = cost_fields(credits, trainings.get_element(who.user_id, number).id)  # the training's charge
+    return TrainingJobResponse(sdTrainingJob=SdTrainingJob(userLoraId=number, id=number, **charged))  # type: ignore[arg-type]
 
 
 @router.get(

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from fastapi.responses import FileResponse
 
-from sfumato.api.deps import BaseUrlDep, CdnDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.deps import BaseUrlDep, CdnDep, CreditsDep, PrincipalDep, UrlsDep, VariationsDep
 from sfumato.api.routes.files import CACHE_FOREVER
+from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.media import (
     GetVariationResponse,
@@ -32,25 +33,34 @@ files_router = APIRouter(include_in_schema=False)
 BodyDep = Annotated[VariationBody | None, Body()]
 
 
-def _create(variations: VariationsDep, who: PrincipalDep, transform: str, body: VariationBody | None) -> VariationJob:
+def _create(
+    variations: VariationsDep, credits: CreditsDep, who: PrincipalDep, transform: str, body: VariationBody | None
+) -> VariationJob:
     body = body or VariationBody()
     body.log_unknown_keys(f"POST /variations/{transform}")
-    return VariationJob(id=variations.create(who.user_id, who.api_key_id, transform, body.id, body.isVariation))
+    job_id = variations.create(who.user_id, who.api_key_id, transform, body.id, body.isVariation)
+    return VariationJob(id=job_id, **cost_fields(credits, job_id))  # type: ignore[arg-type]
 
 
 @router.post("/variations/upscale", response_model=UpscaleResponse, operation_id="createVariationUpscale")
-def create_upscale(variations: VariationsDep, who: PrincipalDep, body: BodyDep = None) -> UpscaleResponse:
-    return UpscaleResponse(sdUpscaleJob=_create(variations, who, "upscale", body))
+def create_upscale(
+    variations: VariationsDep, credits: CreditsDep, who: PrincipalDep, body: BodyDep = None
+) -> UpscaleResponse:
+    return UpscaleResponse(sdUpscaleJob=_create(variations, credits, who, "upscale", body))
 
 
 @router.post("/variations/unzoom", response_model=UnzoomResponse, operation_id="createVariationUnzoom")
-def create_unzoom(variations: VariationsDep, who: PrincipalDep, body: BodyDep = None) -> UnzoomResponse:
-    return UnzoomResponse(sdUnzoomJob=_create(variations, who, "unzoom", body))
+def create_unzoom(
+    variations: VariationsDep, credits: CreditsDep, who: PrincipalDep, body: BodyDep = None
+) -> UnzoomResponse:
+    return UnzoomResponse(sdUnzoomJob=_create(variations, credits, who, "unzoom", body))
 
 
 @router.post("/variations/nobg", response_model=NobgResponse, operation_id="createVariationNoBG")
-def create_nobg(variations: VariationsDep, who: PrincipalDep, body: BodyDep = None) -> NobgResponse:
-    return NobgResponse(sdNobgJob=_create(variations, who, "nobg", body))
+def create_nobg(
+    variations: VariationsDep, credits: CreditsDep, who: PrincipalDep, body: BodyDep = None
+) -> NobgResponse:
+    return NobgResponse(sdNobgJob=_create(variations, credits, who, "nobg", body))
 
 
 @router.post(
@@ -59,12 +69,16 @@ def create_nobg(variations: VariationsDep, who: PrincipalDep, body: BodyDep = No
     operation_id="CreateUniversalUpscalerJob",
 )
 def create_universal_upscaler(
-    variations: VariationsDep, who: PrincipalDep, body: Annotated[UniversalUpscalerBody | None, Body()] = None
+    variations: VariationsDep,
+    credits: CreditsDep,
+    who: PrincipalDep,
+    body: Annotated[UniversalUpscalerBody | None, Body()] = None,
 ) -> UniversalUpscalerResponse:
     body = body or UniversalUpscalerBody()
     body.log_unknown_keys("POST /variations/universal-upscaler")
     job_id = variations.create_universal(who.user_id, who.api_key_id, body.params())
-    return UniversalUpscalerResponse(universalUpscaler=UniversalUpscalerJob(id=job_id))
+    job = UniversalUpscalerJob(id=job_id, **cost_fields(credits, job_id))  # type: ignore[arg-type]
+    return UniversalUpscalerResponse(universalUpscaler=job)
 
 
 @router.get(

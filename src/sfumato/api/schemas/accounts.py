@@ -13,9 +13,12 @@ class UserRef(WireModel):
 class UserDetail(WireModel):
     user: UserRef
     apiConcurrencySlots: int
-    # Self-hosted: nothing is metered, so balances are 0 and never block a request.
+    # Credit balances (services/credits/): subscription tokens (renewed monthly) and paid tokens (never expire).
+    # A user the operator gave no balance is unlimited: 0 and 0 here, `unlimitedCredits` true (Sfumato's own key).
     apiSubscriptionTokens: int = 0
     apiPaidTokens: int = 0
+    apiPlanTokenRenewalDate: str | None = None
+    unlimitedCredits: bool = False
     subscriptionTokens: int = 0
     subscriptionGptTokens: int = 0
     subscriptionModelTokens: int = 0

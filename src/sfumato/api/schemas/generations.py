@@ -116,8 +116,8 @@ class CreateGenerationBody(TolerantBody):
 
 class SdGenerationJob(WireModel):
     generationId: str
-    apiCreditCost: int = 0
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
 
 
 class CreateGenerationResponse(WireModel):

@@ -49,8 +49,8 @@ class VariationBody(TolerantBody):
 
 class VariationJob(WireModel):
     id: str
-    apiCreditCost: int = 0
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
 
 
 class UpscaleResponse(WireModel):

@@ -45,8 +45,8 @@ class MotionSvdBody(TolerantBody):
 
 class MotionSvdJob(WireModel):
     generationId: str
-    apiCreditCost: int = 0
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
 
 
 class MotionSvdResponse(WireModel):
@@ -154,8 +154,8 @@ class VideoUpscaleBody(TolerantBody):
 class MotionVideoJob(WireModel):
     generationId: str
     variationId: str | None = None
-    apiCreditCost: int = 0
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
 
 
 class MotionVideoResponse(WireModel):

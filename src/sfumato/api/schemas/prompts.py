@@ -16,8 +16,8 @@ class PromptImproveBody(TolerantBody):
 
 class PromptGeneration(WireModel):
     prompt: str
-    apiCreditCost: int = 0  # a self-hosted server charges no credits
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
 
 
 class PromptGenerationResponse(WireModel):

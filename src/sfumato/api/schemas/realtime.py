@@ -93,8 +93,8 @@ class LcmUpscaleBody(LcmBody):
 class LcmJob(WireModel):
     imageDataUrl: list[str]
     requestTimestamp: str | None = None
-    apiCreditCost: int = 0  # a self-hosted server charges no credits
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
     generationId: list[str] | None = None  # /lcm-upscale: arrays, as Leonardo answers
     variationId: list[str] | None = None
     generatedImageId: str | None = None

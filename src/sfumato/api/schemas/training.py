@@ -117,8 +117,8 @@ class SdTrainingJob(WireModel):
     userLoraId: int | None = None
     # Not in the SDKs' types (they ignore it): the same id, which some clients read as sdTrainingJob.id.
     id: str | int | None = None
-    apiCreditCost: int = 0
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
 
 
 class TrainingJobResponse(WireModel):

@@ -47,8 +47,8 @@ class UniversalUpscalerBody(TolerantBody):
 
 class UniversalUpscalerJob(WireModel):
     id: str
-    apiCreditCost: int = 0  # a self-hosted server charges no credits
-    cost: Cost = Cost()
+    apiCreditCost: int  # what the job was charged, from the price table (services/credits/)
+    cost: Cost
 
 
 class UniversalUpscalerResponse(WireModel):

@@ -123,8 +123,10 @@ def generation_event(
     base_url: str,
     now: datetime,
     urls: FileUrls = LOCAL_URLS,
+    cost: int = 0,
 ) -> dict[str, Any]:
-    """`image_generation.complete` (status COMPLETE) or `image_generation.failed` (FAILED or CANCELLED)."""
+    """`image_generation.complete` (status COMPLETE) or `image_generation.failed` (FAILED or CANCELLED). `cost`:
+    the credits it cost (`tokenCost`; 0 once refunded); this server charges credits, never dollars."""
     options = row.options
     # Leonardo names the init source: an uploaded init image or one of our generated images.
     init_type = "UPLOADED" if row.init_image_id else ("GENERATED" if row.init_generated_image_id else None)
@@ -172,7 +174,7 @@ def generation_event(
         "sdVersion": row.sd_version,
         "tiling": row.tiling,
         "imageAspectRatio": None,
-        "tokenCost": 0,
+        "tokenCost": cost,
         "negativeStylePrompt": "",
         "seed": str(row.seed),
         "scheduler": row.scheduler,
@@ -251,7 +253,7 @@ def post_processing_event(
         "generatedImageId": v.generated_image_id,
         "transformType": v.transform_type,
         "api": True,
-        "tokenCost": 0,
+        "tokenCost": v.cost,
         "apiDollarCost": "0",
         "apiKey": api_key_record(key),
     }
@@ -307,9 +309,16 @@ class LeonardoWebhookBodies:
     """The WebhookBodies the composition root gives the Webhooks service."""
 
     def generation(
-        self, g: GenerationView, key: KeyRecord, model: ModelInfo | None, base_url: str, now: datetime, urls: FileUrls
+        self,
+        g: GenerationView,
+        key: KeyRecord,
+        model: ModelInfo | None,
+        base_url: str,
+        now: datetime,
+        urls: FileUrls,
+        cost: int = 0,
     ) -> dict[str, Any]:
-        return generation_event(g, key, model, base_url, now, urls)
+        return generation_event(g, key, model, base_url, now, urls, cost)
 
     def variation(
         self, v: VariationRecord, key: KeyRecord, base_url: str, now: datetime, urls: FileUrls

@@ -15,6 +15,8 @@ from sfumato.jobs.core.events import delete_events
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher, JobKind
 from sfumato.services.catalog import SD_VERSIONS, Catalog, ModelEntry
+from sfumato.services.credits import Credits
+from sfumato.services.credits.quotes import generation_price
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound
 from sfumato.services.generations.guidance import check_guidance, upload_ids
 from sfumato.services.generations.types import (
@@ -136,6 +138,7 @@ class Generations:
         # Custom models and elements (the composition root sets them; without, modelId is a platform model only).
         self.trainings: Trainings | None = None
         self.platform_elements = PlatformElements()
+        self.credits = Credits(db)  # the composition root sets the one built from SFUMATO_PRICE_TABLE
 
     def _model(self, user_id: str, model_id: str | None) -> tuple[ModelEntry, TrainingView | None]:
         """The model that renders (a custom model's base) and the custom model, when modelId names one of the
@@ -247,6 +250,8 @@ class Generations:
                 canvas=guide.canvas.to_record() if guide.canvas else None,
             )
             s.add(row)
+            price = generation_price(self.credits.table, row, custom is not None)
+            self.credits.charge(s, user_id, JobKind.GENERATION, row.id, price)  # with the row, or neither
         self._dispatcher.submit(JobKind.GENERATION, row.id)
         return row.id
 
@@ -289,5 +294,6 @@ class Generations:
             videos = select(MotionVariation.id).where(MotionVariation.generation_id == row.id)
             variation_ids = [*s.scalars(variations).all(), *s.scalars(videos).all()]
             delete_events(s, [row.id, *variation_ids])  # its jobs' events go with it (video upscales too)
+            Credits.forget_jobs(s, [row.id, *variation_ids])  # their charges stay, no longer naming them
             s.delete(s.get(Generation, row.id))
         self._files.delete_prefix(generation_files_prefix(user_id, row.id))

@@ -17,6 +17,8 @@ from sfumato.jobs.core.events import delete_events
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher
 from sfumato.services.catalog import Catalog, ModelEntry
+from sfumato.services.credits import Credits
+from sfumato.services.credits.quotes import training_price
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.limits import check_queue_cap
 from sfumato.services.training.datasets import Datasets, owned_dataset, uploaded_images
@@ -122,6 +124,7 @@ class Trainings:
         self._datasets = datasets
         self.min_images = MIN_DATASET_IMAGES
         self.max_pending = 200
+        self.credits = Credits(db)  # the composition root sets the one built from SFUMATO_PRICE_TABLE
 
     # --- creating ---
     def base_model(self, sd_version: str) -> ModelEntry:
@@ -202,6 +205,8 @@ class Trainings:
             check_queue_cap(s, user_id, self.max_pending)
             s.add(row)
             s.flush()
+            amount = training_price(self.credits.table, row.resolution, sd_version, len(keys))
+            self.credits.charge(s, user_id, KIND, row.id, amount)
             number = None
             if row.target == "element":
                 element = ElementNumber(training_id=row.id, user_id=user_id)
@@ -345,6 +350,7 @@ class Trainings:
         """A PENDING training is cancelled: its job stops at its next step (the row is gone, so the runner
         discards what it wrote); the LoRA file and checkpoints go with the prefix."""
         delete_events(s, [row.id])
+        Credits.forget_jobs(s, [row.id])  # its charge stays, no longer naming it
         s.delete(row)
 
     def delete_model(self, user_id: str, model_id: str) -> None:

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from sfumato.store import media, three_d, training, web_sessions, workers  # noqa: F401 — register every table
+from sfumato.store import credits, media, three_d, training, web_sessions, workers  # noqa: F401 — register every table
 from sfumato.store.models import Base
 
 engine = context.config.attributes["engine"]
