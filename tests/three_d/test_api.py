@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 import trimesh
 import xatlas
 from leonardo_ai_sdk import LeonardoAiSDK
 from leonardo_ai_sdk.models.errors import SDKError
 
-from sfumato.testing.live_server import LiveServer
+from sfumato.testing.live_server import API, LiveServer
 from tests.three_d.support import (
     cube_obj,
     hue_distance,
@@ -139,7 +140,7 @@ def test_limits_refuse_big_meshes(server: LiveServer) -> None:
         ({"modelExtension": "chair.obj"}, "not a file name"),
         ({"modelExtension": "fbx"}, "obj, glb or gltf"),
         ({}, "modelExtension"),
-        ({"modelExtension": "obj", "name": 5}, "name must be a string"),
+        ({"modelExtension": "obj", "name": 5}, "invalid value for name"),
     ],
 )
 def test_a_wrong_extension_says_what_to_send(server: LiveServer, body: dict, says: str) -> None:
@@ -206,7 +207,7 @@ def test_a_mesh_with_uvs_keeps_them_and_preview_paints_one_side(server: LiveServ
     model_id, posted = upload(client, box.export(file_type="obj", include_texture=True).encode(), "uvbox")
     assert posted.status_code == 204, posted.text
     done = _texture(server, "previewer", model_id, prompt="a green box", preview=True, preview_direction="top",
-                    seed=3, front_rotation_offset=90, negative_prompt="red")  # fmt: skip
+                    seed=3, front_rotation_offset=90, negative_prompt="red", sd_version="v1_5")  # fmt: skip
     assert "meshUrl" not in done and done["previewDirection"] == "top" and done["frontRotationOffset"] == 90
     assert png(done["previewUrl"]).size == (96, 96)
     assert png(done["model_asset_texture_images"][0]["url"]).size == (64, 64)
@@ -305,3 +306,33 @@ def test_typescript_sdk_uploads_and_deletes_a_model_asset(server: LiveServer, tm
     )
     assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
     assert "PASS: TypeScript SDK 3D model assets scenario" in proc.stdout
+
+
+def test_every_3d_answer_validates_against_the_served_spec(server: LiveServer) -> None:
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+
+    def check(method: str, path: str, answer: httpx.Response) -> None:
+        assert answer.status_code == 200, answer.text
+        schema = spec["paths"][API + path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.validate(answer.json(), {**schema, "components": spec["components"]})
+
+    client = server.client("speccer")
+    user_id = server.user("speccer")["user_id"]
+    reserved = client.post("/models-3d/upload", json={"modelExtension": "obj", "name": "spec"})
+    check("post", "/models-3d/upload", reserved)
+    target = reserved.json()["uploadModelAsset"]
+    assert post_form(target["modelUrl"], target["modelFields"], cube_obj()).status_code == 204
+    model_id = target["modelId"]
+    check("get", "/models-3d/{id}", client.get(f"/models-3d/{model_id}"))
+    check("get", "/models-3d/user/{userId}", client.get(f"/models-3d/user/{user_id}"))
+    started = client.post(
+        "/generations-texture", json={"modelAssetId": model_id, "prompt": "a red cube", "preview": True}
+    )
+    check("post", "/generations-texture", started)
+    texture_id = started.json()["textureGenerationJob"]["id"]
+    check("get", "/generations-texture/{id}", client.get(f"/generations-texture/{texture_id}"))  # PENDING or not
+    assert wait_texture(client, texture_id)["status"] == "COMPLETE"
+    check("get", "/generations-texture/{id}", client.get(f"/generations-texture/{texture_id}"))
+    check("get", "/generations-texture/model/{modelId}", client.get(f"/generations-texture/model/{model_id}"))
+    check("delete", "/generations-texture/{id}", client.delete(f"/generations-texture/{texture_id}"))
+    check("delete", "/models-3d/{id}", client.delete(f"/models-3d/{model_id}"))

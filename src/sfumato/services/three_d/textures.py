@@ -139,7 +139,7 @@ class Textures:
         if p.seed is not None and not 0 <= p.seed <= SEED_MAX:
             raise InvalidRequest(f"seed must be from 0 to {SEED_MAX}, got {p.seed}", field="seed")
         model = self._catalog.resolve_for_generation(self.model_id)
-        if p.sd_version is not None and p.sd_version.strip().upper() != model.sd_version.upper():
+        if (p.sd_version or "").strip() and (p.sd_version or "").strip().upper() != model.sd_version.upper():
             raise InvalidRequest(
                 f"sd_version: this server paints textures with {model.name} ({model.sd_version}); send sd_version "
                 f"{model.sd_version!r} or leave it out, not {p.sd_version!r}",
