@@ -20,7 +20,7 @@ import xatlas
 from leonardo_ai_sdk import LeonardoAiSDK
 from leonardo_ai_sdk.models.errors import SDKError
 
-from sfumato.testing.live_server import API, LiveServer
+from sfumato.testing.live_server import API, LiveServer, cli
 from tests.three_d.support import (
     cube_obj,
     hue_distance,
@@ -153,11 +153,19 @@ def test_a_file_posted_to_the_reservation_gets_the_two_steps(server: LiveServer)
     assert answer.status_code == 400 and "modelUrl" in answer.json()["error"], answer.text
 
 
+def calculator_price(server: LiveServer, user: str, preview: bool) -> int:
+    body = {"service": "TEXTURE_GENERATION", "serviceParams": {"TEXTURE_GENERATION": {"preview": preview}}}
+    answer = server.client(user).post("/pricing-calculator", json=body)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["calculateProductionApiServiceCost"]["cost"])
+
+
 def _texture(server: LiveServer, user: str, model_id: str, **body: object) -> dict:
     client = sdk(server, user)
     job = client.texture.create_texture_generation(request={"model_asset_id": model_id, **body}).object
     assert job.texture_generation_job is not None and job.texture_generation_job.id
-    assert job.texture_generation_job.api_credit_cost == 0 and job.texture_generation_job.cost.amount == "0"
+    price = calculator_price(server, user, bool(body.get("preview")))
+    assert job.texture_generation_job.api_credit_cost == price and job.texture_generation_job.cost.amount == str(price)
     done = wait_texture(server.client(user), job.texture_generation_job.id)
     assert done["status"] == "COMPLETE", done
     # The SDK parses the same answer without loss.
@@ -336,3 +344,22 @@ def test_every_3d_answer_validates_against_the_served_spec(server: LiveServer) -
     check("get", "/generations-texture/model/{modelId}", client.get(f"/generations-texture/model/{model_id}"))
     check("delete", "/generations-texture/{id}", client.delete(f"/generations-texture/{texture_id}"))
     check("delete", "/models-3d/{id}", client.delete(f"/models-3d/{model_id}"))
+
+
+def test_texture_jobs_are_charged_what_the_calculator_says_and_refused_beyond_the_balance(server: LiveServer) -> None:
+    full, preview = calculator_price(server, "payer", False), calculator_price(server, "payer", True)
+    assert full > preview > 0
+    cli(server.env, "users", "set", "payer", "--credits", str(full - 1))
+    client = server.client("payer")
+    res = client.post("/models-3d/upload", json={"modelExtension": "obj"}).json()["uploadModelAsset"]
+    assert post_form(res["modelUrl"], res["modelFields"], cube_obj()).status_code == 204
+    refused = client.post("/generations-texture", json={"modelAssetId": res["modelId"], "prompt": "a red cube"})
+    assert refused.status_code == 402, refused.text
+    assert f"costs {full} credits" in refused.json()["error"] and f"balance is {full - 1}" in refused.json()["error"]
+    assert client.get(f"/generations-texture/model/{res['modelId']}").json()["model_asset_texture_generations"] == []
+    body = {"modelAssetId": res["modelId"], "prompt": "a red cube", "preview": True}
+    job = client.post("/generations-texture", json=body).json()["textureGenerationJob"]
+    assert job["apiCreditCost"] == preview
+    me = client.get("/me").json()["user_details"][0]
+    assert me["apiPaidTokens"] + me["apiSubscriptionTokens"] == full - 1 - preview
+    wait_texture(client, job["id"])
