@@ -74,6 +74,8 @@ def traces(server: LiveServer, owned: Resources, *clients: httpx.Client) -> set[
 
 def test_deleting_an_account_leaves_nothing_of_it(server: LiveServer) -> None:
     owned = Resources(server, "doomed")
+    server.user("doomed")
+    cli_json(server.env, "users", "set", "doomed", "--credits", "100000")  # a balance, and a ledger of charges
     for kind in owned.makers:
         owned.get(kind)
     hook = webhook_key(server, "doomed", f"http://127.0.0.1:{free_port()}/nobody-listens")
@@ -89,6 +91,7 @@ def test_deleting_an_account_leaves_nothing_of_it(server: LiveServer) -> None:
     before = database_hits(server, needles)
     # The scan sees the user everywhere they are: their row, keys, jobs, images, uploads, events, webhooks.
     tables = ("users", "api_keys", "generations", "generated_images", "init_images", "job_events")
+    tables += ("credit_balances", "credit_charges")
     trained = ("datasets", "dataset_images", "trainings", "element_numbers")
     trained += ("model_assets", "texture_generations")
     tables += ("blueprint_executions", "blueprint_steps")

@@ -3,12 +3,14 @@ send it; its inner keys are checked by services/credits/calculator.py (a 400 tha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sfumato.api.schemas.common import TolerantBody, WireModel
+from sfumato.services.credits import SERVICES
 
 
 class PricingCalculatorBody(TolerantBody):
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"service": SERVICES}
     service: Any = None  # PricingCalculatorServices; checked by the service, so a wrong one is a 400 naming it
     serviceParams: Any = None
 

@@ -81,7 +81,12 @@ class _Params:
             if default is None:
                 raise self.fail(key, f"is required: send an integer from {low} to {high}{hint}")
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value != int(value)
+        ):
             raise self.fail(key, f"must be an integer from {low} to {high}{hint}, got {value!r}")
         if not low <= value <= high:
             raise self.fail(key, f"must be from {low} to {high}{hint}, got {value!r}")
@@ -103,7 +108,7 @@ class _Params:
         value = self.values.get(key)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:  # NaN too
             raise self.fail(key, f"must be a number from {low:g} to {high:g}, got {value!r}")
         return float(value)
 
