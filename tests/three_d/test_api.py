@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 import trimesh
 import xatlas
 from leonardo_ai_sdk import LeonardoAiSDK
 from leonardo_ai_sdk.models.errors import SDKError
 
-from sfumato.testing.live_server import LiveServer
+from sfumato.testing.live_server import API, LiveServer, cli
 from tests.three_d.support import (
     cube_obj,
     hue_distance,
@@ -139,7 +140,7 @@ def test_limits_refuse_big_meshes(server: LiveServer) -> None:
         ({"modelExtension": "chair.obj"}, "not a file name"),
         ({"modelExtension": "fbx"}, "obj, glb or gltf"),
         ({}, "modelExtension"),
-        ({"modelExtension": "obj", "name": 5}, "name must be a string"),
+        ({"modelExtension": "obj", "name": 5}, "invalid value for name"),
     ],
 )
 def test_a_wrong_extension_says_what_to_send(server: LiveServer, body: dict, says: str) -> None:
@@ -152,11 +153,19 @@ def test_a_file_posted_to_the_reservation_gets_the_two_steps(server: LiveServer)
     assert answer.status_code == 400 and "modelUrl" in answer.json()["error"], answer.text
 
 
+def calculator_price(server: LiveServer, user: str, preview: bool) -> int:
+    body = {"service": "TEXTURE_GENERATION", "serviceParams": {"TEXTURE_GENERATION": {"preview": preview}}}
+    answer = server.client(user).post("/pricing-calculator", json=body)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["calculateProductionApiServiceCost"]["cost"])
+
+
 def _texture(server: LiveServer, user: str, model_id: str, **body: object) -> dict:
     client = sdk(server, user)
     job = client.texture.create_texture_generation(request={"model_asset_id": model_id, **body}).object
     assert job.texture_generation_job is not None and job.texture_generation_job.id
-    assert job.texture_generation_job.api_credit_cost == 0 and job.texture_generation_job.cost.amount == "0"
+    price = calculator_price(server, user, bool(body.get("preview")))
+    assert job.texture_generation_job.api_credit_cost == price and job.texture_generation_job.cost.amount == str(price)
     done = wait_texture(server.client(user), job.texture_generation_job.id)
     assert done["status"] == "COMPLETE", done
     # The SDK parses the same answer without loss.
@@ -206,7 +215,7 @@ def test_a_mesh_with_uvs_keeps_them_and_preview_paints_one_side(server: LiveServ
     model_id, posted = upload(client, box.export(file_type="obj", include_texture=True).encode(), "uvbox")
     assert posted.status_code == 204, posted.text
     done = _texture(server, "previewer", model_id, prompt="a green box", preview=True, preview_direction="top",
-                    seed=3, front_rotation_offset=90, negative_prompt="red")  # fmt: skip
+                    seed=3, front_rotation_offset=90, negative_prompt="red", sd_version="v1_5")  # fmt: skip
     assert "meshUrl" not in done and done["previewDirection"] == "top" and done["frontRotationOffset"] == 90
     assert png(done["previewUrl"]).size == (96, 96)
     assert png(done["model_asset_texture_images"][0]["url"]).size == (64, 64)
@@ -305,3 +314,52 @@ def test_typescript_sdk_uploads_and_deletes_a_model_asset(server: LiveServer, tm
     )
     assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
     assert "PASS: TypeScript SDK 3D model assets scenario" in proc.stdout
+
+
+def test_every_3d_answer_validates_against_the_served_spec(server: LiveServer) -> None:
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+
+    def check(method: str, path: str, answer: httpx.Response) -> None:
+        assert answer.status_code == 200, answer.text
+        schema = spec["paths"][API + path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.validate(answer.json(), {**schema, "components": spec["components"]})
+
+    client = server.client("speccer")
+    user_id = server.user("speccer")["user_id"]
+    reserved = client.post("/models-3d/upload", json={"modelExtension": "obj", "name": "spec"})
+    check("post", "/models-3d/upload", reserved)
+    target = reserved.json()["uploadModelAsset"]
+    assert post_form(target["modelUrl"], target["modelFields"], cube_obj()).status_code == 204
+    model_id = target["modelId"]
+    check("get", "/models-3d/{id}", client.get(f"/models-3d/{model_id}"))
+    check("get", "/models-3d/user/{userId}", client.get(f"/models-3d/user/{user_id}"))
+    started = client.post(
+        "/generations-texture", json={"modelAssetId": model_id, "prompt": "a red cube", "preview": True}
+    )
+    check("post", "/generations-texture", started)
+    texture_id = started.json()["textureGenerationJob"]["id"]
+    check("get", "/generations-texture/{id}", client.get(f"/generations-texture/{texture_id}"))  # PENDING or not
+    assert wait_texture(client, texture_id)["status"] == "COMPLETE"
+    check("get", "/generations-texture/{id}", client.get(f"/generations-texture/{texture_id}"))
+    check("get", "/generations-texture/model/{modelId}", client.get(f"/generations-texture/model/{model_id}"))
+    check("delete", "/generations-texture/{id}", client.delete(f"/generations-texture/{texture_id}"))
+    check("delete", "/models-3d/{id}", client.delete(f"/models-3d/{model_id}"))
+
+
+def test_texture_jobs_are_charged_what_the_calculator_says_and_refused_beyond_the_balance(server: LiveServer) -> None:
+    full, preview = calculator_price(server, "payer", False), calculator_price(server, "payer", True)
+    assert full > preview > 0
+    cli(server.env, "users", "set", "payer", "--credits", str(full - 1))
+    client = server.client("payer")
+    res = client.post("/models-3d/upload", json={"modelExtension": "obj"}).json()["uploadModelAsset"]
+    assert post_form(res["modelUrl"], res["modelFields"], cube_obj()).status_code == 204
+    refused = client.post("/generations-texture", json={"modelAssetId": res["modelId"], "prompt": "a red cube"})
+    assert refused.status_code == 402, refused.text
+    assert f"costs {full} credits" in refused.json()["error"] and f"balance is {full - 1}" in refused.json()["error"]
+    assert client.get(f"/generations-texture/model/{res['modelId']}").json()["model_asset_texture_generations"] == []
+    body = {"modelAssetId": res["modelId"], "prompt": "a red cube", "preview": True}
+    job = client.post("/generations-texture", json=body).json()["textureGenerationJob"]
+    assert job["apiCreditCost"] == preview
+    me = client.get("/me").json()["user_details"][0]
+    assert me["apiPaidTokens"] + me["apiSubscriptionTokens"] == full - 1 - preview
+    wait_texture(client, job["id"])

@@ -210,7 +210,7 @@ def build(
     else:
         warmup = ModelWarmup(engine, catalog, enabled=settings.preload_default_model)
         model_ready = warmup.problem
-    model_assets, textures = build_three_d(settings, db, files, catalog, dispatcher, secret)
+    model_assets, textures = build_three_d(settings, db, files, catalog, dispatcher, secret, credits)
     rate_limiter = build_rate_limiter(settings)  # one set of counters: API keys and web sign-ins
     realtime, prompt_tools = build_canvas_tools(settings, db, files, catalog, engine)
     realtime.credits = prompt_tools.credits = credits
@@ -249,7 +249,13 @@ def build(
 
 
 def build_three_d(
-    settings: Settings, db: Database, files: FileStore, catalog: Catalog, dispatcher: Dispatcher, secret: bytes
+    settings: Settings,
+    db: Database,
+    files: FileStore,
+    catalog: Catalog,
+    dispatcher: Dispatcher,
+    secret: bytes,
+    credits: Credits,
 ) -> tuple[ModelAssets, Textures]:
     """3D model assets (uploaded through our own receiver, which parses the mesh before keeping it) and the
     texture generations painted for them (docs/3d.md)."""
@@ -258,6 +264,7 @@ def build_three_d(
     sizes = TextureSizes(settings.texture_atlas_size, settings.texture_view_size, settings.texture_preview_size)
     textures = Textures(db, files, catalog, dispatcher, assets, settings.texture_model_id, sizes)
     textures.max_pending = settings.max_pending_per_user
+    textures.credits = credits  # each texture job charged in the transaction that inserts it
     return assets, textures
 
 

@@ -51,7 +51,7 @@ def build_kinds(
     kinds.register(variation_kind(parts.db, parts.files, parts.engine, variation_hooks))
     kinds.register(motion_kind(parts.files, parts.engine, generation_hooks))
     kinds.register(video_upscale_kind(parts.db, parts.files, refund))
-    kinds.register(texture_kind(parts.db, parts.files, parts.engine))
+    kinds.register(texture_kind(parts.db, parts.files, parts.engine, refund))
     training_hooks = refund + ((webhooks.on_training_finished,) if webhooks else ())
     kinds.register(
         training_kind(

@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import FileResponse
 
-from sfumato.api.deps import BaseUrlDep, PrincipalDep, TexturesDep, UrlsDep
+from sfumato.api.deps import BaseUrlDep, CreditsDep, PrincipalDep, TexturesDep, UrlsDep
 from sfumato.api.routes.files import CACHE_FOREVER
-from sfumato.api.schemas.common import Cost, timestamp
+from sfumato.api.routes.pricing import cost_fields
+from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.generations import DeletedId
 from sfumato.api.schemas.three_d import (
     DeleteTextureGenerationResponse,
@@ -70,15 +71,16 @@ def texture_out(v: TextureView, base: str, urls: FileUrls) -> TextureGenerationO
     operation_id="createTextureGeneration",
 )
 def create_texture_generation(
-    textures: TexturesDep, who: PrincipalDep, body: Annotated[TextureGenerationBody | None, Body()] = None
+    textures: TexturesDep,
+    credits: CreditsDep,
+    who: PrincipalDep,
+    body: Annotated[TextureGenerationBody | None, Body()] = None,
 ) -> TextureGenerationResponse:
     body = body or TextureGenerationBody()
     body.log_unknown_keys("POST /generations-texture")
     texture_id = textures.create(who.user_id, who.api_key_id, body.to_params())
-    credits = textures.cost()
-    return TextureGenerationResponse(
-        textureGenerationJob=TextureGenerationJob(id=texture_id, apiCreditCost=credits, cost=Cost(amount=str(credits)))
-    )
+    job = TextureGenerationJob(id=texture_id, **cost_fields(credits, texture_id))  # type: ignore[arg-type]
+    return TextureGenerationResponse(textureGenerationJob=job)
 
 
 @router.get(

@@ -20,7 +20,7 @@ class UploadModelAssetBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("modelExtension",)
     WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"modelExtension": ("obj", "glb", "gltf")}
     modelExtension: Any = Field(default=None, description="obj, glb or gltf: the extension only, without the dot")
-    name: Any = Field(default=None, description="a name for the model (up to 200 characters)")
+    name: str | None = Field(default=None, description="a name for the model (up to 200 characters)")
 
 
 class UploadModelAsset(WireModel):

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sfumato.engine.texture.mesh import MESH_FORMATS, MeshLimits, MeshRejected, load_mesh
+from sfumato.services.credits import Credits
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.image_inputs import classify_id
 from sfumato.services.uploads import Reservation, UploadPolicy, UploadRefused
@@ -210,7 +211,9 @@ class ModelAssets:
         """The asset, its texture generations (rows cascade) and every file of theirs (one prefix)."""
         with self._db.session() as s:
             row = self.owned(s, user_id, asset_id)
-            for texture in s.scalars(select(TextureGeneration).where(TextureGeneration.model_asset_id == row.id)):
+            textures = s.scalars(select(TextureGeneration).where(TextureGeneration.model_asset_id == row.id)).all()
+            Credits.forget_jobs(s, [t.id for t in textures])  # their charges stay, no longer naming them
+            for texture in textures:
                 s.delete(texture)
             s.delete(row)
         self._files.delete_prefix(model_asset_prefix(user_id, asset_id))

@@ -20,6 +20,8 @@ from sfumato.engine.texture.views import ALL_VIEWS
 from sfumato.jobs.core.status import JobStatus
 from sfumato.jobs.dispatch import Dispatcher
 from sfumato.services.catalog import Catalog
+from sfumato.services.credits import Credits
+from sfumato.services.credits.quotes import texture_price
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.limits import check_queue_cap
 from sfumato.services.three_d.assets import ModelAssets
@@ -114,6 +116,7 @@ class Textures:
         self.model_id = model_id  # None: the default model
         self.sizes = sizes or TextureSizes()
         self.max_pending = MAX_PENDING_PER_USER
+        self.credits = Credits(db)  # the composition root sets the one built from SFUMATO_PRICE_TABLE
 
     def create(self, user_id: str, api_key_id: str | None, p: TextureParams) -> str:
         if not p.model_asset_id:
@@ -139,7 +142,7 @@ class Textures:
         if p.seed is not None and not 0 <= p.seed <= SEED_MAX:
             raise InvalidRequest(f"seed must be from 0 to {SEED_MAX}, got {p.seed}", field="seed")
         model = self._catalog.resolve_for_generation(self.model_id)
-        if p.sd_version is not None and p.sd_version.strip().upper() != model.sd_version.upper():
+        if (p.sd_version or "").strip() and (p.sd_version or "").strip().upper() != model.sd_version.upper():
             raise InvalidRequest(
                 f"sd_version: this server paints textures with {model.name} ({model.sd_version}); send sd_version "
                 f"{model.sd_version!r} or leave it out, not {p.sd_version!r}",
@@ -185,14 +188,11 @@ class Textures:
         return row.id
 
     def _insert_job(self, s: Session, user_id: str, row: TextureGeneration) -> None:
-        """The one place a texture job row is inserted (in the caller's transaction)."""
+        """The one place a texture job row is inserted, and charged (TEXTURE_GENERATION: full or preview), in the
+        caller's transaction: a balance that cannot pay refuses it (402) and nothing is inserted."""
         check_queue_cap(s, user_id, self.max_pending)
-        # credits: charge here (services/credits, in this transaction, once it is in HEAD)
         s.add(row)
-
-    def cost(self) -> int:
-        """apiCreditCost of a texture job (0 until credits price it)."""
-        return 0
+        self.credits.charge(s, user_id, KIND, row.id, texture_price(self.credits.table, row.preview))
 
     def _owned(self, s: Session, user_id: str, texture_id: str) -> TextureGeneration:
         row = s.get(TextureGeneration, texture_id)
@@ -222,6 +222,7 @@ class Textures:
         with self._db.session() as s:
             row = self._owned(s, user_id, texture_id)
             prefix = texture_prefix(row.user_id, row.model_asset_id, row.id)
+            Credits.forget_jobs(s, [row.id])  # its charge stays (the operator's audit), no longer naming it
             s.delete(row)
         self._files.delete_prefix(prefix)
 
