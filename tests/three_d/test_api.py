@@ -217,6 +217,7 @@ def test_a_mesh_with_uvs_keeps_them_and_preview_paints_one_side(server: LiveServ
     done = _texture(server, "previewer", model_id, prompt="a green box", preview=True, preview_direction="top",
                     seed=3, front_rotation_offset=90, negative_prompt="red", sd_version="v1_5")  # fmt: skip
     assert "meshUrl" not in done and done["previewDirection"] == "top" and done["frontRotationOffset"] == 90
+    assert done["method"] == "img2img-from-shading"  # no depth ControlNet for the Starter
     assert png(done["previewUrl"]).size == (96, 96)
     assert png(done["model_asset_texture_images"][0]["url"]).size == (64, 64)
 

@@ -34,6 +34,9 @@ class ControlInput:
     image: Image.Image
     folder: Path
     scale: float = 1.0
+    # The image already is the control image (e.g. a depth map rendered from a mesh, engine/texture): no
+    # preprocessor runs, so a kind without an installed estimator can still be guided.
+    ready: bool = False
 
 
 def controlnet_folder(model_path: Path, kind: str) -> Path | None:

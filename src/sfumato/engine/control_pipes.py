@@ -69,6 +69,8 @@ def looks_like_edge_map(arr: np.ndarray) -> bool:
 
 def control_image(control: ControlInput, width: int, height: int) -> Image.Image:
     """The control image for `control` at the render size."""
+    if control.ready:
+        return control.image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
     if control.kind not in IN_PROCESS:
         raise AddonError(f"no {control.kind} preprocessor is installed on this server")
     arr = np.asarray(control.image.convert("RGB"))

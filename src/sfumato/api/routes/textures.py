@@ -61,6 +61,7 @@ def texture_out(v: TextureView, base: str, urls: FileUrls) -> TextureGenerationO
         previewDirection=v.preview_direction,
         frontRotationOffset=v.front_rotation_offset,
         failureReason=v.failure_reason,
+        method=v.method,
     )
 
 

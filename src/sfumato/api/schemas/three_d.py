@@ -127,6 +127,7 @@ class TextureGenerationOut(WireModel):
     previewDirection: str | None = None
     frontRotationOffset: int | None = None
     failureReason: str | None = None
+    method: str | None = Field(default=None, description="Sfumato: how the views were painted")
 
 
 class GetTextureGenerationResponse(WireModel):

@@ -14,6 +14,7 @@ from typing import Protocol
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from sfumato.engine.control import ControlInput, controlnet_folder
 from sfumato.engine.texture.mesh import MeshLimits, load_mesh, write_obj
 from sfumato.engine.texture.pipeline import Guide, TextureJob, texture_mesh
 from sfumato.engine.types import GenerateRequest, GenerateResult, ProgressCallback
@@ -26,6 +27,7 @@ from sfumato.store.three_d import ModelAsset, TextureGeneration, texture_prefix
 
 KIND = "texture"
 METHOD = "img2img-from-shading"
+DEPTH_METHOD = "depth-controlnet+img2img"  # when the model has a depth ControlNet installed
 MESH_DELETED = "the model asset's mesh was deleted before the job ran; upload it again"
 # The mesh was checked against the operator's limits when it was uploaded; the job reads it without them.
 NO_LIMITS = MeshLimits(max_vertices=2**31, max_faces=2**31)
@@ -65,8 +67,11 @@ class TextureHandler:
             key, extension = asset.file_key, asset.extension
         mesh = load_mesh(ctx.get(key), extension, NO_LIMITS)
         settings = row.settings or {}
+        # A depth ControlNet for the model (<model>/controlnet/depth/): the rendered depth map steers the shapes.
+        depth_net = controlnet_folder(Path(row.model_path), "depth")
 
         def paint(guide: Guide) -> Image.Image:
+            controls = (ControlInput("depth", guide.depth, depth_net, 1.0, ready=True),) if depth_net else ()
             request = GenerateRequest(
                 model_path=Path(row.model_path),
                 prompt=row.prompt,
@@ -78,6 +83,7 @@ class TextureHandler:
                 seed=row.seed + guide.index,
                 init_image=guide.shading,
                 strength=float(settings.get("strength", 0.8)),
+                controls=controls,
             )
             return self._engine.generate(request).images[0]
 
@@ -106,11 +112,13 @@ class TextureHandler:
 
         def record(s: Session, current: TextureGeneration) -> None:
             current.images, current.preview_key = images, preview_key
-            current.mesh_key, current.material_key, current.method = mesh_key, material_key, METHOD
+            current.mesh_key, current.material_key = mesh_key, material_key
+            current.method = DEPTH_METHOD if depth_net else METHOD
 
         ctx.complete(record)
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
-        return f" ({len(result.views)} views, coverage {result.coverage:.0%}, {timing})"
+        method = DEPTH_METHOD if depth_net else METHOD
+        return f" ({len(result.views)} views, {method}, coverage {result.coverage:.0%}, {timing})"
 
 
 def texture_kind(

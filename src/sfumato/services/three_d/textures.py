@@ -80,6 +80,7 @@ class TextureView:
     preview_direction: str
     front_rotation_offset: int
     failure_reason: str | None = None
+    method: str | None = None  # how the views were painted (jobs/handlers/texture.py), once COMPLETE
     images: list[TextureImage] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # file name -> file key, once COMPLETE
 
@@ -93,7 +94,7 @@ def _view(r: TextureGeneration) -> TextureView:
                                        ("mesh.mtl", r.material_key)) if k})  # fmt: skip
     return TextureView(
         r.id, r.model_asset_id, r.created_at, r.status, r.prompt, r.negative_prompt, r.seed, r.token, r.preview,
-        r.preview_direction, r.front_rotation_offset, r.failure_reason, images, keys,
+        r.preview_direction, r.front_rotation_offset, r.failure_reason, r.method, images, keys,
     )  # fmt: skip
 
 
