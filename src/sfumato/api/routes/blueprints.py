@@ -124,7 +124,7 @@ async def _list_params(request: Request) -> ListBlueprintsBody:
 async def list_blueprints(
     blueprints: BlueprintsDep, _: PrincipalDep, params: Annotated[ListBlueprintsBody, Depends(_list_params)]
 ) -> ListBlueprintsResponse:
-    page = blueprints.list(params.categories, params.first, params.after, params.last, params.before)
+    page = blueprints.list_blueprints(params.categories, params.first, params.after, params.last, params.before)
     edges = [BlueprintEdge(cursor=c, node=_blueprint_out(bp)) for c, bp in page.items]
     return ListBlueprintsResponse(
         blueprints=BlueprintConnection(edges=edges, pageInfo=_page_info(page), totalCount=page.total)

@@ -5,6 +5,7 @@ init image of the user (the same row and file an upload through POST /init-image
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +74,11 @@ class ImageFetcher:
         if length and length.isdigit() and int(length) > self.max_bytes:
             raise FetchRefused(f"the image is {length} bytes, the most is {self.max_bytes}; send a smaller one")
         data = bytearray()
+        deadline = time.monotonic() + 3 * self.timeout_seconds  # a server that drips its bytes is cut off
         for chunk in response.iter_bytes():
             data += chunk
+            if time.monotonic() > deadline:
+                raise FetchRefused(f"couldn't access image: it took over {3 * self.timeout_seconds:g} s to send")
             if len(data) > self.max_bytes:
                 raise FetchRefused(f"the image is over {self.max_bytes} bytes, the most accepted; send a smaller one")
         found = sniff_format(bytes(data))

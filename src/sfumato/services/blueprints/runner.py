@@ -30,7 +30,7 @@ from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.status import JobStatus
-from sfumato.services.errors import SfumatoError
+from sfumato.services.errors import ErrorKind, SfumatoError
 from sfumato.services.generations import GenerationParams, Generations
 from sfumato.services.motion import Motion, SvdParams
 from sfumato.services.variations import Variations
@@ -159,6 +159,9 @@ class ExecutionRunner:
                 except SfumatoError as exc:
                     if raise_first:
                         raise
+                    if exc.kind is ErrorKind.BUSY:  # the user's queue is full: the step waits for room
+                        self._release(start)
+                        return
                     self._fail_step(start, exc.message)
                     return
                 except Exception as exc:  # a bug or an outage: the execution says so rather than hanging
@@ -207,7 +210,8 @@ class ExecutionRunner:
     def _create_job(self, st: StepToStart) -> tuple[str, str]:
         """Make the step's job through its service; returns (job kind, job id)."""
         cfg = st.settings
-        assert self._generations and self._variations and self._motion, "ExecutionRunner.use() was not called"
+        if self._generations is None or self._variations is None or self._motion is None:
+            raise StepFailed("the blueprint runner has no services (ExecutionRunner.use was not called)")
         if st.operation == "generate":
             p = GenerationParams(
                 prompt=cfg.get("prompt"),
@@ -260,6 +264,14 @@ class ExecutionRunner:
             "blueprint execution %s: node %s (%s) -> %s %s", st.execution_id, st.node_id, st.operation, kind, job_id
         )
 
+    def _release(self, st: StepToStart) -> None:
+        """The step's job could not be made yet: the next sweep tries again."""
+        with self._db.session() as s:
+            step = s.get(BlueprintStep, st.step_id)
+            if step is not None and step.status == "WAITING":
+                step.starting_at = None
+        log.info("blueprint execution %s: node %s waits for room in the queue", st.execution_id, st.node_id)
+
     def _fail_step(self, st: StepToStart, reason: str) -> None:
         with self._db.session() as s:
             ex = s.get(BlueprintExecution, st.execution_id, with_for_update=True)
@@ -272,17 +284,19 @@ class ExecutionRunner:
 
 def _close(s: Session, st: BlueprintStep) -> bool:
     """A RUNNING step whose job is final: COMPLETE with its output, or FAILED. False while the job runs."""
-    if st.variation_id is None and st.generation_id is None:
-        st.status, st.failure_reason = "FAILED", "its job was deleted before it finished"
-        return True
+    gone = "its job was deleted before it finished"
     if st.variation_id is not None:
         variation = s.get(ImageVariation, st.variation_id)
-        assert variation is not None  # the link is cleared when the row goes
+        if variation is None:  # the foreign key clears the link; this covers a database that did not
+            st.status, st.failure_reason = "FAILED", gone
+            return True
         status, reason = variation.status, variation.failure_reason
         output: tuple[str | None, str | None] = ("variation", variation.id)
     else:
-        generation = s.get(Generation, st.generation_id)
-        assert generation is not None
+        generation = s.get(Generation, st.generation_id) if st.generation_id is not None else None
+        if generation is None:
+            st.status, st.failure_reason = "FAILED", gone
+            return True
         status, reason = generation.status, generation.failure_reason
         first = s.scalars(
             select(GeneratedImage.id)

@@ -3,6 +3,7 @@ each the user's own (another user's id is as unknown as any other)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from collections.abc import Sequence
@@ -103,7 +104,7 @@ class Blueprints:
         self._blueprints = list(blueprints)
 
     # --- blueprints and versions (not per user: the server's) ---
-    def list(
+    def list_blueprints(
         self,
         categories: list[str] | None = None,
         first: int | None = None,
@@ -209,7 +210,10 @@ class Blueprints:
         except SfumatoError as exc:  # the first job was refused: nothing ran, nothing is kept
             self._discard(execution_id, list(fetched.values()))
             first = next(n for n in version.nodes if n.op.job is not None)
-            raise type(exc)(f"node {first.id!r} ({first.operation}): {exc.message}", field=exc.field) from None
+            named = copy.copy(exc)  # same kind (status), same field; the message names the node
+            named.message = f"node {first.id!r} ({first.operation}): {exc.message}"
+            named.args = (named.message,)
+            raise named from None
         log.info("blueprint execution %s of %s (%s) for user %s", execution_id, bp.name, version.id, user_id)
         return execution_id
 
