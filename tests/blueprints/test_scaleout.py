@@ -13,6 +13,8 @@ from sfumato.testing.cluster import Cluster, cluster_env, running_cluster, scrat
 from sfumato.testing.live_server import TINY_MODEL_ID
 from tests.blueprints.support import CUTOUT_V1, wait_execution
 
+pytestmark = [pytest.mark.postgres, pytest.mark.scaleout]
+
 
 @pytest.fixture(scope="module")
 def cluster(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:

@@ -22,7 +22,7 @@ from tests.store.conftest import PG_ADMIN_URL
 OURS = {"blueprint_executions", "blueprint_steps"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     import psycopg
 

@@ -203,6 +203,7 @@ def build(
     generations.platform_elements = platform_elements
     # Every job creation point charges through the one ledger (services/credits/ledger.py).
     generations.credits = variations.credits = motion.credits = trainings.credits = credits
+    blueprints.prices = credits.table  # a blueprint version's cost: its steps priced as their jobs are
     variations.files = files
     warmup = None
     if settings.broker_url:

@@ -149,7 +149,7 @@ def _version_out(view: VersionView) -> BlueprintVersionOut:
     return BlueprintVersionOut(
         akUUID=v.id,
         blueprintId=v.blueprint_id,
-        cost=0,
+        cost=view.cost,
         createdAt=timestamp(v.created_at),
         updatedAt=timestamp(v.updated_at),
         executability=Executability(isExecutable=not view.missing_models, reasons=reasons),

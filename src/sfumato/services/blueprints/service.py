@@ -25,8 +25,10 @@ from sfumato.services.blueprints.definitions import (
 from sfumato.services.blueprints.fetch import FetchRefused, ImageFetcher, keep_as_init_image, refused
 from sfumato.services.blueprints.overrides import NodeInput, check_overrides, plan_nodes
 from sfumato.services.blueprints.paging import Page, paginate
-from sfumato.services.blueprints.runner import ExecutionRunner
+from sfumato.services.blueprints.runner import TRANSFORMS, ExecutionRunner
 from sfumato.services.catalog import Catalog
+from sfumato.services.credits.quotes import generation_price, svd_price, variation_price
+from sfumato.services.credits.table import PriceTable
 from sfumato.services.errors import InvalidRequest, NotFound, SfumatoError
 from sfumato.store.blueprints import BlueprintExecution, BlueprintStep
 from sfumato.store.database import Database
@@ -45,6 +47,7 @@ class VersionView:
     version: Version
     models: list[str]
     missing_models: list[str]
+    cost: int  # the credits its steps' jobs cost with its settings (0 without a price table)
     inputs: list[dict[str, Any]]  # what a client may override: nodeId, settingName, default...
     outputs: list[dict[str, Any]]
 
@@ -102,6 +105,7 @@ class Blueprints:
         self.runner = runner
         self._fetcher = fetcher
         self._blueprints = list(blueprints)
+        self.prices: PriceTable | None = None  # the composition root sets the credits' table
 
     # --- blueprints and versions (not per user: the server's) ---
     def list_blueprints(
@@ -162,7 +166,34 @@ class Blueprints:
                 inputs.append(item)
         fed = set(v.inputs.values())
         outputs = [{"nodeId": n.id, "operation": n.operation, "makes": n.op.makes} for n in v.nodes if n.id not in fed]
-        return VersionView(v, models, missing, inputs, outputs)
+        return VersionView(v, models, missing, self._cost(v), inputs, outputs)
+
+    def _cost(self, v: Version) -> int:
+        """What running the version as it is costs: each step priced as the service that makes its job prices it
+        (the price table of services/credits); a node whose model is not installed counts nothing."""
+        if self.prices is None:
+            return 0
+        total = 0
+        for n in v.nodes:
+            try:
+                if n.operation == "generate":
+                    model = self._catalog.resolve_for_generation(n.settings.get("model_id"))
+                    row = Generation(
+                        width=n.settings.get("width") or model.default_width,
+                        height=n.settings.get("height") or model.default_height,
+                        num_images=n.settings.get("num_images") or 1,
+                        num_inference_steps=n.settings.get("num_inference_steps") or model.recommended_steps or 15,
+                        sd_version=model.sd_version,
+                        options={},
+                    )
+                    total += generation_price(self.prices, row, custom_model=False)
+                elif n.operation in TRANSFORMS:
+                    total += variation_price(self.prices, TRANSFORMS[n.operation])
+                elif n.operation == "motion_svd":
+                    total += svd_price(self.prices)
+            except SfumatoError:
+                continue
+        return total
 
     def _installed(self, model_id: str) -> bool:
         try:
