@@ -247,7 +247,8 @@ def test_a_wrong_kind_of_id_says_which_id_belongs_there(server: LiveServer) -> N
     client = server.client("mixer")
     res = client.post("/models-3d/upload", json={"modelExtension": "obj"}).json()["uploadModelAsset"]
     assert post_form(res["modelUrl"], res["modelFields"], cube_obj()).status_code == 204
-    texture_id = client.post("/generations-texture", json={"modelAssetId": res["modelId"], "prompt": "a red cube"})
+    body = {"modelAssetId": res["modelId"], "prompt": "a red cube", "preview": True}
+    texture_id = client.post("/generations-texture", json=body)
     texture_id = texture_id.json()["textureGenerationJob"]["id"]
     answer = client.post("/generations-texture", json={"modelAssetId": texture_id, "prompt": "red"})
     assert answer.status_code == 400 and "is a texture generation id, not a model asset id" in answer.json()["error"]

@@ -1,9 +1,11 @@
 """3D with object storage (moto's S3 on loopback): the mesh still goes through our receiver (it is parsed before
 it is kept) and lands in the bucket; the mesh, the atlas, the preview and the OBJ with UVs are presigned S3
-URLs that download without auth; deleting the asset removes its objects."""
+URLs that download without auth; deleting the asset removes its objects. The same server paints textures with
+a model that has a depth ControlNet installed (a tiny random one): its jobs use it and say so in `method`."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from sfumato.store.s3 import S3FileStore, make_s3_client
 from sfumato.testing.live_server import LiveServer
 from tests.conftest import S3_KEY, S3_REGION, S3_SECRET
+from tests.three_d.conftest import DEPTH_MODEL_ID
 from tests.three_d.support import cube_obj, post_form, three_d_server, wait_texture
 
 PREFIX = "three-d/"
@@ -30,16 +33,28 @@ def bucket(s3_endpoint: str) -> S3FileStore:
 
 @pytest.fixture(scope="module")
 def server(
-    tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str, bucket: S3FileStore
+    tiny_catalog: Path,
+    depth_model: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    s3_endpoint: str,
+    bucket: S3FileStore,
 ) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("three-d-s3")
+    catalog = root / "catalog"
+    catalog.mkdir()
+    (catalog / "tiny.json").write_text((tiny_catalog / "tiny.json").read_text())
+    entry = {"id": DEPTH_MODEL_ID, "name": "Tiny depth", "description": "tiny SD 1.5 + depth ControlNet",
+             "path": str(depth_model), "recommended_steps": 4}  # fmt: skip
+    (catalog / "depth.json").write_text(json.dumps([entry]))
     s3 = {
+        "SFUMATO_TEXTURE_MODEL_ID": DEPTH_MODEL_ID,
         "SFUMATO_STORAGE_URL": f"s3://{bucket.bucket}/{PREFIX}",
         "SFUMATO_S3_ENDPOINT_URL": s3_endpoint,
         "SFUMATO_S3_REGION": S3_REGION,
         "SFUMATO_S3_ACCESS_KEY_ID": S3_KEY,
         "SFUMATO_S3_SECRET_ACCESS_KEY": S3_SECRET,
     }
-    with three_d_server(tmp_path_factory.mktemp("three-d-s3"), tiny_catalog, s3) as live:
+    with three_d_server(root, catalog, s3) as live:
         yield live
 
 
@@ -59,6 +74,7 @@ def test_meshes_and_textures_live_in_the_bucket(server: LiveServer, bucket: S3Fi
     texture_id = client.post("/generations-texture", json=body).json()["textureGenerationJob"]["id"]
     done = wait_texture(client, texture_id)
     assert done["status"] == "COMPLETE", done
+    assert done["method"] == "depth-controlnet+img2img"  # the texture model has a depth ControlNet
     for url in (done["model_asset_texture_images"][0]["url"], done["previewUrl"], done["meshUrl"], done["materialUrl"]):
         answer = httpx.get(url)
         assert answer.status_code == 200 and len(answer.content) > 50, url
