@@ -365,3 +365,22 @@ def test_texture_jobs_are_charged_what_the_calculator_says_and_refused_beyond_th
     me = client.get("/me").json()["user_details"][0]
     assert me["apiPaidTokens"] + me["apiSubscriptionTokens"] == full - 1 - preview
     wait_texture(client, job["id"])
+
+
+def test_a_texture_whose_mesh_vanished_fails_with_a_reason_and_is_refunded(server: LiveServer) -> None:
+    client = server.client("unlucky")
+    cli(server.env, "users", "set", "unlucky", "--credits", "50")
+    res = client.post("/models-3d/upload", json={"modelExtension": "obj"}).json()["uploadModelAsset"]
+    assert post_form(res["modelUrl"], res["modelFields"], cube_obj()).status_code == 204
+    (mesh,) = files_under(server, res["modelId"])
+    mesh.unlink()  # the stored file is lost (an operator's mistake, a broken disk)
+    body = {"modelAssetId": res["modelId"], "prompt": "a red cube", "preview": True}
+    job = client.post("/generations-texture", json=body, headers={"Content-Type": "application/json"}).json()
+    done = wait_texture(client, job["textureGenerationJob"]["id"])
+    assert done["status"] == "FAILED" and "mesh was deleted before the job ran" in done["failureReason"], done
+    assert done["model_asset_texture_images"] == [] and "previewUrl" not in done
+    me = client.get("/me").json()["user_details"][0]
+    assert me["apiPaidTokens"] + me["apiSubscriptionTokens"] == 50  # the charge came back
+    # A JSON body on GET (the Python SDK sends one with request_body) changes nothing: the path wins.
+    again = client.request("GET", f"/generations-texture/{done['id']}", json={"id": "something-else"})
+    assert again.status_code == 200 and again.json()["model_asset_texture_generations_by_pk"]["id"] == done["id"]
