@@ -62,8 +62,13 @@ def files_under(server: LiveServer, needle: str) -> list[Path]:
 def test_upload_get_list_delete_through_the_python_sdk(server: LiveServer) -> None:
     client = sdk(server, "modeller")
     me = server.user("modeller")["user_id"]
-    model_id, posted = upload(client, cube_obj(), "cube")
+    res = client.three_d_model_assets.upload_model_asset(request={"model_extension": "obj", "name": "cube"})
+    target = res.object.upload_model_asset
+    model_id = target.model_id
+    posted = post_form(target.model_url, target.model_fields_, cube_obj())
     assert posted.status_code == 204, posted.text
+    again = post_form(target.model_url, target.model_fields_, sphere_obj())  # the same form, twice
+    assert again.status_code == 400 and "already uploaded" in again.json()["error"], again.text
     asset = client.three_d_model_assets.get3_d_model_by_id(id=model_id).object.model_assets_by_pk
     assert asset is not None and asset.id == model_id and asset.name == "cube" and asset.user_id == me
     assert asset.created_at and asset.updated_at

@@ -154,18 +154,20 @@ class ModelAssets:
                 f"{reason}. Nothing was kept; POST a fixed file with the same form (it lasts "
                 f"{int(self.policy.ttl.total_seconds())} seconds) or call {UPLOAD_CALL} again"
             ) from None
-        self._files.put(key, data)
-        try:
-            with self._db.session() as s:
-                row = s.get(ModelAsset, asset_id, with_for_update=True)
-                if row is None or row.status != "RESERVED":
-                    raise UploadRefused(f"this model asset was deleted or uploaded meanwhile; call {UPLOAD_CALL}")
+        with self._db.session() as s:
+            # Row lock (PostgreSQL): of two posts of one form, the second waits, then finds it uploaded.
+            row = s.get(ModelAsset, asset_id, with_for_update=True)
+            if row is None or row.status != "RESERVED":
+                raise UploadRefused(f"this model asset was deleted or uploaded meanwhile; call {UPLOAD_CALL}")
+            self._files.put(key, data)
+            try:
                 row.status, row.refusal, row.size_bytes = "READY", None, len(data)
                 row.vertices, row.faces, row.has_uvs = len(mesh.vertices), len(mesh.faces), mesh.uvs is not None
                 row.uploaded_at = row.updated_at = datetime.now(UTC)
-        except BaseException:
-            self._files.delete(key)
-            raise
+                s.flush()
+            except BaseException:
+                self._files.delete(key)
+                raise
         return asset_id
 
     def owned(self, s: Session, user_id: str, asset_id: str, field: str = "id") -> ModelAsset:
