@@ -141,10 +141,10 @@ def test_a_kind_registered_without_its_handler_parts_is_refused(tmp_path: Path) 
 
 
 def test_the_composition_root_registers_the_builtin_kinds_and_plugins(app: Container) -> None:
-    builtin = ["generation", "variation", "motion", "video-upscale", "training"]
+    builtin = ["generation", "variation", "motion", "video-upscale", "texture", "training"]
     assert app.runner.kinds.names() == [*builtin, ECHO, ECHO_LONG]
     lanes = [app.runner.kinds.lane_of(k) for k in app.runner.kinds.names()]
-    assert lanes == ["interactive", "interactive", "long", "long", "long", "interactive", "long"]
+    assert lanes == ["interactive", "interactive", "long", "long", "long", "long", "interactive", "long"]
 
 
 # --- a kind from a plugin, end to end -----------------------------------------------------------------------
