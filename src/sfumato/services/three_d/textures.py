@@ -142,7 +142,13 @@ class Textures:
         direction = preview_direction(p.preview_direction)
         if p.seed is not None and not 0 <= p.seed <= SEED_MAX:
             raise InvalidRequest(f"seed must be from 0 to {SEED_MAX}, got {p.seed}", field="seed")
-        model = self._catalog.resolve_for_generation(self.model_id)
+        try:
+            model = self._catalog.resolve_for_generation(self.model_id)
+        except InvalidRequest as exc:  # the operator's SFUMATO_TEXTURE_MODEL_ID names no image model here
+            raise InvalidRequest(
+                f"this server's texture model cannot paint: {exc.message.split(';')[0]}; the operator sets "
+                "SFUMATO_TEXTURE_MODEL_ID to an image model of GET /platformModels (or leaves it unset)"
+            ) from None
         if (p.sd_version or "").strip() and (p.sd_version or "").strip().upper() != model.sd_version.upper():
             raise InvalidRequest(
                 f"sd_version: this server paints textures with {model.name} ({model.sd_version}); send sd_version "
