@@ -13,8 +13,10 @@ import httpx
 import psycopg
 import pytest
 
+from sfumato.services.credits import Credits
+from sfumato.store.database import Database
 from sfumato.testing.cluster import scratch_database
-from sfumato.testing.live_server import TINY_MODEL_ID, LiveServer, cli, cli_json, free_port, server_env
+from sfumato.testing.live_server import TINY_MODEL_ID, LiveServer, free_port, server_env
 
 REQUESTS = 30
 # 512x512, one image, 20 steps: 2 x 20/15 = 2.67 -> 3 credits; 10 subscription + 11 paid = 21 = 7 jobs.
@@ -39,7 +41,9 @@ def pg_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 def test_thirty_simultaneous_requests_against_a_balance_for_seven(pg_server: tuple[LiveServer, str]) -> None:
     server, url = pg_server
     key = server.user("conny")["api_key"]
-    cli(server.env, "users", "set", "conny", "--renew-monthly", "10", "--credits", "11")
+    db = Database(url)
+    operator = Credits(db)  # what `sfumato users set` calls, in this process (a process start saved)
+    operator.set_balance("conny", credits=11, monthly=10)
     start = threading.Barrier(REQUESTS)
 
     def post(_: int) -> httpx.Response:
@@ -55,10 +59,12 @@ def test_thirty_simultaneous_requests_against_a_balance_for_seven(pg_server: tup
     assert all(job["apiCreditCost"] == 3 for job in accepted)
     assert all("costs 3 credits" in r["error"] and "your balance is" in r["error"] for r in refused)
 
-    book = cli_json(server.env, "users", "credits", "conny", "--limit", "100")
-    assert (book["subscription_tokens"], book["paid_tokens"]) == (0, 0)
-    assert sorted(c["job_id"] for c in book["charges"]) == sorted(j["generationId"] for j in accepted)
-    assert sum(c["amount"] for c in book["charges"]) == 21 and all(c["enforced"] for c in book["charges"])
+    user_id = server.user("conny")["user_id"]
+    balance, book = operator.balance(user_id), operator.ledger(user_id)
+    db.dispose()
+    assert (balance.subscription_tokens, balance.paid_tokens) == (0, 0)
+    assert sorted(c.job_id or "" for c in book) == sorted(j["generationId"] for j in accepted)
+    assert sum(c.amount for c in book) == 21 and all(c.enforced and c.refunded_at is None for c in book)
     with psycopg.connect(url) as db:  # what the database holds, not what the server says
         jobs = db.execute("SELECT count(*) FROM generations").fetchone()
         taken = db.execute("SELECT sum(from_subscription), sum(from_paid) FROM credit_charges").fetchone()
