@@ -34,6 +34,7 @@ _ERRORS = {
     "401": "No API key, or not a key of this server (Authorization: Bearer KEY).",
     "404": "No such thing for this user (another user's ids get the same answer).",
     "429": "Over a rate limit or the queue cap: try again later.",
+    "402": "The user's credit balance cannot pay for this; `error` says the cost and the balance (docs/credits.md).",
 }
 
 
@@ -93,6 +94,8 @@ def truthful(
             codes = ["400", "401", "429"]
             if "{" in path or any(ID_FIELD.search(f) for f in _properties(schemas, body_ref)):
                 codes.append("404")
+            if _charges(op, schemas):
+                codes.append("402")
             for code in codes:
                 responses.setdefault(code, _error_response(_ERRORS[code]))
     return spec
@@ -137,6 +140,23 @@ def _enum(prop: dict[str, Any], values: list[Any]) -> None:
 def _range(prop: dict[str, Any], low: float, high: float) -> None:
     for target in [o for o in prop.get("anyOf", []) if o.get("type") in ("integer", "number")] or [prop]:
         target["minimum"], target["maximum"] = low, high
+
+
+def _charges(op: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    """A paid operation: its answer carries `apiCreditCost` (services/credits/ charges it; 402 when it cannot)."""
+    schema = op.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    seen: set[str] = set()
+
+    def has_cost(node: Any) -> bool:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref not in seen:
+                seen.add(ref)
+                return has_cost(schemas.get(ref.rsplit("/", 1)[-1], {}))
+            return "apiCreditCost" in node.get("properties", {}) or any(has_cost(v) for v in node.values())
+        return isinstance(node, list) and any(has_cost(v) for v in node)
+
+    return has_cost(schema)
 
 
 def _properties(schemas: dict[str, Any], name: str | None) -> list[str]:
