@@ -159,3 +159,21 @@ def test_deleting_the_user_deletes_balance_and_ledger(world: dict) -> None:
     with world["db"].session() as s:
         assert s.scalar(select(func.count()).select_from(CreditCharge)) == 0
         assert s.scalar(select(func.count()).select_from(CreditBalance)) == 0
+
+
+def test_a_synchronous_call_that_fails_on_the_server_gives_its_credits_back(world: dict) -> None:
+    from sfumato.services.errors import UpstreamFailed
+    from sfumato.services.prompt_tools import ChatSettings, PromptTools
+    from sfumato.testing.live_server import free_port
+
+    tools = PromptTools(lambda: None, ChatSettings(f"http://127.0.0.1:{free_port()}/v1", "m", None))
+    tools.credits = world["credits"]
+    world["credits"].set_balance("carol", credits=10)
+    with pytest.raises(UpstreamFailed):  # the operator's chat endpoint is down: a 502
+        tools.random(world["user"])
+    [charge] = charges(world)
+    assert (charge.job_kind, charge.amount, charge.refunded_at is not None) == ("prompt-random", 4, True)
+    assert world["credits"].balance(world["user"]).paid_tokens == 10
+    with pytest.raises(InvalidRequest):  # refused before the charge: nothing recorded
+        tools.improve("", None, None, world["user"])
+    assert len(charges(world)) == 1
