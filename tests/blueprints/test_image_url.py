@@ -10,7 +10,7 @@ from sfumato.testing.live_server import LiveServer
 from tests.blueprints.support import RESTYLE_V1, wait_execution
 
 
-def restyle(server: LiveServer, url: str, user: str = "bp-url") -> tuple[int, dict]:
+def restyle(server: LiveServer, url: str, user: str = "bp-alice") -> tuple[int, dict]:
     answer = server.client(user).post(
         "/blueprint-executions",
         json={
@@ -49,9 +49,9 @@ def test_what_is_not_an_image_is_refused(bp_server: LiveServer, image_host: str)
 
 
 def test_an_allowed_url_is_fetched_kept_as_an_init_image_and_restyled(bp_server: LiveServer, image_host: str) -> None:
-    status, body = restyle(bp_server, f"{image_host}/red.png", "bp-fetch")
+    status, body = restyle(bp_server, f"{image_host}/red.png")
     assert status == 200, body
-    client = bp_server.client("bp-fetch")
+    client = bp_server.client("bp-alice")
     ex = wait_execution(client, body["executeBlueprint"]["akUUID"])
     assert ex["status"] == "COMPLETED", ex
     assert ex["inputs"] == [{"nodeId": "image", "settingName": "imageUrl", "value": f"{image_host}/red.png"}]

@@ -13,7 +13,7 @@ from sfumato.testing.live_server import LiveServer
 from tests.blueprints.support import CUTOUT_V1, QUICK_V1, RESTYLE_V1
 
 
-def execute(server: LiveServer, version: str, node_inputs: list[dict[str, Any]], user: str = "bp-bad") -> Any:
+def execute(server: LiveServer, version: str, node_inputs: list[dict[str, Any]], user: str = "bp-alice") -> Any:
     client = server.client(user)
     return client.post(
         "/blueprint-executions",
@@ -58,15 +58,15 @@ def test_a_bad_override_is_a_400_naming_the_node_and_the_field(
 
 
 def test_a_refused_execution_keeps_nothing(bp_server: LiveServer) -> None:
-    user = bp_server.user("bp-nothing")
-    answer = execute(bp_server, QUICK_V1, [{"nodeId": "nope", "settingName": "text", "value": "x"}], "bp-nothing")
+    client, user_id = bp_server.client("bp-alice"), bp_server.user("bp-alice")["user_id"]
+    before = client.get(f"/generations/user/{user_id}", params={"limit": 1000}).json()["generations"]
+    answer = execute(bp_server, QUICK_V1, [{"nodeId": "nope", "settingName": "text", "value": "x"}])
     assert answer.status_code == 400
-    generations = bp_server.client("bp-nothing").get(f"/generations/user/{user['user_id']}").json()["generations"]
-    assert generations == []
+    assert client.get(f"/generations/user/{user_id}", params={"limit": 1000}).json()["generations"] == before
 
 
 def test_the_python_sdk_raises_its_typed_error_with_the_message(bp_server: LiveServer) -> None:
-    client = LeonardoAiSDK(bearer_auth=bp_server.user("bp-bad")["api_key"], server_url=bp_server.api_url)
+    client = LeonardoAiSDK(bearer_auth=bp_server.user("bp-alice")["api_key"], server_url=bp_server.api_url)
     body = {
         "blueprintVersionId": CUTOUT_V1,
         "input": {"nodeInputs": [{"nodeId": "upscale", "settingName": "text", "value": "x"}], "public": False},
@@ -77,7 +77,7 @@ def test_the_python_sdk_raises_its_typed_error_with_the_message(bp_server: LiveS
 
 
 def test_missing_parts_of_the_body_are_400s(bp_server: LiveServer) -> None:
-    client = bp_server.client("bp-bad")
+    client = bp_server.client("bp-alice")
     no_version = client.post("/blueprint-executions", json={"input": {"nodeInputs": [], "public": False}})
     assert no_version.status_code == 400 and "blueprintVersionId" in no_version.json()["error"]
     no_input = client.post("/blueprint-executions", json={"blueprintVersionId": QUICK_V1})

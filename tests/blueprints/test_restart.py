@@ -12,7 +12,7 @@ from tests.blueprints.support import CUTOUT_V1, wait_execution
 
 
 def test_sigkill_mid_execution_then_restart_completes_it(bp_server: LiveServer) -> None:
-    with bp_server.client("bp-restart") as client:
+    with bp_server.client("bp-alice") as client:
         body = {"blueprintVersionId": CUTOUT_V1, "input": {"nodeInputs": [], "public": False}}
         execution_id = client.post("/blueprint-executions", json=body).json()["executeBlueprint"]["akUUID"]
     bp_server.kill()  # three jobs, a second or more of work: the kill lands before the last one ends
@@ -24,7 +24,7 @@ def test_sigkill_mid_execution_then_restart_completes_it(bp_server: LiveServer) 
     assert status == "QUEUED" and steps[-1] == "WAITING", (status, steps)
     bp_server.port = free_port()
     bp_server.start()
-    with bp_server.client("bp-restart") as client:
+    with bp_server.client("bp-alice") as client:
         done = wait_execution(client, execution_id)
     assert done["status"] == "COMPLETED", done
     assert [s["status"] for s in done["steps"]] == ["COMPLETE", "COMPLETE", "COMPLETE"]

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.scaleout]
 @pytest.fixture(scope="module")
 def cluster(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("bp-scaleout")
-    with scratch_database("sfumato_bp") as pg, scratch_redis(offset=7) as broker:
+    with scratch_database("sfumato_bp") as pg, scratch_redis() as broker:
         env = cluster_env(root / "data", tiny_catalog, pg, broker)
         with running_cluster(env, root, pg, 1, [[TINY_MODEL_ID]]) as c:
             yield c

@@ -20,7 +20,7 @@ def test_blueprint_responses_validate_against_the_served_spec(bp_server: LiveSer
         schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         jsonschema.validate(body, {**schema, "components": spec["components"]}, cls=jsonschema.Draft202012Validator)
 
-    client = bp_server.client("bp-spec")
+    client = bp_server.client("bp-alice")
     check("get", "/blueprints", client.get("/blueprints").json())
     check("get", "/blueprints/{id}", client.get(f"/blueprints/{QUICK}").json())
     check("get", "/blueprints/{id}/versions", client.get(f"/blueprints/{QUICK}/versions").json())

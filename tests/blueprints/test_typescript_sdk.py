@@ -24,8 +24,8 @@ def test_typescript_sdk_executes_and_reads_a_blueprint(bp_server: LiveServer) ->
     env = {
         **os.environ,
         "SERVER_URL": bp_server.api_url,
-        "API_KEY": bp_server.user("bp-ts")["api_key"],
-        "OTHER_API_KEY": bp_server.user("bp-ts-other")["api_key"],
+        "API_KEY": bp_server.user("bp-alice")["api_key"],
+        "OTHER_API_KEY": bp_server.user("bp-stranger")["api_key"],
         "BLUEPRINT_ID": QUICK,
         "VERSION_ID": QUICK_V1,
         "POLL_TIMEOUT_S": "120",

@@ -13,7 +13,7 @@ from tests.webhooks.support import Receiver, webhook_key
 def test_each_steps_job_sends_its_webhook(bp_server: LiveServer) -> None:
     receiver = Receiver(free_port()).start()
     try:
-        key = webhook_key(bp_server, "bp-hooked", receiver.url)
+        key = webhook_key(bp_server, "bp-alice", receiver.url)
         client = httpx.Client(base_url=bp_server.api_url, headers={"Authorization": f"Bearer {key['api_key']}"})
         body = {"blueprintVersionId": CUTOUT_V1, "input": {"nodeInputs": [], "public": False}}
         execution_id = client.post("/blueprint-executions", json=body).json()["executeBlueprint"]["akUUID"]
