@@ -14,7 +14,9 @@ from sfumato.engine.texture.atlas import project_views, texels_of, with_uvs
 from sfumato.engine.texture.mesh import Mesh, MeshLimits, MeshRejected, load_mesh, write_obj
 from sfumato.engine.texture.pipeline import TextureJob, texture_mesh
 from sfumato.engine.texture.raster import rasterize
+from sfumato.engine.texture.unwrap import UnwrapFailed, generate_uvs
 from sfumato.engine.texture.views import ALL_VIEWS, FRAME, Camera, guide_pictures, render_textured
+from sfumato.jobs.handlers.texture import TextureHandler
 
 COLOURS = {
     "front": (255, 0, 0),
@@ -147,3 +149,13 @@ def test_load_mesh_refuses_what_it_cannot_texture() -> None:
         load_mesh(b"v 0 0 0\nv 0 0 0\nv 0 0 0\nf 1 2 3\n", "obj")
     with pytest.raises(MeshRejected, match="could not be read as GLB"):
         load_mesh(b"glTF not really", "glb")
+
+
+def test_an_unwrapper_crash_is_a_refusal_not_a_dead_worker() -> None:
+    """xatlas 0.0.11 dies with SIGSEGV on this icosphere; in its child process that is a reason, and this
+    process (a worker, in production) lives on."""
+    sphere = trimesh.creation.icosphere(subdivisions=6)
+    with pytest.raises(UnwrapFailed, match="crashed .* upload the mesh with its own UVs"):
+        generate_uvs(np.asarray(sphere.vertices), np.asarray(sphere.faces))
+    reason = TextureHandler(None, None, None).failure_reason(UnwrapFailed("the UV unwrapper failed"))  # type: ignore[arg-type]
+    assert reason == "the UV unwrapper failed"

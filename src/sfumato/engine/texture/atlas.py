@@ -11,6 +11,7 @@ from PIL import Image
 
 from sfumato.engine.texture.mesh import Mesh
 from sfumato.engine.texture.raster import Fragments, rasterize
+from sfumato.engine.texture.unwrap import generate_uvs
 from sfumato.engine.texture.views import Camera, sample, uv_to_pixels
 
 MIN_FACING = 0.05  # a camera must see a texel at least this head-on (cosine) to paint it
@@ -27,9 +28,7 @@ def with_uvs(mesh: Mesh) -> tuple[Mesh, bool]:
     """The mesh with usable UVs, and whether they were generated here (xatlas splits vertices at seams)."""
     if usable_uvs(mesh):
         return Mesh(mesh.vertices, mesh.faces, np.clip(mesh.uvs, 0, 1)), False  # type: ignore[arg-type]
-    import xatlas
-
-    vmapping, indices, uvs = xatlas.parametrize(mesh.vertices.astype(np.float32), mesh.faces.astype(np.uint32))
+    vmapping, indices, uvs = generate_uvs(mesh.vertices, mesh.faces)  # xatlas, in a child process
     return Mesh(mesh.vertices[vmapping], indices.astype(np.int64), uvs.astype(np.float64)), True
 
 

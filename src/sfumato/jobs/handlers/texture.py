@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sfumato.engine.control import ControlInput, controlnet_folder
 from sfumato.engine.texture.mesh import MeshLimits, load_mesh, write_obj
 from sfumato.engine.texture.pipeline import Guide, TextureJob, texture_mesh
+from sfumato.engine.texture.unwrap import UnwrapFailed
 from sfumato.engine.types import GenerateRequest, GenerateResult, ProgressCallback
 from sfumato.jobs.core.context import JobContext
 from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
@@ -54,6 +55,8 @@ class TextureHandler:
         self._engine = engine
 
     def failure_reason(self, exc: Exception) -> str | None:
+        if isinstance(exc, UnwrapFailed):  # the mesh needs UVs and xatlas could not make them
+            return str(exc)
         return MESH_DELETED if isinstance(exc, (FileNotFoundError, MeshMissing)) else None
 
     def discard(self, row: TextureGeneration) -> None:
