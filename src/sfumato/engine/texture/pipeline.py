@@ -58,6 +58,7 @@ def texture_mesh(job: TextureJob, paint: Paint, progress: Callable[[int, int], N
     started = time.perf_counter()
     original, generated = with_uvs(job.mesh)
     mesh = original.normalized()  # what the cameras frame; the UVs (and the atlas) are the same
+    unwrapped = time.perf_counter()
     names = [job.preview_direction] if job.preview else list(ALL_VIEWS)
     taken: list[tuple[Camera, Image.Image]] = []
     seen: list[Fragments] = []
@@ -73,5 +74,10 @@ def texture_mesh(job: TextureJob, paint: Paint, progress: Callable[[int, int], N
     projected = time.perf_counter()
     camera = Camera.named(job.preview_direction, job.preview_size, job.front_rotation_offset)
     preview = render_textured(mesh, atlas, camera)
-    seconds = {"paint": painted - started, "project": projected - painted, "preview": time.perf_counter() - projected}
+    seconds = {
+        "uvs": unwrapped - started,
+        "paint": painted - unwrapped,
+        "project": projected - painted,
+        "preview": time.perf_counter() - projected,
+    }
     return TextureResult(atlas, preview, original, generated, names, coverage, seconds)
