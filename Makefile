@@ -30,6 +30,13 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
 	  ($(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
+# The read-path benchmark drives wrk from another process (apt-get installs it when missing, as Chromium).
+WRK := /usr/bin/wrk
+$(WRK):
+	$(eval SUDO := $(if $(filter 0,$(shell id -u)),,sudo))
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk || \
+	  ($(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
+
 install: $(STAMP) $(TS_STAMP) $(CHROMIUM)
 
 run: $(STAMP)
@@ -46,7 +53,7 @@ test: $(STAMP) $(TS_STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q --durations=25  # the slowest 25: where the next trim goes
 
 # Every benchmark with quick settings, then one table of ratios (python bench/run_all.py --full: their defaults).
-bench: $(STAMP)
+bench: $(STAMP) $(WRK)
 	$(BIN)/python bench/run_all.py
 
 clean:

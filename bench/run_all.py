@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,11 +29,14 @@ class Benchmark:
     name: str
     quick: tuple[str, ...]  # flags that keep the run short; --full runs the script's own defaults
     needs_services: bool = False
+    needs_program: str = ""  # a command it drives (wrk); skipped, and said so, when it is not installed
 
 
 BENCHMARKS = (
     Benchmark("engine", ("--repeats", "3", "--switches", "30")),
     Benchmark("server", ("--runs", "3", "--switches", "15")),
+    Benchmark("batching", ("--requests", "12")),
+    Benchmark("read_path", ("--seconds", "5"), needs_program="wrk"),
     Benchmark("starter", ("--repeats", "3")),
     Benchmark("motion", ("--runs", "3")),
     Benchmark("elements", ("--runs", "3")),
@@ -78,6 +82,10 @@ def services_down() -> str:
 def run(bench: Benchmark, full: bool, out: Path) -> Outcome:
     if bench.needs_services and (why := services_down()):
         return Outcome(bench.name, 0.0, [], why)
+    if bench.needs_program and shutil.which(bench.needs_program) is None:
+        return Outcome(
+            bench.name, 0.0, [], f"skipped: needs {bench.needs_program} (apt-get install {bench.needs_program})"
+        )
     ratios_file = out / f"{bench.name}.json"
     command = [sys.executable, str(BENCH / f"bench_{bench.name}.py"), "--ratios-json", str(ratios_file)]
     command += [] if full else list(bench.quick)

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     signup: Literal["open", "closed"] = Field(
         default="closed", description="Web app sign-up page: open lets anyone create an account at /app/signup."
     )
+    batch_images: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Most images one engine call renders for a batch of waiting text-to-image jobs that share a model, "
+            "size, steps, guidance and scheduler (1: every job alone). Raise it on a GPU with memory to spare."
+        ),
+    )
     max_job_attempts: int = Field(default=3, description="Attempts before a job that crashes is FAILED.")
     job_sweep_seconds: float = Field(
         default=30.0,

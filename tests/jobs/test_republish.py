@@ -37,7 +37,7 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def broker_url(kind: str) -> Iterator[str]:
-    with scratch_broker(kind, offset=6) as url:
+    with scratch_broker(kind) as url:
         yield url
 
 

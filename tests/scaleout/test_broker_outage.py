@@ -39,7 +39,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 def cluster(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, broker: RedisServer) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("outage")
     # Rate limits live in the machine's Redis: only the broker goes down here.
-    with scratch_database("sfumato_outage") as pg, scratch_redis(offset=5) as limits:
+    with scratch_database("sfumato_outage") as pg, scratch_redis() as limits:
         env = cluster_env(
             root / "data",
             tiny_catalog,

@@ -25,7 +25,7 @@ PLUGIN = "sfumato.testing.echo_kind:register"
 @pytest.fixture(scope="module")
 def world(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Container]]:
     root = tmp_path_factory.mktemp("job-kinds")
-    with scratch_database("sfumato_kinds") as pg, scratch_redis(offset=1) as broker:
+    with scratch_database("sfumato_kinds") as pg, scratch_redis() as broker:
         env = cluster_env(
             root / "data",
             tiny_catalog,
@@ -132,6 +132,33 @@ def test_a_training_runs_on_the_long_lane_of_a_celery_worker(world: tuple[Cluste
     with c.db.session() as s:
         key = s.get(Training, view.id).adapter_key
     assert key is not None and len(c.files.get(key)) > 1000
+
+
+def test_generations_waiting_on_a_celery_worker_run_as_one_batch(world: tuple[Cluster, Container]) -> None:
+    """The worker is busy; three compatible generations queue up behind; the first one it takes brings the
+    other two along from the database (one engine call), and their own deliveries then change nothing."""
+    from sfumato.services.generations import GenerationParams
+    from sfumato.store.models import Generation
+
+    cluster, c = world
+    user_id, _ = c.accounts.create_user("batcher")
+    busy = add_echo(c.db, user_id, TINY_MODEL_ID, long=True, steps=40, step_seconds=0.05)
+    c.dispatcher.submit(ECHO_LONG, busy)
+    deadline = time.monotonic() + 60
+    while not steps_of(c, busy) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs = [
+        c.generations.create(user_id, None, GenerationParams(prompt=p, width=64, height=64, num_images=1, seed=3))
+        for p in ("a red cat", "a blue house", "green hills")
+    ]
+    for job in jobs:
+        assert wait_final(c, Generation, job, timeout=120) == "COMPLETE", cluster.logs()[-3000:]
+    for job in jobs:
+        events = [r.event for r in c.runner.events.read(job)]
+        assert JobLog("runs in a batch of 3 jobs") in events, events
+        assert sum(isinstance(e, JobStarted) for e in events) == 1  # claimed once, by the batch
+    with c.db.session() as s:
+        assert [s.get(Generation, j).attempts for j in jobs] == [1, 1, 1]
 
 
 def test_a_worker_stopped_mid_job_hands_it_back_and_another_worker_finishes_it(

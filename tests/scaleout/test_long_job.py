@@ -77,7 +77,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, short_server_heartbeat: in
     catalog.mkdir()
     entry = {"id": TINY_MODEL_ID, "name": "Tiny", "description": "tiny", "path": str(model), "recommended_steps": 10}
     (catalog / "tiny.json").write_text(json.dumps([entry]))
-    with scratch_database("sfumato_longjob") as pg, scratch_redis(offset=3) as limits, scratch_vhost() as broker:
+    with scratch_database("sfumato_longjob") as pg, scratch_redis() as limits, scratch_vhost() as broker:
         # A worker short of CPU must not look dead, and the reaper must not publish the job again: any second
         # delivery seen here comes from the broker.
         env = cluster_env(

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(300)]
 def live_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Overrides the session's embedded server (tests/conftest.py) for the imported tests."""
     root = tmp_path_factory.mktemp("sdk-cluster")
-    with scratch_database("sfumato_sdk") as pg, scratch_redis(offset=3) as broker:
+    with scratch_database("sfumato_sdk") as pg, scratch_redis() as broker:
         env = cluster_env(root / "data", tiny_catalog, pg, broker)
         with running_cluster(env, root, pg, 2, [[TINY_MODEL_ID, TINY_XL_MODEL_ID]]) as cluster:
             yield cluster.apis[1]

@@ -227,3 +227,16 @@ def test_a_training_is_cancelled_from_the_models_page(server: LiveServer, page: 
         assert refused.status_code == 404
     with Database(f"sqlite:///{Path(server.env['SFUMATO_DATA_DIR']) / 'sfumato.db'}").session() as s:
         assert s.get(Training, mine).status == "PENDING"
+
+
+def test_a_generation_the_balance_cannot_pay_is_refused_with_402_and_the_cost(server: LiveServer) -> None:
+    """As the API answers the same refusal (docs/credits.md): 402, the cost and the balance said."""
+    user = new_user(server)
+    done = sfumato(server, "users", "set", user["name"], "--credits", "0")
+    assert done.returncode == 0, done.stderr
+    with http_sign_in(server, user["name"]) as web:
+        token = form_token(web.get("/app/generate").text)
+        fields = {"csrftoken": token, "prompt": "a red kite", "width": "64", "height": "64", "num_images": "1"}
+        refused = web.post("/app/generate", files={k: (None, v) for k, v in fields.items()})
+    assert refused.status_code == 402, refused.text
+    assert "costs" in refused.text and "balance is 0" in refused.text

@@ -159,7 +159,16 @@ def build(
     # The price table is checked here, so a bad SFUMATO_PRICE_TABLE stops the start with the key at fault.
     credits = Credits(db, PriceTable.load(settings.price_table))
     kinds = build_kinds(parts, webhooks, settings.job_kind_plugins, credits)
-    runner = JobRunner(db, kinds, JobEvents(db), files, settings.max_job_attempts, worker_id, lease_seconds)
+    runner = JobRunner(
+        db,
+        kinds,
+        JobEvents(db),
+        files,
+        settings.max_job_attempts,
+        worker_id,
+        lease_seconds,
+        batch_limit=settings.batch_images,
+    )
     dispatcher: Dispatcher
     if settings.broker_url:  # scale-out: Celery workers on other processes and machines
         dispatcher = build_celery_dispatcher(settings, db, runner)

@@ -8,7 +8,7 @@ import inspect
 import math
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,7 @@ class Engine:
         self.decode_chunk_frames = decode_chunk_frames  # video frames the VAE decodes at once (memory bound)
         self.cache = PipelineCache(memory_budget_bytes, device=device)
         self._lock = threading.Lock()
+        self._motion_lock = threading.Lock()  # one motion call at a time; see `motion`
         if device == "cpu":
             _set_torch_threads(num_threads)
 
@@ -223,6 +224,61 @@ class Engine:
             control_kinds=tuple(c.kind for c in request.controls),
         )
 
+    def generate_batch(
+        self, requests: Sequence[GenerateRequest], progress: Sequence[ProgressCallback]
+    ) -> list[GenerateResult | Exception]:
+        """Several text-to-image requests of one model, size, steps, guidance, scheduler, tiling and LoRAs
+        (`batchable`) in one pipeline call, each with its own prompt, negative prompt and seeds: request r's
+        image i starts from the noise of `r.seed + i`, as it would alone. `progress[r]` follows request r; one
+        that raises (a cancel) drops that request's result, and the call goes on for the others unless every
+        request has stopped. Returns, per request, its result or the exception that stopped it."""
+        for request in requests:
+            _validate(request)
+        first = requests[0]
+        mismatched = [r for r in requests[1:] if not batchable(first, r)]
+        if not batchable(first, first) or mismatched:
+            raise ValueError("generate_batch takes text-to-image requests that differ only in prompts and seeds")
+        counts = [r.num_images for r in requests]
+        spans = [slice(sum(counts[:i]), sum(counts[: i + 1])) for i in range(len(requests))]
+        stopped: dict[int, Exception] = {}
+        scheduler_name = normalize_scheduler_name(first.scheduler) if first.scheduler else None
+        with self._lock:
+            loaded = self.cache.get(first.model_path)
+            loaded.adapters.apply(loaded.pipe, first.adapters)
+            pipe = loaded.pipe
+            width, height = render_size(loaded, first.width, first.height)
+            kwargs = self._call_kwargs(pipe, first, width, height, None)
+            kwargs["prompt"] = [r.prompt for r in requests for _ in range(r.num_images)]
+            if first.negative_prompt and "negative_prompt" in kwargs:
+                kwargs["negative_prompt"] = [r.negative_prompt for r in requests for _ in range(r.num_images)]
+            kwargs["generator"] = [
+                torch.Generator("cpu").manual_seed((r.seed + i) & _SEED_MASK)
+                for r in requests
+                for i in range(r.num_images)
+            ]
+            if "num_images_per_prompt" in kwargs:
+                kwargs["num_images_per_prompt"] = 1
+            steps = first.num_inference_steps
+            kwargs["callback_on_step_end"] = _batch_step_callback(
+                list(progress), spans, steps, (width, height), stopped
+            )
+            scheduler = build_scheduler(scheduler_name, loaded.scheduler)
+            try:
+                with swapped_scheduler(pipe, scheduler), seamless_tiling(pipe, first.tiling), torch.inference_mode():
+                    output = pipe(**kwargs)
+            except Exception as exc:
+                if len(stopped) == len(requests) and any(exc is e for e in stopped.values()):
+                    return [stopped[i] for i in range(len(requests))]  # every request stopped: each says why
+                raise
+        results: list[GenerateResult | Exception] = []
+        for index, (request, span) in enumerate(zip(requests, spans, strict=True)):
+            if index in stopped:
+                results.append(stopped[index])
+                continue
+            images = [_finish(image, request.width, request.height) for image in output.images[span]]
+            results.append(GenerateResult(images=images, rendered_width=width, rendered_height=height))
+        return results
+
     def inpaint(self, request: InpaintRequest) -> Image.Image:
         """Repaint the white part of `request.mask` with the model's inpainting pipeline (a 4-channel
         text-to-image UNet works too: diffusers then blends the kept area back at every step)."""
@@ -281,8 +337,12 @@ class Engine:
         """Image to video on an SVD folder, at the folder's native size (or the bucket closest to the requested
         aspect) and frame count (sfumato_motion.json), with motionStrength as the motion bucket and, on a folder
         that follows one, the requested direction. Frames are decoded `decode_chunk_frames` at a time, so a
-        long clip never needs the VAE's memory for every frame at once."""
-        with self._lock:
+        long clip never needs the VAE's memory for every frame at once.
+
+        `progress` runs with the engine's lock released: a motion job is long, and its progress lets waiting
+        generations use the engine between its steps (the long lane gives way there). That is safe because no
+        other call touches a motion pipeline meanwhile: `_motion_lock` keeps motion calls one at a time."""
+        with self._motion_lock, self._lock:
             loaded = self.cache.get(request.model_path)
             pipe = loaded.pipe
             settings = read_motion_settings(loaded.path, getattr(pipe.unet.config, "num_frames", None))
@@ -310,11 +370,24 @@ class Engine:
                     raise ValueError(f"{loaded.path} cannot follow a motion direction (a stock SVD folder)")
                 kwargs["direction"] = request.direction
             if progress is not None:
-                kwargs["callback_on_step_end"] = _step_callback(progress, settings.steps)
+                kwargs["callback_on_step_end"] = _step_callback(self._unlocked(progress), settings.steps)
             with torch.inference_mode():
                 output = pipe(**kwargs)
         frames = [frame.convert("RGB") for frame in output.frames[0]]
         return MotionResult(frames=frames, fps=settings.fps, motion_bucket_id=bucket, steps=settings.steps)
+
+    def _unlocked(self, progress: ProgressCallback) -> ProgressCallback:
+        """`progress` called with the engine's lock released (the caller holds it), taken back afterwards,
+        also when progress raises (a cancel)."""
+
+        def call(step: int, total: int) -> None:
+            self._lock.release()
+            try:
+                progress(step, total)
+            finally:
+                self._lock.acquire()
+
+        return call
 
     def remove_background(self, image: Image.Image) -> tuple[Image.Image, str]:
         """RGBA with a transparent background, and the method used (no pipeline involved)."""
@@ -362,29 +435,65 @@ def wants_preview(progress: ProgressCallback) -> bool:
 
 
 def _step_callback(progress: ProgressCallback, steps: int, size: tuple[int, int] | None = None) -> Any:
-    preview = wants_preview(progress)
+    """One request's progress after each step (an exception it raises aborts the call)."""
+    return _batch_step_callback([progress], [slice(None)], steps, size, {})
+
+
+def _batch_step_callback(
+    progresses: list[ProgressCallback],
+    spans: list[slice],
+    steps: int,
+    size: tuple[int, int] | None,
+    stopped: dict[int, Exception],
+) -> Any:
+    """After each step, each request's progress with a preview of its own images (`spans`: its slice of the
+    batch). A progress that raises stops reporting for its request (recorded in `stopped`); once every
+    request has stopped, the exception aborts the pipeline call."""
+    previews = [wants_preview(p) for p in progresses]
 
     def on_step_end(pipe: DiffusionPipeline, step: int, timestep: Any, tensors: dict[str, Any]) -> dict:
         # num_timesteps can differ from the steps asked for (e.g. img2img strength); prefer the pipeline's.
-        total = getattr(pipe, "num_timesteps", None) or steps
+        total = int(getattr(pipe, "num_timesteps", None) or steps)
         latents = tensors.get("latents")
-        if not preview or latents is None or getattr(pipe, "vae", None) is None:
-            progress(step + 1, int(total))
-            return tensors
-
-        def make_preview() -> Image.Image | None:
-            try:  # a preview is a courtesy: it never fails the generation
-                factor = getattr(pipe, "vae_scale_factor", 8)  # 2 for the Starter, 8 for SD
-                return latent_preview(
-                    pipe.vae, latents, size or (latents.shape[-1] * factor, latents.shape[-2] * factor)
-                )
-            except Exception:
-                return None
-
-        progress(step + 1, int(total), make_preview)  # type: ignore[call-arg]
+        for index, (progress, span) in enumerate(zip(progresses, spans, strict=True)):
+            if index in stopped:
+                continue
+            try:
+                if previews[index] and latents is not None and getattr(pipe, "vae", None) is not None:
+                    progress(step + 1, total, _preview_maker(pipe, latents[span], size))  # type: ignore[call-arg]
+                else:
+                    progress(step + 1, total)
+            except Exception as exc:
+                stopped[index] = exc
+        if len(stopped) == len(progresses):
+            raise next(iter(stopped.values()))
         return tensors
 
     return on_step_end
+
+
+def _preview_maker(pipe: DiffusionPipeline, latents: torch.Tensor, size: tuple[int, int] | None) -> Any:
+    def make_preview() -> Image.Image | None:
+        try:  # a preview is a courtesy: it never fails the generation
+            factor = getattr(pipe, "vae_scale_factor", 8)  # 2 for the Starter, 8 for SD
+            return latent_preview(pipe.vae, latents, size or (latents.shape[-1] * factor, latents.shape[-2] * factor))
+        except Exception:
+            return None
+
+    return make_preview
+
+
+def batchable(first: GenerateRequest, other: GenerateRequest) -> bool:
+    """Whether `other` can share `first`'s pipeline call (generate_batch): plain text-to-image, and every
+    setting the call shares is equal."""
+    plain = other.init_image is None and not other.image_prompts and not other.controls and other.mask_image is None
+    shared = ("model_path", "width", "height", "num_inference_steps", "guidance_scale", "scheduler", "tiling")
+    return (
+        plain
+        and all(getattr(first, f) == getattr(other, f) for f in shared)
+        and bool(first.negative_prompt) == bool(other.negative_prompt)
+        and first.adapters == other.adapters
+    )
 
 
 def _pick_pipe(pipe: DiffusionPipeline, request: GenerateRequest) -> DiffusionPipeline:

@@ -1,5 +1,5 @@
 """A scaled-out deployment on loopback, for tests/scaleout/ and bench/bench_scaleout.py: a scratch
-PostgreSQL database, a broker (a Redis database index, or a RabbitMQ vhost of its own), API processes and
+PostgreSQL database, a broker (a Redis server, or a RabbitMQ vhost, of its own), API processes and
 Celery workers (`sfumato worker`); and a Redis server of the test's own, to stop and start (broker outages)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -117,16 +118,16 @@ def scratch_database(prefix: str = "sfumato_scaleout") -> Iterator[str]:
 
 
 @contextmanager
-def scratch_redis(offset: int = 0) -> Iterator[str]:
-    """A Redis database index of its own (the others may belong to other tests on this machine), empty."""
-    index = 8 + (os.getpid() + offset) % 7
-    url = f"{REDIS_BASE}/{index}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
-        yield url
-    finally:
-        client.flushdb()
+def scratch_redis() -> Iterator[str]:
+    """A Redis server of its own on a free port, empty, stopped afterwards: nothing shared with other tests,
+    other test processes (pytest -n) or the machine's Redis."""
+    with tempfile.TemporaryDirectory(prefix="sfumato-redis-") as tmp:
+        server = RedisServer(free_port(), Path(tmp) / "redis.log")
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 @contextmanager
@@ -142,13 +143,13 @@ def scratch_vhost() -> Iterator[str]:
 
 
 @contextmanager
-def scratch_broker(kind: str, offset: int = 0) -> Iterator[str]:
-    """A broker URL nobody else uses: "redis" (a database index) or "amqp" (a RabbitMQ vhost)."""
+def scratch_broker(kind: str) -> Iterator[str]:
+    """A broker URL nobody else uses: "redis" (a server of its own) or "amqp" (a RabbitMQ vhost)."""
     if kind == "amqp":
         with scratch_vhost() as url:
             yield url
     else:
-        with scratch_redis(offset) as url:
+        with scratch_redis() as url:
             yield url
 
 

@@ -38,9 +38,10 @@ def make_runner(
     worker_id: str | None = None,
     lease_seconds: float | None = None,
     finish_hooks: tuple[FinishHook, ...] = (),
+    batch_limit: int = 1,
 ) -> JobRunner:
     kinds = builtin_kinds(db, files, engine, finish_hooks)
-    return JobRunner(db, kinds, JobEvents(db), files, max_attempts, worker_id, lease_seconds)
+    return JobRunner(db, kinds, JobEvents(db), files, max_attempts, worker_id, lease_seconds, batch_limit=batch_limit)
 
 
 class FlatEngine:

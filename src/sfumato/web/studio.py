@@ -31,7 +31,7 @@ _INIT_EXTENSIONS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpeg", ".webp": "web
 
 def _status(exc: SfumatoError) -> int:
     """The HTTP status of a refused form, as the API answers the same error."""
-    return {ErrorKind.BUSY: 429, ErrorKind.NOT_FOUND: 404}.get(exc.kind, 400)
+    return {ErrorKind.BUSY: 429, ErrorKind.NOT_FOUND: 404, ErrorKind.CREDITS: 402}.get(exc.kind, 400)
 
 
 def _api_url(request: Request) -> str:

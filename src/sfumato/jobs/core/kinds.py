@@ -6,7 +6,7 @@ the workers all read it: adding a kind is one handler module plus one `register`
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +37,22 @@ class JobHandler(Protocol):
 HANDLER_PARTS = ("execute", "discard", "failure_reason")
 
 
+class BatchHandler(JobHandler, Protocol):
+    def execute_batch(self, ctxs: Sequence[JobContext], rows: Sequence[Any]) -> list[Exception | None]:
+        """The work of several jobs in one engine call; each job still ends with its own `ctx.complete`.
+        Returns, per job, None (completed) or the exception that ended it (the runner settles each alone)."""
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Which jobs of a kind may share one engine call (jobs/core/runner.py gathers them): those whose `key` is
+    equal and not None (same model, size, steps...). `weight` is what a job adds to a batch (its images),
+    counted against the runner's batch limit."""
+
+    key: Callable[[Any], Hashable | None]
+    weight: Callable[[Any], int] = field(default=lambda row: 1)
+
+
 @dataclass(frozen=True)
 class ModelOf:
     """How a kind's jobs name their model: a column (the kind's own, or a joined table's) and the join that
@@ -58,6 +74,8 @@ class JobKindSpec:
     # Kinds that share a table (image and motion generations are both `generations`, so both list, poll and
     # delete alike) tell their rows apart by this column, whose value is the kind's name.
     discriminator: Any = None
+    # Set when the handler is a BatchHandler: compatible PENDING jobs then run together.
+    batching: Batching | None = None
 
     def mine(self) -> Any:
         """The SQL condition that selects this kind's rows of its table."""
@@ -94,6 +112,8 @@ def check_spec(spec: JobKindSpec) -> None:
         problems.append("model_of must be a ModelOf naming the column that holds the job's model id")
     if not isinstance(spec.lane, Lane):
         problems.append(f"lane must be one of {', '.join(lane.value for lane in Lane)}")
+    if spec.batching is not None and not callable(getattr(spec.handler, "execute_batch", None)):
+        problems.append(f"handler {type(spec.handler).__name__} has no execute_batch(), which batching needs")
     if not all(callable(hook) for hook in spec.finish_hooks):
         problems.append("every finish hook must be callable as hook(session, row)")
     if problems:

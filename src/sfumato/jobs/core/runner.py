@@ -27,9 +27,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sfumato.jobs.core.batching import batch_candidates
 from sfumato.jobs.core.context import JobCancelled, JobContext
 from sfumato.jobs.core.events import JobDone, JobEvents, JobLog, JobStarted
-from sfumato.jobs.core.kinds import JobKinds, JobKindSpec
+from sfumato.jobs.core.kinds import BatchHandler, JobKinds, JobKindSpec
 from sfumato.jobs.core.lanes import EngineGate, Lane
 from sfumato.jobs.core.status import ClaimOutcome, ClaimResult, JobStatus, RunOutcome
 from sfumato.store.database import Database
@@ -78,7 +79,9 @@ class JobRunner:
         worker_id: str | None = None,
         lease_seconds: float | None = None,
         gate: EngineGate | None = None,
+        batch_limit: int = 1,
     ) -> None:
+        """`batch_limit`: the most images one engine call may render for a batch of jobs (1: no batching)."""
         self._db = db
         self.kinds = kinds
         self.events = events
@@ -91,6 +94,10 @@ class JobRunner:
         # Set at shutdown once the grace period is over: running jobs stop at their next step and go back to
         # PENDING, their attempt not counted, so the next worker (or this server restarted) runs them again.
         self._handing_back = threading.Event()
+        self.batch_limit = batch_limit
+        # Jobs this runner is running now (alone or batched): a second delivery of one of them is a no-op.
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
 
     def hand_back_running(self) -> None:
         """Shutdown: every job this runner is running stops at its next step and is handed back; no new
@@ -99,26 +106,80 @@ class JobRunner:
 
     # --- the template every job follows ---
     def run(self, kind: str, job_id: str) -> RunOutcome:
-        """Claim, do the work, finish."""
+        """Claim, do the work (with compatible waiting jobs when the kind batches), finish."""
         spec = self.kinds.get(kind)
         if self._handing_back.is_set():
             return RunOutcome.RETRY_LATER
+        with self._running_lock:
+            if job_id in self._running:  # it runs right now in a batch of this runner's: that batch ends it
+                return RunOutcome.DONE
         claim = self.claim(kind, job_id)
         if claim.outcome is ClaimOutcome.RETRY_LATER:
             return RunOutcome.RETRY_LATER
         if claim.row is None:
             return RunOutcome.DONE
-        row = claim.row
+        rows = [claim.row, *self._claim_batch(spec, claim.row)]
+        with self._running_lock:
+            self._running.update(r.id for r in rows)
+        try:
+            if len(rows) == 1:
+                return self._run_one(spec, rows[0])
+            return self._run_batch(spec, rows)
+        finally:
+            with self._running_lock:
+                self._running.difference_update(r.id for r in rows)
+
+    def _run_one(self, spec: JobKindSpec, row: Any) -> RunOutcome:
         ctx = self._context(spec, row)
         started = time.perf_counter()
         try:
             with self.gate.turn(spec.lane):
                 note = spec.handler.execute(ctx, row)
-        except JobDeleted:
+        except Exception as exc:
+            return self._settle(spec, row, ctx, exc)
+        log.info("%s %s COMPLETE in %.2fs%s", spec.name, row.id, time.perf_counter() - started, note or "")
+        return RunOutcome.DONE
+
+    def _claim_batch(self, spec: JobKindSpec, first: Any) -> list[Any]:
+        """The waiting jobs that join `first` in one engine call, each claimed as if delivered alone."""
+        if spec.batching is None or self.batch_limit <= 1:
+            return []
+        claimed = []
+        for job_id in batch_candidates(self._db, spec, first, self.batch_limit, self.lease_seconds):
+            claim = self.claim(spec.name, job_id)
+            if claim.row is not None:
+                claimed.append(claim.row)
+        return claimed
+
+    def _run_batch(self, spec: JobKindSpec, rows: list[Any]) -> RunOutcome:
+        """Every job of the batch is settled alone (one cancelled or failed job leaves the others be); the
+        outcome is the first job's, the one whose delivery this is."""
+        ctxs = [self._context(spec, row) for row in rows]
+        started = time.perf_counter()
+        for ctx in ctxs:
+            ctx.note(f"runs in a batch of {len(rows)} jobs")
+        handler: BatchHandler = spec.handler  # type: ignore[assignment]  # check_spec saw execute_batch
+        try:
+            with self.gate.turn(spec.lane):
+                outcomes = handler.execute_batch(ctxs, rows)
+        except Exception as exc:
+            outcomes = [exc] * len(rows)
+        result = RunOutcome.DONE
+        for index, (row, ctx, error) in enumerate(zip(rows, ctxs, outcomes, strict=True)):
+            if error is None:
+                elapsed = time.perf_counter() - started
+                log.info("%s %s COMPLETE in %.2fs (batch of %d)", spec.name, row.id, elapsed, len(rows))
+            elif self._settle(spec, row, ctx, error) is RunOutcome.RETRY_LATER and index == 0:
+                result = RunOutcome.RETRY_LATER
+        return result
+
+    def _settle(self, spec: JobKindSpec, row: Any, ctx: JobContext, exc: Exception) -> RunOutcome:
+        """A job whose work raised: deleted, superseded, cancelled (or handed back at shutdown), or FAILED."""
+        if isinstance(exc, JobDeleted):
             spec.handler.discard(row)
-        except JobSuperseded:
+        elif isinstance(exc, JobSuperseded):
             self._remove(ctx.written)
-        except JobCancelled:
+        elif isinstance(exc, JobCancelled):
             if self._handing_back.is_set() and not self.cancel_requested(spec.name, row.id):
                 self._hand_back(spec, row.id, ctx.written)
                 return RunOutcome.RETRY_LATER
@@ -127,15 +188,13 @@ class JobRunner:
             else:
                 self._remove(ctx.written)
             log.info("%s %s CANCELLED", spec.name, row.id)
-        except Exception as exc:
-            log.exception("%s %s FAILED", spec.name, row.id)
+        else:
+            log.error("%s %s FAILED", spec.name, row.id, exc_info=exc)
             reason = spec.handler.failure_reason(exc) or f"{type(exc).__name__}: {exc}"
             if self._end(spec, row.id, JobStatus.FAILED, reason):
                 spec.handler.discard(row)
             else:
                 self._remove(ctx.written)
-        else:
-            log.info("%s %s COMPLETE in %.2fs%s", spec.name, row.id, time.perf_counter() - started, note or "")
         return RunOutcome.DONE
 
     def _context(self, spec: JobKindSpec, row: JobColumns) -> JobContext:

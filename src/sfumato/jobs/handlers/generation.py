@@ -4,9 +4,11 @@ the service fixed the model folder and prompt at creation. Claims and finishing 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import secrets
 import uuid
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +21,7 @@ from sfumato.engine.adapters import AdapterError, LoraAdapter
 from sfumato.engine.control import ControlInput, controlnet_folder
 from sfumato.engine.types import GenerateRequest, GenerateResult, ModelNotFoundError, ProgressCallback
 from sfumato.jobs.core.context import JobContext
-from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
+from sfumato.jobs.core.kinds import Batching, FinishHook, JobKindSpec, ModelOf
 from sfumato.jobs.core.lanes import Lane
 from sfumato.store.files import FileStore, generation_files_prefix, image_file_key, local_copy
 from sfumato.store.models import GeneratedImage, Generation
@@ -33,6 +35,10 @@ class GenerationEngine(Protocol):
     """What generations need of the engine (the real one is sfumato.engine.engine.Engine)."""
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None) -> GenerateResult: ...
+
+    def generate_batch(
+        self, requests: Sequence[GenerateRequest], progress: Sequence[ProgressCallback]
+    ) -> list[GenerateResult | Exception]: ...
 
     def remove_background(self, image: Image.Image) -> tuple[Image.Image, str]: ...
 
@@ -182,6 +188,26 @@ class GenerationRowHandler:
         self._files.delete_prefix(generation_files_prefix(row.user_id, row.id))
 
 
+def batch_key(row: Generation) -> Hashable | None:
+    """Generations that can share one engine call: text-to-image with the same model, size, steps, guidance,
+    scheduler, tiling and LoRAs (each keeps its own prompt and seed). Any image input puts a job on its own;
+    so does a negative prompt where the others have none (SDXL encodes "no negative prompt" differently)."""
+    if row.init_file_key or row.image_prompt_file_keys or row.controls or row.canvas:
+        return None
+    adapters = json.dumps(row.adapters or [], sort_keys=True)
+    return (
+        row.model_path,
+        row.width,
+        row.height,
+        row.num_inference_steps,
+        row.guidance_scale,
+        row.engine_scheduler,
+        bool(row.tiling),
+        bool(row.negative_prompt),
+        adapters,
+    )
+
+
 class GenerationHandler(GenerationRowHandler):
     def __init__(self, files: FileStore, engine: GenerationEngine, adapter_cache: Path) -> None:
         super().__init__(files)
@@ -192,29 +218,29 @@ class GenerationHandler(GenerationRowHandler):
         init_image, prompts = load_inputs(self._files, row)
         adapters = load_adapters(self._files, row, self._adapter_cache)
         guide = load_guidance(self._files, row, init_image, prompts)
-        result = self._engine.generate(
-            GenerateRequest(
-                model_path=Path(row.model_path),
-                prompt=row.engine_prompt,
-                negative_prompt=row.negative_prompt,
-                width=row.width,
-                height=row.height,
-                num_images=row.num_images,
-                num_inference_steps=row.num_inference_steps,
-                guidance_scale=row.guidance_scale,
-                seed=row.seed,
-                scheduler=row.engine_scheduler,
-                tiling=row.tiling,
-                init_image=guide.init_image,
-                strength=guide.strength,
-                image_prompts=guide.image_prompts,
-                image_prompt_weight=guide.image_prompt_weight,
-                adapters=adapters,
-                controls=guide.controls,
-                mask_image=guide.mask,
-            ),
-            progress=ctx.progress,
-        )
+        result = self._engine.generate(_request(row, adapters, guide), progress=ctx.progress)
+        self._finish(ctx, row, result)
+        return None
+
+    def execute_batch(self, ctxs: Sequence[JobContext], rows: Sequence[Generation]) -> list[Exception | None]:
+        """Jobs with one batch key (text-to-image only, same LoRAs) in one engine call."""
+        adapters = load_adapters(self._files, rows[0], self._adapter_cache)
+        requests = [_request(row, adapters) for row in rows]
+        results = self._engine.generate_batch(requests, [ctx.progress for ctx in ctxs])
+        outcomes: list[Exception | None] = []
+        for ctx, row, result in zip(ctxs, rows, results, strict=True):
+            if isinstance(result, Exception):
+                outcomes.append(result)
+                continue
+            try:
+                self._finish(ctx, row, result)
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _finish(self, ctx: JobContext, row: Generation, result: GenerateResult) -> None:
+        """Background removal when asked, the PNGs stored, and the row COMPLETE with its images."""
         outputs = result.images
         transparency_method = None
         if row.transparency == "foreground_only":
@@ -246,7 +272,32 @@ class GenerationHandler(GenerationRowHandler):
             current.transparency_method = transparency_method
 
         ctx.complete(record)
-        return None
+
+
+_NO_GUIDE = Guide(init_image=None, strength=1.0, image_prompts=(), image_prompt_weight=0.5)
+
+
+def _request(row: Generation, adapters: tuple[LoraAdapter, ...], guide: Guide = _NO_GUIDE) -> GenerateRequest:
+    return GenerateRequest(
+        model_path=Path(row.model_path),
+        prompt=row.engine_prompt,
+        negative_prompt=row.negative_prompt,
+        width=row.width,
+        height=row.height,
+        num_images=row.num_images,
+        num_inference_steps=row.num_inference_steps,
+        guidance_scale=row.guidance_scale,
+        seed=row.seed,
+        scheduler=row.engine_scheduler,
+        tiling=row.tiling,
+        init_image=guide.init_image,
+        strength=guide.strength,
+        image_prompts=guide.image_prompts,
+        image_prompt_weight=guide.image_prompt_weight,
+        adapters=adapters,
+        controls=guide.controls,
+        mask_image=guide.mask,
+    )
 
 
 def generation_kind(
@@ -264,4 +315,5 @@ def generation_kind(
         lane=Lane.INTERACTIVE,
         finish_hooks=finish_hooks,
         discriminator=Generation.job_kind,  # motion generations share the table (jobs/handlers/motion.py)
+        batching=Batching(batch_key, weight=lambda row: row.num_images),
     )
