@@ -49,8 +49,10 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# Two pytest processes, each taking whole files (their module fixtures, e.g. a server, stay in one process).
+TEST_PROCESSES ?= 2
 test: $(STAMP) $(TS_STAMP) $(CHROMIUM) lint
-	$(BIN)/python -m pytest -q --durations=25  # the slowest 25: where the next trim goes
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadfile --durations=25  # slowest 25: the next trim
 
 # Every benchmark with quick settings, then one table of ratios (python bench/run_all.py --full: their defaults).
 bench: $(STAMP) $(WRK)

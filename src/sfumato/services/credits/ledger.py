@@ -121,7 +121,7 @@ class Credits:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if done.rowcount != 1:  # cannot happen under the lock; never overdraw if it somehow does
+            if done.rowcount != 1:  # type: ignore[attr-defined]  # cannot happen under the lock; never overdraw
                 raise InsufficientCredits(f"this job costs {amount} credits and your balance changed meanwhile; "
                                           "send the request again")  # fmt: skip
             s.expire(bal)
@@ -186,7 +186,7 @@ class Credits:
                 .values(refunded_at=datetime.now(UTC))
                 .execution_options(synchronize_session=False)
             )
-            if flipped.rowcount != 1:
+            if flipped.rowcount != 1:  # type: ignore[attr-defined]
                 continue  # refunded already
             if charge.enforced and (charge.from_subscription or charge.from_paid):
                 s.execute(
