@@ -148,7 +148,11 @@ class Settings(BaseSettings):
     )
     rate_limit_per_minute: int = Field(default=2000, description="Requests per API key per minute (all endpoints).")
     rate_limit_jobs_per_minute: int = Field(
-        default=100, description="POST /generations and variation requests per API key per minute."
+        default=100,
+        description=(
+            "Requests that start a job (generations, variations, motion, trainings, textures, blueprint runs) "
+            "per API key per minute."
+        ),
     )
     realtime_model_id: str | None = Field(
         default=None,

@@ -1,7 +1,7 @@
 """Per-key request rate limits (Leonardo's documented defaults: 2000 requests a minute per key, 100 a minute
-on POST /generations and the variation endpoints), answered with Leonardo's 429 error body. The key is the
-bearer token's hash, so the check needs no database query; counters live in Redis when SFUMATO_REDIS_URL is
-set, so every API host counts together."""
+on the POSTs that start a job: generations, variations, motion, trainings, textures, blueprint runs),
+answered with Leonardo's 429 error body. The key is the bearer token's hash, so the check needs no database
+query; counters live in Redis when SFUMATO_REDIS_URL is set, so every API host counts together."""
 
 from __future__ import annotations
 
@@ -16,7 +16,24 @@ from sfumato.services.limits import RateLimiter
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/rest/v1"
-JOB_PATHS = ("/generations", "/variations/upscale", "/variations/unzoom", "/variations/nobg")
+# Every POST that queues a job (the realtime canvas and prompt tools answer at once: the general limit holds them).
+JOB_PATHS = frozenset(
+    {
+        "/generations",
+        "/variations/upscale",
+        "/variations/unzoom",
+        "/variations/nobg",
+        "/variations/universal-upscaler",
+        "/generations-motion-svd",
+        "/generations-text-to-video",
+        "/generations-image-to-video",
+        "/generations-video-upscale",
+        "/models",
+        "/elements",
+        "/generations-texture",
+        "/blueprint-executions",
+    }
+)
 
 
 class RateLimit:

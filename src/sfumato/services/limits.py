@@ -105,8 +105,8 @@ class RateLimiter:
             )
         if is_job and self._counter.hit(f"jobs:{key_id}", WINDOW_SECONDS) > self.jobs_per_minute:
             return (
-                f"Rate limit exceeded: at most {self.jobs_per_minute} generation and variation requests "
-                "per minute per API key; wait a minute and try again"
+                f"Rate limit exceeded: at most {self.jobs_per_minute} job requests (generations, variations, "
+                "motion, trainings, textures, blueprint runs) per minute per API key; wait a minute and try again"
             )
         return None
 
