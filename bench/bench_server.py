@@ -6,6 +6,9 @@
     the server meets the 10 s budget that polling scripts allow.
 (b) Memory: the server process's resident set after its first model load vs after 50 generations that
     switch among three models.
+(c) First progress: from POST /generations (one image) to the first `progress` event on its event stream
+    (GET /generations/{id}/events, opened right after the POST), next to plain diffusers' time from the call
+    to its first step's callback.
 
     python bench/bench_server.py            # the starter model when present, else a tiny model built in code
     python bench/bench_server.py --runs 5 --switches 50
@@ -96,15 +99,21 @@ def server_run(client: httpx.Client, body: dict) -> float:
     return time.perf_counter() - started
 
 
+def render_bucket(folder: Path, size: tuple[int, int]) -> tuple[int, int]:
+    """Where the model renders a request of `size` (its bucket of the closest aspect, as the engine picks)."""
+    meta = json.loads((folder / "sfumato_model.json").read_text()) if (folder / "sfumato_model.json").exists() else {}
+    buckets = meta.get("buckets") or [list(size)]
+    w, h = min(buckets, key=lambda b: abs(b[0] / b[1] - size[0] / size[1]))
+    return w, h
+
+
 def plain_diffusers_run(folder: Path, steps: int, guidance: float, seed: int, size: tuple[int, int]) -> float:
     """What a user would write by hand: load once (not timed), then call, resize, encode PNGs."""
     pipe = plain_diffusers_run.cache.get(folder)  # type: ignore[attr-defined]
     if pipe is None:
         pipe = AutoPipelineForText2Image.from_pretrained(folder, local_files_only=True, torch_dtype=torch.float32)
         plain_diffusers_run.cache[folder] = pipe  # type: ignore[attr-defined]
-    meta = json.loads((folder / "sfumato_model.json").read_text()) if (folder / "sfumato_model.json").exists() else {}
-    buckets = meta.get("buckets") or [list(size)]
-    w, h = min(buckets, key=lambda b: abs(b[0] / b[1] - size[0] / size[1]))
+    w, h = render_bucket(folder, size)
     started = time.perf_counter()
     generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(4)]
     images = pipe(
@@ -122,6 +131,34 @@ def plain_diffusers_run(folder: Path, steps: int, guidance: float, seed: int, si
 
 
 plain_diffusers_run.cache = {}  # type: ignore[attr-defined]
+
+
+def server_first_progress(client: httpx.Client, body: dict) -> float:
+    """Seconds from the POST to the first progress event its stream delivers."""
+    from sfumato.cli.generate import sse_events
+
+    started = time.perf_counter()
+    gid = client.post("/generations", json=body).json()["sdGenerationJob"]["generationId"]
+    with client.stream("GET", f"/generations/{gid}/events") as stream:
+        for event, _ in sse_events(stream.iter_lines()):
+            if event == "progress":
+                return time.perf_counter() - started
+    raise AssertionError("the stream ended without a progress event")
+
+
+def plain_first_step(folder: Path, steps: int, size: tuple[int, int]) -> float:
+    """Seconds from a plain diffusers call to its first step's callback (the model loaded already)."""
+    pipe = plain_diffusers_run.cache[folder]  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    first: list[float] = []
+
+    def on_step(p: object, step: int, timestep: object, tensors: dict) -> dict:
+        if not first:
+            first.append(time.perf_counter() - started)
+        return tensors
+
+    pipe(PROMPT, num_inference_steps=steps, width=size[0], height=size[1], callback_on_step_end=on_step)
+    return first[0]
 
 
 def main() -> None:
@@ -153,6 +190,10 @@ def main() -> None:
             for n in range(args.switches):
                 server_run(client, {**small, "modelId": entries[n % 3]["id"]})
             rss_after = process.memory_info().rss / 2**20
+            one = {"prompt": PROMPT, "num_images": 1, "width": 256, "height": 256, "modelId": main_id}
+            server_first = statistics.median(server_first_progress(client, one) for _ in range(args.runs))
+            bucket = render_bucket(folder, (256, 256))
+            plain_first = statistics.median(plain_first_step(folder, steps, bucket) for _ in range(args.runs))
         finally:
             server.stop()
     name = gen_info["custom_models_by_pk"]["name"]
@@ -168,8 +209,14 @@ def main() -> None:
     )
     print(f"{'server RSS (MiB)':34}{'after 1st load':>16}{'after ' + str(args.switches) + ' switches':>19}{'ratio':>8}")
     print(f"{'':34}{rss_first:>16.0f}{rss_after:>19.0f}{rss_after / rss_first:>8.2f}")
+    print(f"{'first progress event (s)':34}{server_first:>16.3f}{plain_first:>17.3f}{server_first / plain_first:>8.2f}")
     if args.ratios_json:
         ratios = [
+            {
+                "measure": "first progress event after POST",
+                "ratio": server_first / plain_first,
+                "detail": f"server {server_first * 1000:.0f} ms vs plain diffusers {plain_first * 1000:.0f} ms",
+            },
             {
                 "measure": f"end-to-end, median of {args.runs}",
                 "ratio": server_median / plain_median,
