@@ -21,7 +21,14 @@ def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine
     if url.startswith("sqlite"):
         # The API threads and the in-process worker share one file: WAL lets readers run beside a writer,
         # and the busy timeout makes a second writer wait instead of failing.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A pool as big as PostgreSQL's: connections beyond it are opened and closed per use, and each opening
+        # runs the pragmas below (with a busy API that churn cost more than the queries).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from sfumato.engine.types import SCHEDULER_NAMES
 from sfumato.jobs.core.events import delete_events
@@ -257,7 +257,7 @@ class Generations:
 
     def _owned(self, user_id: str, generation_id: str) -> GenerationView:
         with self._db.session() as s:
-            row = s.get(Generation, generation_id)
+            row = s.get(Generation, generation_id, options=[selectinload(Generation.images)])
             if row is not None and row.user_id == user_id:
                 return generation_view(row)  # reads its images while the session is open
             image = s.get(GeneratedImage, generation_id)
@@ -284,6 +284,7 @@ class Generations:
                 .order_by(Generation.created_at.desc(), Generation.id.desc())
                 .offset(offset)
                 .limit(limit)
+                .options(selectinload(Generation.images))  # one query for every row's images, not one each
             ).all()
             return [generation_view(r) for r in rows]
 
