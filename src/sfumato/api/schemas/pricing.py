@@ -10,6 +10,9 @@ from sfumato.services.credits import SERVICES
 
 
 class PricingCalculatorBody(TolerantBody):
+    # The SDKs let the body be left out; the server cannot price nothing (a 400 naming `service`), so the spec
+    # says what the server needs.
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("service",)
     WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"service": SERVICES}
     service: Any = None  # PricingCalculatorServices; checked by the service, so a wrong one is a 400 naming it
     serviceParams: Any = None

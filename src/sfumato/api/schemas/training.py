@@ -85,6 +85,7 @@ class CreateModelBody(TolerantBody):
         "modelType": MODEL_TYPES,
         "strength": STRENGTHS,
         "sd_version": MODEL_SD_VERSIONS,
+        "sd_Version": MODEL_SD_VERSIONS,
         "resolution": MODEL_RESOLUTIONS,
     }
     name: str | None = None
@@ -149,6 +150,7 @@ class CreateElementBody(TolerantBody):
     WIRE_ENUMS: ClassVar[dict[str, tuple[str | int, ...]]] = {
         "lora_focus": FOCUSES,
         "sd_version": ELEMENT_SD_VERSIONS,
+        "sd_Version": ELEMENT_SD_VERSIONS,
         "resolution": (ELEMENT_RESOLUTION,),
     }
     WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
