@@ -9,11 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import FileResponse
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from sfumato.api.deps import BaseUrlDep, CdnDep, InitImagesDep, PrincipalDep, UrlsDep
-from sfumato.api.errors import error_response
+from sfumato.api.presigned_form import receive_form
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.generations import DeletedId
@@ -30,13 +28,12 @@ from sfumato.api.schemas.media import (
 )
 from sfumato.services.errors import InvalidRequest
 from sfumato.services.imaging import MAX_UPLOAD_BYTES
-from sfumato.services.uploads import InitImageView, UploadRefused
+from sfumato.services.uploads import InitImageView
 from sfumato.services.urls import FileUrls
 
 router = APIRouter(tags=["Init Images"])
 files_router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/uploads"
-_FORM_OVERHEAD = 64 * 1024  # the policy fields around the file in a multipart body
 
 
 def init_image_url(base: str, v: InitImageView, file_urls: FileUrls) -> str:
@@ -137,36 +134,8 @@ def delete_init_image(id: str, init_images: InitImagesDep, who: PrincipalDep) ->
 @files_router.post(UPLOAD_PATH, status_code=204)
 async def receive_upload(request: Request, init_images: InitImagesDep) -> Response:
     """The presigned POST target: fields + `file` in multipart/form-data, 204 on success, JSON 4xx else."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > MAX_UPLOAD_BYTES + _FORM_OVERHEAD:  # refuse before reading a byte of it
-        message = f"EntityTooLarge: the upload is {declared} bytes, the most is {MAX_UPLOAD_BYTES}; send less"
-        return error_response(400, message, "bad-request", "$.file")
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return error_response(
-            400,
-            "send multipart/form-data: every entry of `fields` from POST /init-image, then the file as `file`",
-            "bad-request",
-            "$",
-        )
-    try:
-        form = await request.form(max_part_size=MAX_UPLOAD_BYTES + _FORM_OVERHEAD)
-    except Exception as exc:  # malformed multipart: a client error, never a 500
-        return error_response(400, f"the multipart body could not be read ({exc})", "bad-request", "$")
-    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    upload = next((v for k, v in form.multi_items() if k.lower() == "file"), None)
-    if upload is None:
-        await form.close()
-        return error_response(
-            400, "the form has no `file` part; add the image bytes as `file` after the fields", "bad-request", "$.file"
-        )
-    data = await upload.read() if isinstance(upload, UploadFile) else upload.encode("latin-1", "replace")
-    await form.close()
-    try:
-        # SQL, a PIL decode of up to 20 MB and an fsync: on a worker thread, never on the event loop.
-        await run_in_threadpool(init_images.receive, fields, data)
-    except UploadRefused as exc:
-        return error_response(exc.status, exc.message, exc.code, "$.file")
-    return Response(status_code=204)
+    # The receiver decodes up to 20 MB with PIL and fsyncs: receive_form runs it on a worker thread.
+    return await receive_form(request, MAX_UPLOAD_BYTES, init_images.receive, "`fields` from POST /init-image", "image")
 
 
 @files_router.get("/cdn/init/{token}/{filename}")

@@ -9,11 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from sfumato.api.deps import BaseUrlDep, ModelAssetsDep, PrincipalDep, UrlsDep
-from sfumato.api.errors import error_response
+from sfumato.api.presigned_form import receive_form
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.schemas.common import timestamp
 from sfumato.api.schemas.generations import DeletedId
@@ -28,13 +26,11 @@ from sfumato.api.schemas.three_d import (
 )
 from sfumato.services.errors import InvalidRequest, NotFound
 from sfumato.services.three_d import ModelAssetView
-from sfumato.services.uploads import UploadRefused
 from sfumato.services.urls import FileUrls
 
 router = APIRouter(tags=["3D Model Assets"])
 files_router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/uploads/models-3d"
-_FORM_OVERHEAD = 64 * 1024  # the policy fields around the file in a multipart body
 
 
 def mesh_url(base: str, v: ModelAssetView, urls: FileUrls) -> str | None:
@@ -134,37 +130,8 @@ def delete_model_asset(id: str, assets: ModelAssetsDep, who: PrincipalDep) -> De
 @files_router.post(UPLOAD_PATH, status_code=204)
 async def receive_model_upload(request: Request, assets: ModelAssetsDep) -> Response:
     """The presigned POST target: fields + `file` in multipart/form-data, 204 on success, JSON 4xx else."""
-    most = assets.limits.max_bytes
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > most + _FORM_OVERHEAD:  # refuse before reading a byte of it
-        message = f"EntityTooLarge: the upload is {declared} bytes, the most is {most}; send a smaller mesh"
-        return error_response(400, message, "bad-request", "$.file")
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return error_response(
-            400,
-            "send multipart/form-data: every entry of modelFields from POST /models-3d/upload, then the file as `file`",
-            "bad-request",
-            "$",
-        )
-    try:
-        form = await request.form(max_part_size=most + _FORM_OVERHEAD)
-    except Exception as exc:  # malformed multipart: a client error, never a 500
-        return error_response(400, f"the multipart body could not be read ({exc})", "bad-request", "$")
-    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    upload = next((v for k, v in form.multi_items() if k.lower() == "file"), None)
-    if upload is None:
-        await form.close()
-        return error_response(
-            400, "the form has no `file` part; add the mesh bytes as `file` after the fields", "bad-request", "$.file"
-        )
-    data = await upload.read() if isinstance(upload, UploadFile) else upload.encode("latin-1", "replace")
-    await form.close()
-    try:
-        # SQL and a mesh parse: on a worker thread, never on the event loop.
-        await run_in_threadpool(assets.receive, fields, data)
-    except UploadRefused as exc:
-        return error_response(exc.status, exc.message, exc.code, "$.file")
-    return Response(status_code=204)
+    fields_from = "modelFields from POST /models-3d/upload"
+    return await receive_form(request, assets.limits.max_bytes, assets.receive, fields_from, "mesh")
 
 
 @files_router.get("/cdn/models-3d/{token}/{filename}")
