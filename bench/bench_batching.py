@@ -22,11 +22,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a benchmark never downloads
 ROOT = Path(__file__).resolve().parents[1]
 
-import httpx  # noqa: E402
 
 from sfumato.engine.tiny import build_tiny_sd15  # noqa: E402
 from sfumato.settings import STARTER_MODEL_ID  # noqa: E402
-from sfumato.testing.live_server import LiveServer, free_port, server_env  # noqa: E402
+from sfumato.testing.live_server import LiveServer, free_port, generate_and_download, server_env  # noqa: E402
 
 STARTER = ROOT / "models" / "starter"
 PROMPTS = ("a red circle on the left", "a blue star at the top", "a green heart in the center", "a pink square")
@@ -50,18 +49,6 @@ def catalog_of(tmp: Path) -> tuple[Path, str, str]:
     return catalog, str(entry["id"]), str(entry["name"])
 
 
-def one_request(client: httpx.Client, body: dict) -> None:
-    gid = client.post("/generations", json=body).json()["sdGenerationJob"]["generationId"]
-    while True:
-        gen = client.get(f"/generations/{gid}").json()["generations_by_pk"]
-        if gen["status"] != "PENDING":
-            break
-        time.sleep(0.05)
-    assert gen["status"] == "COMPLETE", gen
-    for image in gen["generated_images"]:
-        httpx.get(image["url"]).raise_for_status()
-
-
 def throughput(server: LiveServer, clients: int, requests: int, body: dict) -> float:
     """Images per second with `clients` closed-loop clients sharing `requests` requests."""
     done = 0
@@ -76,7 +63,9 @@ def throughput(server: LiveServer, clients: int, requests: int, body: dict) -> f
                 if done >= requests:
                     return
                 done += 1
-            one_request(client, {**body, "prompt": PROMPTS[(index + n) % len(PROMPTS)], "seed": 100 * index + n})
+            generate_and_download(
+                client, {**body, "prompt": PROMPTS[(index + n) % len(PROMPTS)], "seed": 100 * index + n}
+            )
             n += 1
 
     for index in range(clients):
@@ -97,7 +86,9 @@ def measure(tmp: Path, catalog: Path, model_id: str, batch: int, requests: int, 
     server = LiveServer(env, free_port(), tmp / f"log-{batch}")
     server.start()
     try:
-        one_request(server.client("warm"), {**body, "prompt": PROMPTS[0], "seed": 1})  # the model's first load
+        generate_and_download(
+            server.client("warm"), {**body, "prompt": PROMPTS[0], "seed": 1}
+        )  # the model's first load
         return {clients: throughput(server, clients, requests, body) for clients in (1, 4)}
     finally:
         server.stop()

@@ -36,7 +36,7 @@ from PIL import Image  # noqa: E402
 
 from sfumato.engine.tiny import build_tiny_sd15  # noqa: E402
 from sfumato.settings import STARTER_MODEL_ID  # noqa: E402
-from sfumato.testing.live_server import LiveServer, free_port, server_env  # noqa: E402
+from sfumato.testing.live_server import LiveServer, free_port, generate_and_download, server_env  # noqa: E402
 
 STARTER = ROOT / "models" / "starter"
 PROMPT = "a red circle on the left on a blue background"
@@ -87,15 +87,7 @@ def make_models(tmp: Path) -> tuple[Path, list[dict], str]:
 
 def server_run(client: httpx.Client, body: dict) -> float:
     started = time.perf_counter()
-    gid = client.post("/generations", json=body).json()["sdGenerationJob"]["generationId"]
-    while True:
-        gen = client.get(f"/generations/{gid}").json()["generations_by_pk"]
-        if gen["status"] != "PENDING":
-            break
-        time.sleep(0.05)
-    assert gen["status"] == "COMPLETE", gen
-    for image in gen["generated_images"]:
-        httpx.get(image["url"]).raise_for_status()
+    generate_and_download(client, body)
     return time.perf_counter() - started
 
 

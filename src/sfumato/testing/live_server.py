@@ -108,11 +108,24 @@ def server_env(
     return env
 
 
-def wait_for_generation(client: httpx.Client, generation_id: str, timeout: float = 120) -> dict[str, Any]:
+def wait_for_generation(
+    client: httpx.Client, generation_id: str, timeout: float = 120, poll: float = 0.2
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/generations/{generation_id}").json()["generations_by_pk"]
         if body["status"] != "PENDING":
             return body
-        time.sleep(0.2)
+        time.sleep(poll)
     raise AssertionError(f"generation {generation_id} still PENDING after {timeout}s")
+
+
+def generate_and_download(client: httpx.Client, body: dict[str, Any], poll: float = 0.05) -> dict[str, Any]:
+    """What a polling client does: POST /generations, poll every `poll` seconds until it is final, download
+    every image; the generation as GET /generations/{id} gave it (benchmarks time this)."""
+    generation_id = client.post("/generations", json=body).json()["sdGenerationJob"]["generationId"]
+    generation = wait_for_generation(client, generation_id, poll=poll)
+    assert generation["status"] == "COMPLETE", generation
+    for image in generation["generated_images"]:
+        httpx.get(image["url"]).raise_for_status()
+    return generation
