@@ -100,7 +100,7 @@ def test_waiting_generations_run_as_one_batch_with_the_pictures_they_get_alone(w
     assert np.abs(first - third).mean() > 3  # one seed, two prompts: each kept its own prompt
 
 
-def test_a_job_with_an_image_input_or_other_settings_never_joins(world: dict) -> None:
+def test_a_job_with_an_image_input_its_own_element_or_other_settings_never_joins(world: dict) -> None:
     first = _create(world, seed=1)
     compatible = _create(world, seed=2)
     for other in ({"num_inference_steps": 11}, {"width": 48}, {"negative_prompt": "dark"}, {"guidance_scale": 3}):
@@ -108,12 +108,21 @@ def test_a_job_with_an_image_input_or_other_settings_never_joins(world: dict) ->
     with_init = _create(world)
     with world["db"].session() as s:  # as if made with an init image (the service stored its file key)
         s.execute(update(Generation).where(Generation.id == with_init).values(init_file_key="some/key.png"))
+    with_element = _create(world)  # its own LoRA: never in a batch without that LoRA at that weight
+    element = [{"source": "element", "ref": 7, "name": "ink", "key": "users/x/loras/7.safetensors", "weight": 0.8}]
+    with world["db"].session() as s:
+        s.execute(update(Generation).where(Generation.id == with_element).values(adapters=element))
     cancelling = _create(world)
     with world["db"].session() as s:
         s.execute(update(Generation).where(Generation.id == cancelling).values(cancel_requested_at=datetime.now(UTC)))
     spec = make_runner(world["db"], world["files"], FlatEngine()).kinds.get(GEN)
     assert batch_candidates(world["db"], spec, _row(world, first), 8, None) == [compatible]
     assert batch_candidates(world["db"], spec, _row(world, with_init), 8, None) == []  # never leads one either
+    assert batch_candidates(world["db"], spec, _row(world, with_element), 8, None) == []
+    same_element = _create(world)
+    with world["db"].session() as s:  # the same LoRA at the same weight: one call serves both
+        s.execute(update(Generation).where(Generation.id == same_element).values(adapters=element))
+    assert batch_candidates(world["db"], spec, _row(world, with_element), 8, None) == [same_element]
     assert batch_candidates(world["db"], spec, _row(world, first), 1, None) == []  # batching off
 
 
