@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound, Unauthorized
 from sfumato.services.webhooks import new_signing_secret, validate_webhook_url
@@ -154,7 +155,8 @@ class Accounts:
             raise Unauthorized("Authentication hook unauthorized this request")
         digest = hash_key(secret.strip())
         with self._db.session() as s:
-            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+            # The key and its user in one query: every request of every client comes through here.
+            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest).options(joinedload(ApiKey.user)))
             # compare_digest keeps the check constant-time even though the lookup is by hash.
             if row is None or not hmac.compare_digest(row.key_hash, digest):
                 raise Unauthorized("Authentication hook unauthorized this request")
