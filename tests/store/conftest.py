@@ -16,7 +16,7 @@ from sfumato.store.database import Database
 PG_ADMIN_URL = os.environ.get("SFUMATO_TEST_PG_ADMIN", "postgresql://root@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'sfumato.db'}"

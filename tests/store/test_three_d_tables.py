@@ -3,11 +3,6 @@ again; assets and texture generations cascade with their user, and texture gener
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -16,32 +11,8 @@ from sqlalchemy import delete, select
 from sfumato.store.database import Database, alembic_config
 from sfumato.store.models import Base, User
 from sfumato.store.three_d import ModelAsset, TextureGeneration
-from tests.store.conftest import PG_ADMIN_URL
 
 OURS = {"model_assets", "texture_generations"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    import psycopg
-
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'sfumato.db'}")
-        database.upgrade()
-        yield database
-        database.dispose()
-        return
-    name = f"sfumato_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database = Database(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
-    try:
-        database.upgrade()
-        yield database
-    finally:
-        database.dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_the_migrated_schema_is_the_models_schema_and_goes_down_and_up(db: Database) -> None:

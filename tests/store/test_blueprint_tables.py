@@ -3,11 +3,6 @@ again; executions and steps cascade with their user, and a step's job link is cl
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,32 +12,8 @@ from sfumato.store import blueprints as _tables  # noqa: F401 (the tables on the
 from sfumato.store.blueprints import BlueprintExecution, BlueprintStep
 from sfumato.store.database import Database, alembic_config
 from sfumato.store.models import Base, Generation, User
-from tests.store.conftest import PG_ADMIN_URL
 
 OURS = {"blueprint_executions", "blueprint_steps"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    import psycopg
-
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'sfumato.db'}")
-        database.upgrade()
-        yield database
-        database.dispose()
-        return
-    name = f"sfumato_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database = Database(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
-    try:
-        database.upgrade()
-        yield database
-    finally:
-        database.dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _ours(change: object) -> bool:
