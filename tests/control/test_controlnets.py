@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.control.conftest import GUIDED_MODEL_ID, PLAIN_MODEL_ID, SMALL, ControlServer
+from tests.control.conftest import GUIDED_MODEL_ID, HALF_MODEL_ID, PLAIN_MODEL_ID, SMALL, ControlServer
 from tests.images.support import fetch, generate, picture, pixels, upload
 
 
@@ -125,8 +125,8 @@ def test_ids_and_fields_this_server_cannot_honour_are_refused(control_server: Co
         ({"controlnets": [entry(preprocessorId=999)]}, "67 (Style Reference)"),
         ({"controlnets": [entry(preprocessorId=19.5)]}, "whole number"),
         ({"controlnets": [entry(preprocessorId="edge")]}, "integer preprocessor id"),
-        ({"controlnets": [entry(preprocessorId=20)]}, "depth estimator"),
-        ({"controlnets": [entry(preprocessorId=21)]}, "no pose ControlNet is installed"),
+        ({"modelId": HALF_MODEL_ID, "controlnets": [entry(preprocessorId=20)]}, "depth estimator"),
+        ({"modelId": PLAIN_MODEL_ID, "controlnets": [entry(preprocessorId=21)]}, "no pose ControlNet is installed"),
         ({"controlnets": [entry(strengthType="High")]}, "send weight"),
         ({"controlnets": [entry(weight=3)]}, "from 0 to 2"),
         ({"controlnets": [entry(preprocessorId=67, weight=1, strengthType="Low")]}, "not both"),

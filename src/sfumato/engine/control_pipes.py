@@ -18,7 +18,8 @@ import torch
 from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, ControlNetModel, DiffusionPipeline
 from PIL import Image
 
-from sfumato.engine.control import IN_PROCESS, ControlInput
+from sfumato.engine.control import ControlInput, estimator_folder
+from sfumato.engine.control_estimators import depth_map, pose_map
 from sfumato.engine.load_lock import LOAD_LOCK
 from sfumato.engine.types import AddonError
 from sfumato.starter.edge_controlnet import edge_image, edge_map
@@ -42,6 +43,12 @@ def load_controlnet(folder: Path, dtype: torch.dtype, device: str) -> ControlNet
                 ) from exc
             _models[key] = model.to(device).eval()
         return _models[key]
+
+
+def _device_of(folder: Path) -> str:
+    """Where the ControlNet of `folder` runs (control_pipe loaded it): its estimator runs there too."""
+    with _lock:
+        return next((device for (path, _, device) in _models if path == folder.resolve()), "cpu")
 
 
 def control_pipe(pipe: DiffusionPipeline, folders: list[Path], img2img: bool) -> DiffusionPipeline:
@@ -71,7 +78,13 @@ def control_image(control: ControlInput, width: int, height: int) -> Image.Image
     """The control image for `control` at the render size."""
     if control.ready:
         return control.image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
-    if control.kind not in IN_PROCESS:
+    if control.kind in ("depth", "pose"):
+        folder = estimator_folder(control.folder)
+        if not (folder / "config.json").is_file():  # removed after the request was accepted
+            raise AddonError(f"the {control.kind} estimator ({control.folder.name}/preprocessor/) was removed")
+        make = depth_map if control.kind == "depth" else pose_map
+        return make(control.image, folder, width, height, _device_of(control.folder))
+    if control.kind != "edge":
         raise AddonError(f"no {control.kind} preprocessor is installed on this server")
     arr = np.asarray(control.image.convert("RGB"))
     if looks_like_edge_map(arr):

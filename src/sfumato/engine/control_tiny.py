@@ -30,3 +30,52 @@ def build_tiny_controlnet(model_folder: Path, kind: str = "edge", seed: int = 0,
     dest = model_folder / "controlnet" / kind
     net.save_pretrained(str(dest), safe_serialization=True)
     return dest
+
+
+def build_tiny_depth_estimator(dest: Path, seed: int = 0) -> Path:
+    """A tiny random Depth Anything (DINOv2 backbone) with its DPT image processor (56-pixel input), saved as
+    the transformers folder an operator installs at `<depth ControlNet>/preprocessor/`."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+    from transformers.models.dpt.image_processing_pil_dpt import DPTImageProcessorPil
+
+    torch.manual_seed(seed)
+    backbone = Dinov2Config(
+        hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=37, image_size=56,
+        patch_size=14, out_indices=[1, 2, 3, 4], reshape_hidden_states=False,
+    )  # fmt: skip
+    config = DepthAnythingConfig(
+        backbone_config=backbone, reassemble_hidden_size=32, patch_size=14, neck_hidden_sizes=[16, 16, 16, 16],
+        fusion_hidden_size=16, head_hidden_size=16,
+    )  # fmt: skip
+    model = DepthAnythingForDepthEstimation(config)
+    with torch.no_grad():  # the head ends in a ReLU: a positive last bias keeps the random map from being all 0
+        model.head.conv3.bias.fill_(0.5)
+    model.save_pretrained(str(dest))
+    DPTImageProcessorPil(
+        size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14
+    ).save_pretrained(str(dest))
+    return dest
+
+
+def build_tiny_pose_estimator(dest: Path, seed: int = 0) -> Path:
+    """A tiny random ViTPose (64x48 input, 17 COCO heatmaps) whose heatmaps peak above the keypoint threshold,
+    saved as the folder an operator installs at `<pose ControlNet>/preprocessor/`."""
+    from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEstimation
+
+    torch.manual_seed(seed)
+    backbone = VitPoseBackboneConfig(image_size=[64, 48], patch_size=[8, 8], hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=4, intermediate_size=37, out_indices=[2])  # fmt: skip
+    model = VitPoseForPoseEstimation(VitPoseConfig(backbone_config=backbone, num_labels=17, scale_factor=4))
+    with torch.no_grad():  # heatmap peaks well above the keypoint threshold, so random keypoints are drawn
+        model.head.conv.weight.mul_(20.0)
+        model.head.conv.bias.fill_(0.2)
+    model.save_pretrained(str(dest))
+    config = {
+        "size": {"height": 64, "width": 48},
+        "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
+    }
+    (dest / "preprocessor_config.json").write_text(
+        json.dumps({"image_processor_type": "VitPoseImageProcessor", **config})
+    )
+    return dest
