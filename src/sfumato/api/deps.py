@@ -53,66 +53,66 @@ class ApiServices(Protocol):
     textures: Textures | None
 
 
-def services(request: Request) -> ApiServices:
+async def services(request: Request) -> ApiServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[ApiServices, Depends(services)]
 
 
-def _accounts(s: ServicesDep) -> Accounts:
+async def _accounts(s: ServicesDep) -> Accounts:
     return s.accounts
 
 
-def _catalog(s: ServicesDep) -> Catalog:
+async def _catalog(s: ServicesDep) -> Catalog:
     return s.catalog
 
 
-def _generations(s: ServicesDep) -> Generations:
+async def _generations(s: ServicesDep) -> Generations:
     return s.generations
 
 
-def _motion(s: ServicesDep) -> Motion:
+async def _motion(s: ServicesDep) -> Motion:
     return s.motion
 
 
-def _variations(s: ServicesDep) -> Variations:
+async def _variations(s: ServicesDep) -> Variations:
     return s.variations
 
 
-def _init_images(s: ServicesDep) -> InitImages:
+async def _init_images(s: ServicesDep) -> InitImages:
     return s.init_images
 
 
-def _datasets(s: ServicesDep) -> Datasets:
+async def _datasets(s: ServicesDep) -> Datasets:
     return s.datasets
 
 
-def _trainings(s: ServicesDep) -> Trainings:
+async def _trainings(s: ServicesDep) -> Trainings:
     return s.trainings
 
 
-def _platform_elements(s: ServicesDep) -> PlatformElements:
+async def _platform_elements(s: ServicesDep) -> PlatformElements:
     return s.platform_elements
 
 
-def _urls(s: ServicesDep) -> FileUrls:
+async def _urls(s: ServicesDep) -> FileUrls:
     return s.urls
 
 
-def _cdn(s: ServicesDep) -> CdnFiles:
+async def _cdn(s: ServicesDep) -> CdnFiles:
     return s.cdn
 
 
-def _realtime(s: ServicesDep) -> Realtime:
+async def _realtime(s: ServicesDep) -> Realtime:
     return s.realtime
 
 
-def _prompt_tools(s: ServicesDep) -> PromptTools:
+async def _prompt_tools(s: ServicesDep) -> PromptTools:
     return s.prompt_tools
 
 
-def _started_at(s: ServicesDep) -> datetime:
+async def _started_at(s: ServicesDep) -> datetime:
     return s.started_at
 
 
@@ -132,7 +132,7 @@ RealtimeDep = Annotated[Realtime, Depends(_realtime)]
 PromptToolsDep = Annotated[PromptTools, Depends(_prompt_tools)]
 
 
-def _credits(s: ServicesDep) -> Credits:
+async def _credits(s: ServicesDep) -> Credits:
     assert s.credits is not None, "the composition root builds the credits"
     return s.credits
 
@@ -140,12 +140,12 @@ def _credits(s: ServicesDep) -> Credits:
 CreditsDep = Annotated[Credits, Depends(_credits)]
 
 
-def _model_assets(s: ServicesDep) -> ModelAssets:
+async def _model_assets(s: ServicesDep) -> ModelAssets:
     assert s.model_assets is not None, "the composition root builds the 3D services"
     return s.model_assets
 
 
-def _textures(s: ServicesDep) -> Textures:
+async def _textures(s: ServicesDep) -> Textures:
     assert s.textures is not None, "the composition root builds the 3D services"
     return s.textures
 
@@ -165,7 +165,7 @@ def principal(request: Request, accounts: AccountsDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def base_url(request: Request, s: ServicesDep) -> str:
+async def base_url(request: Request, s: ServicesDep) -> str:
     """Where links in responses point: SFUMATO_PUBLIC_URL, else the request's own base."""
     return (s.settings.public_url or str(request.base_url)).rstrip("/")
 

@@ -8,8 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, func, select, update
 
 from sfumato.services.errors import InvalidRequest, LimitExceeded, NotFound, Unauthorized
 from sfumato.services.webhooks import new_signing_secret, validate_webhook_url
@@ -19,6 +18,20 @@ from sfumato.store.models import ApiKey, User
 
 # Writing last_used_at on every request would make every GET a write; once a minute is enough.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+_KEY_LOOKUP = (
+    select(
+        ApiKey.id.label("key_id"),
+        ApiKey.key_hash,
+        ApiKey.last_used_at,
+        User.id.label("user_id"),
+        User.username,
+        User.api_concurrency_slots,
+    )
+    .join(User, ApiKey.user_id == User.id)
+    .where(ApiKey.key_hash == bindparam("digest"))
+)
 
 
 def hash_key(secret: str) -> str:
@@ -154,15 +167,15 @@ class Accounts:
         if not secret:
             raise Unauthorized("Authentication hook unauthorized this request")
         digest = hash_key(secret.strip())
-        with self._db.session() as s:
-            # The key and its user in one query: every request of every client comes through here.
-            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest).options(joinedload(ApiKey.user)))
-            # compare_digest keeps the check constant-time even though the lookup is by hash.
-            if row is None or not hmac.compare_digest(row.key_hash, digest):
-                raise Unauthorized("Authentication hook unauthorized this request")
-            now = datetime.now(UTC)
-            last = row.last_used_at
-            if last is None or now - last.replace(tzinfo=last.tzinfo or UTC) > _LAST_USED_RESOLUTION:
-                row.last_used_at = now
-            user = row.user
-            return Principal(user.id, user.username, row.id, user.api_concurrency_slots)
+        with self._db.read() as connection:
+            # The key and its user in one Core query: every request of every client comes through here.
+            row = connection.execute(_KEY_LOOKUP, {"digest": digest}).first()
+        # compare_digest keeps the check constant-time even though the lookup is by hash.
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            raise Unauthorized("Authentication hook unauthorized this request")
+        now = datetime.now(UTC)
+        last = row.last_used_at
+        if last is None or now - last.replace(tzinfo=last.tzinfo or UTC) > _LAST_USED_RESOLUTION:
+            with self._db.session() as s:
+                s.execute(update(ApiKey).where(ApiKey.id == row.key_id).values(last_used_at=now))
+        return Principal(row.user_id, row.username, row.key_id, row.api_concurrency_slots)

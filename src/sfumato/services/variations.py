@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.status import JobStatus
@@ -47,7 +47,7 @@ class VariationView:
     file_key: str | None = None
 
 
-def _view(r: ImageVariation) -> VariationView:
+def _view(r: ImageVariation | Row[Any]) -> VariationView:
     has_file = r.status == JobStatus.COMPLETE and bool(r.file_key)
     return VariationView(
         r.id,
@@ -249,9 +249,9 @@ class Variations:
         found: dict[str, list[VariationView]] = {}
         if not ids:
             return found
-        with self._db.session() as s:
-            rows = s.scalars(
-                select(ImageVariation)
+        with self._db.read() as connection:  # a Core read: the polled GET /generations/{id} calls this
+            rows = connection.execute(
+                select(ImageVariation.__table__)
                 .where(ImageVariation.generated_image_id.in_(ids))
                 .order_by(ImageVariation.created_at, ImageVariation.id)
             )

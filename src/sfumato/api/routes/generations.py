@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 
 from sfumato.api.deps import BaseUrlDep, CreditsDep, GenerationsDep, PrincipalDep, UrlsDep, VariationsDep
 from sfumato.api.routes.pricing import cost_fields
@@ -149,12 +149,12 @@ def list_generations(
     who: PrincipalDep,
     offset: Annotated[int, Query()] = 0,
     limit: Annotated[int, Query()] = 10,
-) -> ListGenerationsResponse:
+) -> Response:
     if userId not in (who.user_id, who.username):
         raise NotFound(f"user {userId} not found; GET /me shows your user id")
     views = generations.list_for_user(who.user_id, offset=offset, limit=limit)
     found = variations.for_images(i.id for v in views for i in v.images)
-    return ListGenerationsResponse(generations=[generation_out(v, base, urls, found) for v in views])
+    return ListGenerationsResponse(generations=[generation_out(v, base, urls, found) for v in views]).json_response()
 
 
 @router.get(
@@ -165,11 +165,11 @@ def list_generations(
 )
 def get_generation(  # noqa: A002
     id: str, generations: GenerationsDep, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
-) -> GetGenerationResponse:
+) -> Response:
     view = generations.get(who.user_id, id)
     found = variations.for_images(i.id for i in view.images)
     out = generation_out(view, base, urls, found)
-    return GetGenerationResponse(generations_by_pk=out)
+    return GetGenerationResponse(generations_by_pk=out).json_response()
 
 
 @router.delete("/generations/{id}", response_model=DeleteGenerationResponse, operation_id="deleteGenerationById")

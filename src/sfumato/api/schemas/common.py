@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
 
 log = logging.getLogger("sfumato.api")
 
@@ -25,6 +26,11 @@ class WireModel(BaseModel):
     """Responses: routes drop None values, because the TypeScript SDK rejects null on many keys."""
 
     model_config = ConfigDict(populate_by_name=True)
+
+    def json_response(self) -> Response:
+        """The same bytes FastAPI's `response_model_exclude_none` would send, serialised once: a route that returns
+        its model instead has it dumped, validated again and dumped a second time (the polled read routes' cost)."""
+        return Response(self.model_dump_json(by_alias=True, exclude_none=True), media_type="application/json")
 
 
 class Cost(WireModel):

@@ -6,9 +6,10 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.orm import Session
 
 from sfumato.engine.types import SCHEDULER_NAMES
 from sfumato.jobs.core.events import delete_events
@@ -124,6 +125,10 @@ def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
         image_prompt_file_keys=prompt_keys,
         image_prompt_weight=float(weight) if weight is not None else None,
     )
+
+
+_GENERATION_BY_ID = select(Generation.__table__).where(Generation.id == bindparam("id"))
+_IMAGES_OF = select(GeneratedImage.__table__).where(GeneratedImage.generation_id == bindparam("id"))
 
 
 class Generations:
@@ -256,10 +261,14 @@ class Generations:
         return row.id
 
     def _owned(self, user_id: str, generation_id: str) -> GenerationView:
-        with self._db.session() as s:
-            row = s.get(Generation, generation_id, options=[selectinload(Generation.images)])
+        # Core reads, not the ORM: every polling client comes through here, and ORM loading was most of its cost.
+        with self._db.read() as connection:
+            row = connection.execute(_GENERATION_BY_ID, {"id": generation_id}).first()
             if row is not None and row.user_id == user_id:
-                return generation_view(row)  # reads its images while the session is open
+                complete = row.status == JobStatus.COMPLETE
+                images = connection.execute(_IMAGES_OF, {"id": generation_id}).all() if complete else []
+                return generation_view(row, images)
+        with self._db.session() as s:
             image = s.get(GeneratedImage, generation_id)
             if image is not None and image.user_id == user_id:
                 raise InvalidRequest(
@@ -277,16 +286,21 @@ class Generations:
         if offset < 0 or limit < 0:
             raise InvalidRequest("offset and limit must be 0 or more", field="offset" if offset < 0 else "limit")
         limit = min(limit, 1000)
-        with self._db.session() as s:
-            rows = s.scalars(
-                select(Generation)
+        with self._db.read() as connection:  # Core reads, as `get`: clients poll this list too
+            rows = connection.execute(
+                select(Generation.__table__)
                 .where(Generation.user_id == user_id)
                 .order_by(Generation.created_at.desc(), Generation.id.desc())
                 .offset(offset)
                 .limit(limit)
-                .options(selectinload(Generation.images))  # one query for every row's images, not one each
             ).all()
-            return [generation_view(r) for r in rows]
+            complete = [r.id for r in rows if r.status == JobStatus.COMPLETE]
+            images: dict[str, list[Row[Any]]] = {}
+            if complete:  # one query for every row's images, not one each
+                found = select(GeneratedImage.__table__).where(GeneratedImage.generation_id.in_(complete))
+                for image in connection.execute(found):
+                    images.setdefault(image.generation_id, []).append(image)
+            return [generation_view(r, images.get(r.id, [])) for r in rows]
 
     def delete(self, user_id: str, generation_id: str) -> None:
         row = self._owned(user_id, generation_id)

@@ -3,9 +3,12 @@ what services hand out (GenerationView, ImageView: plain frozen values, never OR
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Row
 
 from sfumato.jobs.core.status import JobStatus
 from sfumato.services.canvas import CanvasParams
@@ -131,12 +134,15 @@ class GenerationView:
         return bool(self.options.get("image_to_video"))
 
 
-def image_view(i: GeneratedImage) -> ImageView:
+def image_view(i: GeneratedImage | Row[Any]) -> ImageView:
     return ImageView(i.id, i.file_key, i.token, i.nsfw, i.like_count, i.created_at, i.video_key)
 
 
-def generation_view(row: Generation, images: list[GeneratedImage] | None = None) -> GenerationView:
-    """`images`: the rows to show (only when COMPLETE); None reads `row.images`, which must be loaded."""
+def generation_view(
+    row: Generation | Row[Any], images: Sequence[GeneratedImage | Row[Any]] | None = None
+) -> GenerationView:
+    """From an ORM row or a Core row of the same table. `images`: the rows to show (only when COMPLETE); None reads
+    `row.images`, which must be loaded (ORM rows only)."""
     shown = (row.images if images is None else images) if row.status == JobStatus.COMPLETE else []
     return GenerationView(
         id=row.id,
