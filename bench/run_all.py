@@ -6,7 +6,7 @@ one table of the ratios they report.
     python bench/run_all.py --only engine starter
 
 bench_scaleout needs the machine's PostgreSQL and Redis on loopback (as the scale-out tests do); without them
-it is skipped, and said so in the table.
+it is skipped, and said so in the table; bench_gpu likewise without a CUDA device.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ BENCHMARKS = (
     Benchmark("motion", ("--runs", "3")),
     Benchmark("elements", ("--runs", "3")),
     Benchmark("realtime", ("--requests", "10", "--scenes", "12")),
+    Benchmark("gpu", ("--quick",)),  # skipped, and said so, without CUDA
     Benchmark(
         "scaleout",
         ("--jobs", "8", "--images", "2", "--size", "256", "--steps", "20", "--workers", "1", "2"),
@@ -95,9 +96,10 @@ def run(bench: Benchmark, full: bool, out: Path) -> Outcome:
     seconds = time.monotonic() - start
     if code != 0 or not ratios_file.is_file():
         return Outcome(bench.name, seconds, [], f"FAILED (exit code {code})")
-    ratios = [
-        Ratio(str(r["measure"]), float(r["ratio"]), str(r["detail"])) for r in json.loads(ratios_file.read_text())
-    ]
+    reported = json.loads(ratios_file.read_text())
+    if isinstance(reported, dict) and "skipped" in reported:  # it could not run here, and says why
+        return Outcome(bench.name, seconds, [], str(reported["skipped"]))
+    ratios = [Ratio(str(r["measure"]), float(r["ratio"]), str(r["detail"])) for r in reported]
     return Outcome(bench.name, seconds, ratios)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The bundled starter model's platform id (fixed forever: users put it in their code).
@@ -51,7 +52,21 @@ class Settings(BaseSettings):
         default=8, description="Video frames the VAE decodes at once (lower it when decoding runs out of memory)."
     )
     memory_budget_mb: int = Field(default=8192, description="Memory for cached pipelines (LRU beyond it).")
-    device: str = Field(default="cpu", description="Torch device for inference (cpu, cuda, cuda:N).")
+    device: str = Field(
+        default="cpu",
+        description="Torch device for inference: cpu, cuda, cuda:N, or auto (the first GPU when there is one); a "
+        "device that is not there stops the start (docs/operations.md, GPU).",
+    )
+    dtype: str = Field(
+        default="auto",
+        description="Weights' dtype: auto (float32 on the CPU; on CUDA float16, bfloat16 where the model calls for "
+        "it), float32, float16 or bfloat16.",
+    )
+    compile: str = Field(
+        default="off",
+        description="torch.compile the UNet at load, warmed by dummy calls before serving: off, on "
+        "(max-autotune-no-cudagraphs) or a torch.compile mode; minutes at start-up for faster steps on a GPU.",
+    )
     max_keys_per_user: int = Field(default=10, description="Production API keys a user may hold.")
     signup: Literal["open", "closed"] = Field(
         default="closed", description="Web app sign-up page: open lets anyone create an account at /app/signup."
@@ -204,6 +219,22 @@ class Settings(BaseSettings):
         description="Public/CDN base that serves the bucket (base + object key); default: presigned GET URLs (7 days).",
     )
     # --- end scale-out ---
+
+    @field_validator("device", "dtype", "compile", mode="before")
+    @classmethod
+    def _check_runtime(cls, value: object, info: ValidationInfo) -> str:
+        """Refused at start-up, naming the variable and its values (engine/device.py checks them again where
+        the engine is built, with torch at hand, e.g. that the GPU is there)."""
+        text = str(value).strip().lower()
+        allowed = {
+            "device": r"cpu|cuda|cuda:\d+|auto",
+            "dtype": r"auto|float32|float16|bfloat16",
+            "compile": r"|0|1|false|true|off|on|no|yes|default|reduce-overhead|max-autotune|max-autotune-no-cudagraphs",
+        }[info.field_name or ""]
+        if not re.fullmatch(allowed, text):
+            shown = allowed.replace("\\d+", "N").replace("|", ", ").lstrip(", ")
+            raise ValueError(f"SFUMATO_{(info.field_name or '').upper()} must be one of {shown}; got {value!r}")
+        return text
 
     @property
     def resolved_database_url(self) -> str:

@@ -92,6 +92,11 @@ class Container:
     blueprints: Blueprints | None = None  # blueprint executions (their runner sweeps unfinished ones)
 
     def start(self) -> None:
+        if self.warmup is not None and self.settings.device != "cpu":
+            # This process runs jobs: a GPU it was told to use must be there, or the start stops, saying so.
+            from sfumato.engine.device import require_device  # imports torch, so only for a non-CPU setting
+
+            require_device(self.settings.device)
         if self.warmup is not None:
             self.warmup.start()
         self.dispatcher.start()
@@ -109,11 +114,12 @@ class Container:
 
 def build_engine(settings: Settings) -> GenerationEngine:
     # Imported here so CLI commands that never generate don't pay for importing torch and diffusers.
+    from sfumato.engine.device import RuntimeOptions
     from sfumato.engine.engine import Engine
 
     return Engine(
         memory_budget_bytes=settings.memory_budget_mb * 1024 * 1024,
-        device=settings.device,
+        runtime=RuntimeOptions.for_device(settings.device, settings.dtype, settings.compile),
         num_threads=settings.torch_threads,
         addons_dir=settings.data_dir / "addons",  # optional upscaler / background-removal models
         decode_chunk_frames=settings.video_decode_chunk_frames,

@@ -21,6 +21,7 @@ from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from sfumato.engine.adapters import ResidentAdapters
+from sfumato.engine.device import RuntimeOptions, prepare
 from sfumato.engine.load_lock import LOAD_LOCK
 from sfumato.engine.types import ModelNotFoundError
 from sfumato.engine.video import follows_prompt_direction, is_video_folder
@@ -179,17 +180,35 @@ class PipelineCache:
     asking for the same uncached model load it once and the budget check never races with a load.
     """
 
-    def __init__(self, memory_budget_bytes: int, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        memory_budget_bytes: int,
+        device: str = "cpu",
+        dtype: torch.dtype | None = torch.float32,
+        runtime: RuntimeOptions | None = None,
+    ) -> None:
+        """`runtime` (engine/device.py): the device, the dtype policy and the speed options applied at load;
+        when given, its device is the default, and `dtype` None means its policy picks one per model folder."""
         if memory_budget_bytes <= 0:
             raise ValueError(f"memory_budget_bytes must be positive, got {memory_budget_bytes}")
         self.memory_budget_bytes = memory_budget_bytes
-        self.device = device  # the defaults of `get`
-        self.dtype = dtype
+        self.runtime = runtime
+        self.device = runtime.device if runtime is not None else device  # the defaults of `get`
+        self.dtype = None if runtime is not None else dtype
+        self._folder_dtypes: dict[Path, torch.dtype] = {}  # the policy's choice, read from disk once per folder
         self._entries: OrderedDict[PipelineKey, LoadedPipeline] = OrderedDict()  # LRU first, MRU last
         self._lock = threading.Lock()
 
     def key(self, path: Path | str, dtype: torch.dtype | None = None, device: str | None = None) -> PipelineKey:
-        return PipelineKey(resolve_model_path(path), dtype or self.dtype, device or self.device)
+        folder = resolve_model_path(path)
+        return PipelineKey(folder, dtype or self.dtype or self._policy_dtype(folder), device or self.device)
+
+    def _policy_dtype(self, folder: Path) -> torch.dtype:
+        if self.runtime is None:
+            return torch.float32
+        if folder not in self._folder_dtypes:
+            self._folder_dtypes[folder] = self.runtime.dtype_for(folder)
+        return self._folder_dtypes[folder]
 
     def get(self, path: Path | str, dtype: torch.dtype | None = None, device: str | None = None) -> LoadedPipeline:
         """The pipeline for `path` in `dtype` on `device` (the cache's defaults when None), loading it on a
@@ -205,6 +224,9 @@ class PipelineCache:
             # Evict on the on-disk estimate first, to keep the peak low; then again on the true size.
             self._evict_for(estimate_folder_nbytes(key.path))
             pipe = load_pipeline(key.path, key.device, key.dtype)
+            if self.runtime is not None and key.device == self.runtime.device:
+                # SDPA, channels-last, compile + warm-up: under the lock, so nobody uses it half-prepared.
+                prepare(pipe, self.runtime, key.path, buckets, is_video_folder(key.path))
             entry = LoadedPipeline(
                 path=key.path, pipe=pipe, nbytes=pipeline_nbytes(pipe), scheduler=pipe.scheduler, buckets=buckets
             )
