@@ -3,15 +3,18 @@ suites, which must see every kind of thing a user can own."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from PIL import Image
 
-from sfumato.testing.live_server import LiveServer, wait_for_generation
+from sfumato.testing.live_server import LiveServer, free_port, wait_for_generation
 from tests.blueprints.support import QUICK_V1, wait_execution
 from tests.images.support import upload, wait
 from tests.three_d.support import cube_obj, post_form, wait_texture
+from tests.webhooks.support import webhook_key
 
 
 class Resources:
@@ -37,6 +40,8 @@ class Resources:
             "model_3d": self._model_3d,
             "texture": self._texture,
             "blueprint_execution": self._blueprint_execution,
+            "api_key": lambda: server.user(owner)["key_id"],
+            "webhook_delivery": self._webhook_delivery,
         }
 
     def get(self, kind: str) -> str:
@@ -136,3 +141,25 @@ class Resources:
         number = self.client.post("/elements", json=body).json()["sdTrainingJob"]["userLoraId"]
         self._trained(f"/elements/{number}", "user_loras_by_pk")
         return str(number)
+
+    def _webhook_delivery(self) -> str:
+        """A webhook delivery of the user's (a key with a webhook nobody answers, and a generation through it):
+        the server needs SFUMATO_WEBHOOK_ALLOW_PRIVATE for the loopback URL."""
+        hook = webhook_key(self.server, self.owner, f"http://127.0.0.1:{free_port()}/nobody-listens")
+        self._made["webhook_key"] = hook["key_id"]
+        with self.server.client(self.owner) as client:
+            client.headers["Authorization"] = f"Bearer {hook['api_key']}"
+            answer = client.post("/generations", json={"prompt": "a red circle", "width": 64, "height": 64})
+            assert wait_for_generation(client, answer.json()["sdGenerationJob"]["generationId"])["status"] == "COMPLETE"
+        database = Path(self.server.env["SFUMATO_DATA_DIR"]) / "sfumato.db"
+        deadline = time.monotonic() + 30
+        while True:  # the outbox row is written with the job's completion; read it as the web page would list it
+            with sqlite3.connect(database) as db:
+                found = db.execute(
+                    "SELECT id FROM webhook_deliveries WHERE user_id = ? ORDER BY created_at DESC",
+                    (self.server.user(self.owner)["user_id"],),
+                ).fetchone()
+            if found:
+                return str(found[0])
+            assert time.monotonic() < deadline
+            time.sleep(0.2)

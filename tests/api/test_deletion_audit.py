@@ -1,11 +1,13 @@
 """Deletion audit, by enumeration rather than a hand-kept list: after a user owns one of everything (tests/api/
 resources.py) and a webhook was queued for them, deleting the account leaves no value anywhere in the database
 (every table, every column) that names the user, their keys or anything they made, and no file whose path
-names them; deleting one generation does the same for it. A new table or store folder is scanned without any
-edit here."""
+names them; whether the account is deleted with the CLI or with the web app's "Delete account" (in Chromium, after
+a generation made with the web form). Deleting one generation does the same for it. A new table or store folder
+is scanned without any edit here."""
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -13,11 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
+from playwright.sync_api import expect
 
 from sfumato.engine.tiny_video import build_tiny_svd
+from sfumato.testing.browser import chromium
 from sfumato.testing.live_server import LiveServer, cli_json, free_port, wait_for_generation
 from tests.api.resources import Resources
 from tests.motion.support import motion_server
+from tests.web.support import PASSWORD, sfumato, sign_in
 from tests.webhooks.support import FAST_WEBHOOKS, webhook_key
 
 TINY_SVD_ID = "0a1b2c3d-0000-4000-8000-00000000503d"
@@ -72,13 +78,44 @@ def traces(server: LiveServer, owned: Resources, *clients: httpx.Client) -> set[
     return ids
 
 
-def test_deleting_an_account_leaves_nothing_of_it(server: LiveServer) -> None:
-    owned = Resources(server, "doomed")
-    server.user("doomed")
-    cli_json(server.env, "users", "set", "doomed", "--credits", "100000")  # a balance, and a ledger of charges
+def _web_user_deletes_the_account(server: LiveServer, name: str) -> None:
+    """In Chromium: sign in, make a generation with the Generate form (an init image uploaded through it, so the
+    web's own rows and files are there too), then Account -> "Delete account", confirmed by typing the name."""
+    done = sfumato(server, "users", "password", name, stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    init = io.BytesIO()
+    Image.new("RGB", (64, 64), (20, 160, 40)).save(init, "PNG")
+    with chromium() as browser:
+        page = browser.new_page()
+        sign_in(page, server, name)
+        page.get_by_label("Prompt", exact=True).fill("made in the web app")
+        page.get_by_label("Width").fill("64")
+        page.get_by_label("Height").fill("64")
+        page.get_by_label("Init image (PNG, JPEG or WebP)").set_input_files(
+            files=[{"name": "start.png", "mimeType": "image/png", "buffer": init.getvalue()}]
+        )
+        page.get_by_role("button", name="Generate").click()
+        card = page.locator("article.gen", has_text="made in the web app")
+        expect(card.get_by_role("status").first).to_have_text("COMPLETE", timeout=90_000)
+        web_generation = str(card.get_attribute("id")).removeprefix("generation-")
+        assert len(file_hits(server, {web_generation})) == 1
+        # The scan sees what only the web app makes: the session, and the upload and generation with no key.
+        user_id = server.user(name)["user_id"]
+        assert {"web_sessions", "init_images", "generations"} <= set(database_hits(server, {user_id}))
+        page.get_by_role("link", name="Account").click()
+        page.get_by_label("Type your username to confirm").fill(name)
+        page.get_by_role("button", name="Delete account").click()
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+@pytest.mark.parametrize("how", ["cli", "web"])
+def test_deleting_an_account_leaves_nothing_of_it(server: LiveServer, how: str) -> None:
+    owned = Resources(server, f"doomed-{how}")
+    server.user(owned.owner)
+    cli_json(server.env, "users", "set", owned.owner, "--credits", "100000")  # a balance, and a ledger of charges
     for kind in owned.makers:
         owned.get(kind)
-    hook = webhook_key(server, "doomed", f"http://127.0.0.1:{free_port()}/nobody-listens")
+    hook = webhook_key(server, owned.owner, f"http://127.0.0.1:{free_port()}/nobody-listens")
     hooked = httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {hook['api_key']}"})
     answer = hooked.post("/generations", json={"prompt": "a red circle", "width": 64, "height": 64})
     assert wait_for_generation(hooked, answer.json()["sdGenerationJob"]["generationId"])["status"] == "COMPLETE"
@@ -102,7 +139,10 @@ def test_deleting_an_account_leaves_nothing_of_it(server: LiveServer) -> None:
     for folder in ("/datasets/", "/trainings/", "/generations/", "/initImages/"):
         assert any(folder in path for path in files), (folder, files)  # the file scan sees every kind of file
 
-    cli_json(server.env, "users", "delete", "doomed")
+    if how == "cli":
+        cli_json(server.env, "users", "delete", owned.owner)
+    else:
+        _web_user_deletes_the_account(server, owned.owner)  # its rows all carry the user id: in `needles`
     assert database_hits(server, needles) == {}
     assert file_hits(server, needles) == []
     assert wait_for_generation(bystander, kept_id)["status"] == "COMPLETE"  # nobody else's data went

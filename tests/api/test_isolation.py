@@ -17,11 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from sfumato.engine.tiny_video import build_tiny_svd
 from sfumato.testing.live_server import LiveServer
+from sfumato.web import install_web
 from tests.api.resources import Resources
 from tests.motion.support import motion_server
+from tests.web.support import PASSWORD, form_token, http_sign_in, sfumato
 
 API = "/api/rest/v1"
 ID_FIELD = re.compile(r"(^id$|Id$|_id$)")
@@ -140,7 +144,8 @@ def uncovered(spec: dict[str, Any]) -> list[str]:
 def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("isolation")
     svd = build_tiny_svd(root / "tiny-svd", follows_prompts=True)
-    quick = {"SFUMATO_TRAINING_STEPS_SCALE": "0.1"}  # the custom model and element it owns train in seconds
+    # The custom model and element it owns train in seconds; its webhook delivery goes to loopback.
+    quick = {"SFUMATO_TRAINING_STEPS_SCALE": "0.1", "SFUMATO_WEBHOOK_ALLOW_PRIVATE": "true"}
     with motion_server(root, tiny_catalog, svd, TINY_SVD_ID, "Tiny SVD", quick) as live:
         yield live
 
@@ -236,3 +241,114 @@ def test_another_users_id_in_the_body_is_a_missing_id(
     missing = stranger.request(method, path, json={**(use.body or {}), field: missing_id})
     assert theirs.status_code in (400, 404), theirs.text  # refused, never run on someone else's input
     assert anonymised(theirs, some_id) == anonymised(missing, missing_id)
+
+
+# --- the web app (/app) -------------------------------------------------------------------------------------
+# Its routes are not in the spec (include_in_schema=False): they are read off the app that install_web builds, so a
+# new /app route that takes an id (in its path, or a query parameter) fails test_every_web_route_that_takes_an_id_
+# is_covered until it is listed here. Keys: (method, path, the parameter that carries the id).
+WEB_IDS: dict[tuple[str, str, str], IdUse] = {
+    ("GET", "/app/generate", "again"): IdUse("generation"),  # "Generate again": the form filled from it
+    ("GET", "/app/generations/{generation_id}/card", "generation_id"): IdUse("generation"),
+    ("GET", "/app/generations/{generation_id}/code", "generation_id"): IdUse("generation"),
+    ("POST", "/app/generations/{generation_id}/delete", "generation_id"): IdUse("generation"),
+    ("POST", "/app/images/{image_id}/{transform}", "image_id"): IdUse("image"),
+    ("GET", "/app/variations/{variation_id}/code", "variation_id"): IdUse("variation"),
+    # Platform samples are public; a custom model's id must answer as a missing one does.
+    ("GET", "/app/models/{model_id}/sample", "model_id"): IdUse("custom_model"),
+    ("POST", "/app/trainings/{training_id}/cancel", "training_id"): IdUse("custom_model"),
+    ("POST", "/app/api-access/keys/{key_id}/delete", "key_id"): IdUse("api_key"),
+    ("POST", "/app/api-access/deliveries/{delivery_id}/redeliver", "delivery_id"): IdUse("webhook_delivery"),
+}
+# Parameters that are not ids, with the value the requests use.
+WEB_NOT_IDS = {"transform": "upscale", "tab": "yours", "page_number": "1", "lang": "python"}
+
+
+def web_id_parameters(routes: list[Any]) -> set[tuple[str, str, str]]:
+    """(method, path, parameter) for every path and query parameter of every route under /app."""
+    found = set()
+    for context in iter_route_contexts(routes):  # included routers' routes with their prefixes
+        route, path = context.original_route, context.path or ""
+        if not isinstance(route, APIRoute) or not path.startswith("/app"):
+            continue
+        names = [p.name for p in route.dependant.path_params + route.dependant.query_params]
+        for method in route.methods:
+            found.update((method, path, name) for name in names)
+    return found
+
+
+def web_uncovered(routes: list[Any]) -> list[str]:
+    return [
+        f"{m} {p} ({name})"
+        for m, p, name in sorted(web_id_parameters(routes))
+        if (m, p, name) not in WEB_IDS and name not in WEB_NOT_IDS
+    ]
+
+
+def _web_app_routes() -> list[Any]:
+    app = FastAPI()
+    install_web(app)
+    return list(app.routes)
+
+
+def test_every_web_route_that_takes_an_id_is_covered() -> None:
+    routes = _web_app_routes()
+    assert web_uncovered(routes) == [], (
+        f"/app routes that take an id have no isolation case in WEB_IDS: {web_uncovered(routes)}"
+    )
+    assert set(WEB_IDS) <= web_id_parameters(routes), set(WEB_IDS) - web_id_parameters(routes)  # none stale
+
+
+def test_an_uncovered_web_route_is_reported() -> None:
+    app = FastAPI()
+
+    @app.post("/app/widgets/{widget_id}/polish")
+    def polish(widget_id: str, mode: str = "") -> None: ...
+
+    assert web_uncovered(_web_app_routes() + list(app.routes)) == [
+        "POST /app/widgets/{widget_id}/polish (mode)",
+        "POST /app/widgets/{widget_id}/polish (widget_id)",
+    ]
+
+
+@pytest.fixture(scope="module")
+def web_stranger(server: LiveServer) -> Iterator[httpx.Client]:
+    """Another user, signed in to the web app through its form (cookie and CSRF token)."""
+    server.user("web-stranger")
+    done = sfumato(server, "users", "password", "web-stranger", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    with http_sign_in(server, "web-stranger") as client:
+        yield client
+
+
+def _web_request(client: httpx.Client, method: str, path: str, param: str, value: str) -> httpx.Response:
+    url = path.replace("{" + param + "}", value)
+    for name, fixed in WEB_NOT_IDS.items():
+        url = url.replace("{" + name + "}", fixed)
+    query = {param: value} if "{" + param + "}" not in path else {}
+    if method == "GET":
+        return client.get(url, params=query)
+    token = form_token(client.get("/app/account").text)
+    return client.post(url, params=query, files={"csrftoken": (None, token)})
+
+
+@pytest.mark.parametrize(("method", "path", "param"), sorted(WEB_IDS))
+def test_another_users_id_in_a_web_route_is_a_missing_id(
+    server: LiveServer, owned: Resources, web_stranger: httpx.Client, method: str, path: str, param: str
+) -> None:
+    some_id = owned.get(WEB_IDS[(method, path, param)].resource)
+    missing_id = str(uuid.uuid4())
+    theirs = _web_request(web_stranger, method, path, param, some_id)
+    missing = _web_request(web_stranger, method, path, param, missing_id)
+    # A card's poll answers a gone generation with a note, 200 (htmx swaps it in); everything else is a 404.
+    assert theirs.status_code == 404 or "This generation was deleted" in theirs.text, theirs.text
+    assert (theirs.status_code, theirs.text.replace(some_id, "<ID>")) == (
+        missing.status_code,
+        missing.text.replace(missing_id, "<ID>"),
+    )
+    # Nothing of the owner's changed: the generation, its image's variations, the key, the training.
+    assert owned.client.get(f"/generations/{owned.get('generation')}").status_code == 200
+    assert (
+        owned.client.get(f"/models/{owned.get('custom_model')}").json()["custom_models_by_pk"]["status"] == "COMPLETE"
+    )
+    assert owned.client.get("/me").status_code == 200  # the owner's first key still works

@@ -1,6 +1,6 @@
-"""tests/web's shared browser and generating server (package scope: every module drives the one Chromium; the
-Generate / History / Get API Code / pages modules share the server, the others start their own with other
-settings)."""
+"""tests/web's shared browser and servers (package scope: every module drives the one Chromium; the Generate /
+History / Get API Code / pages modules share the generating server; Account, API Access and sign-up share one
+that generates nothing; test_web_app and test_web_s3 start their own, with other settings)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 
 from sfumato.engine.tiny_video import build_tiny_svd
 from sfumato.testing.browser import chromium
-from sfumato.testing.live_server import LiveServer
+from sfumato.testing.live_server import LiveServer, free_port, server_env
 from tests.motion.support import motion_server
 from tests.web.support import new_user, sign_in
 
@@ -30,6 +30,18 @@ def studio_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 TINY_SVD_ID = "0a1b2c3d-0000-4000-8000-00000000502d"
+
+
+@pytest.fixture(scope="package")
+def plain_server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose pages generate nothing (no model preloaded), with sign-up open: one start for the modules
+    that only need accounts, keys and sessions (their few sign-ins stay far below the 30 a minute per address)."""
+    data = tmp_path_factory.mktemp("web-plain")
+    live = LiveServer(server_env(data, tiny_catalog), free_port(), data / "server.log")
+    live.env.update(SFUMATO_SIGNUP="open", SFUMATO_PRELOAD_DEFAULT_MODEL="false")
+    live.start()
+    yield live
+    live.stop()
 
 
 @pytest.fixture(scope="package")

@@ -16,6 +16,11 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page
 
+from sfumato.services.accounts import Accounts
+from sfumato.services.limits import MemoryCounter, RateLimiter
+from sfumato.services.web_logins import WebLogins
+from sfumato.store.database import Database
+from sfumato.store.files import LocalFileStore
 from sfumato.testing.live_server import LiveServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -28,12 +33,23 @@ def sfumato(server: LiveServer, *args: str, stdin: str = "") -> subprocess.Compl
     )
 
 
-def new_user(server: LiveServer, password: str = PASSWORD) -> dict[str, Any]:
-    """A user with a password, made as the README says: `sfumato users create NAME --password` (piped)."""
+def new_user(server: LiveServer, password: str = PASSWORD, cli: bool = False) -> dict[str, Any]:
+    """A user with a password: {"name", "user_id", "api_key", "key_id"}. With `cli`, made as the README says
+    (`sfumato users create NAME --password`, piped); else by the same two service calls that command makes, in
+    this process, on the server's database (a CLI process costs seconds of imports on a loaded machine)."""
     name = f"u{uuid.uuid4().hex[:8]}"
-    done = sfumato(server, "users", "create", name, "--password", "--json", stdin=password + "\n")
-    assert done.returncode == 0, done.stderr
-    return {"name": name, **json.loads(done.stdout)}
+    if cli:
+        done = sfumato(server, "users", "create", name, "--password", "--json", stdin=password + "\n")
+        assert done.returncode == 0, done.stderr
+        return {"name": name, **json.loads(done.stdout)}
+    data = Path(server.env["SFUMATO_DATA_DIR"])
+    db = Database(f"sqlite:///{data / 'sfumato.db'}")
+    try:
+        user_id, key = Accounts(db, LocalFileStore(data / "files")).create_user(name)
+        WebLogins(db, RateLimiter(MemoryCounter(), per_minute=2000, jobs_per_minute=100)).set_password(name, password)
+    finally:
+        db.dispose()
+    return {"name": name, "user_id": user_id, "api_key": key.secret, "key_id": key.info.id}
 
 
 def sign_in(page: Page, server: LiveServer, name: str, password: str = PASSWORD) -> None:

@@ -5,24 +5,18 @@ and the user's rows are gone)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from sfumato.testing.live_server import LiveServer, free_port, server_env
+from sfumato.testing.live_server import LiveServer
 from tests.web.support import DOCS, PASSWORD, http_sign_in, new_user, post_login, sign_in
 
 
-@pytest.fixture(scope="module")
-def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data = tmp_path_factory.mktemp("web-account-data")
-    live = LiveServer(server_env(data, tiny_catalog), free_port(), data / "server.log")
-    live.env["SFUMATO_PRELOAD_DEFAULT_MODEL"] = "false"  # no page here generates
-    live.start()
-    yield live
-    live.stop()
+@pytest.fixture
+def server(plain_server: LiveServer) -> LiveServer:
+    return plain_server
 
 
 @pytest.fixture

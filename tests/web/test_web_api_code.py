@@ -10,16 +10,20 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
+from sfumato.services.api_snippets import generation_snippets
+from sfumato.services.generations import GenerationView
 from sfumato.store.models import Generation
-from sfumato.testing.live_server import LiveServer
+from sfumato.testing.live_server import LiveServer, wait_for_generation
 from tests.web.studio_support import database
 from tests.web.support import DOCS
 
@@ -74,29 +78,41 @@ def _row(server: LiveServer, generation_id: str) -> dict[str, Any]:
         row = s.get(Generation, generation_id)
         assert row is not None
         values = {name: getattr(row, name) for name in SAME}
+        # The LoRAs it ran with: platform elements and the user's own, each at its weight.
+        values["adapters"] = [(a["source"], a["ref"], a["weight"]) for a in row.adapters or []]
     db.dispose()
     return values
 
 
-def _run_snippet(page: Page, language: str, key: str, workdir: Path) -> tuple[str, list[Path]]:
-    """Runs the snippet shown on the open Get API Code page's `language` tab; returns the new job's id and
-    the files it saved."""
-    label = {"curl": "cURL", "python": "Python", "typescript": "TypeScript", "http": "Python (HTTP)"}[language]
-    page.get_by_role("link", name=label, exact=True).click()
-    code = page.get_by_label(re.compile(r"code$")).input_value()
-    run = workdir / language
-    run.mkdir()
-    command, suffix = RUNNERS[language]
-    script = run / f"snippet.{suffix}"
-    script.write_text(code)
-    if language == "typescript":
-        (run / "node_modules").symlink_to(TS_MODULES)  # as after `npm install @leonardo-ai/sdk`
+def _run_snippets(page: Page, languages: Iterable[str], key: str, workdir: Path) -> dict[str, tuple[str, list[Path]]]:
+    """Runs the snippets shown on the open Get API Code page's tabs, copied one tab after another as a user
+    would, then run side by side (their jobs queue on the server together); language -> (the new job's id,
+    the files it saved)."""
+    running: dict[str, tuple[subprocess.Popen[str], Path, str]] = {}
     env = {**os.environ, "SFUMATO_API_KEY": key}
-    done = subprocess.run([*command, str(script)], cwd=run, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"{language} snippet failed:\n{done.stdout}\n{done.stderr}\n---\n{code}"
-    found = re.search(r"^(?:generation|variation) (\S+)$", done.stdout, re.M)
-    assert found, done.stdout
-    return found.group(1), sorted(run.glob("*.png"))
+    for language in languages:
+        label = {"curl": "cURL", "python": "Python", "typescript": "TypeScript", "http": "Python (HTTP)"}[language]
+        page.get_by_role("link", name=label, exact=True).click()
+        code = page.get_by_label(re.compile(r"code$")).input_value()
+        run = workdir / language
+        run.mkdir()
+        command, suffix = RUNNERS[language]
+        script = run / f"snippet.{suffix}"
+        script.write_text(code)
+        if language == "typescript":
+            (run / "node_modules").symlink_to(TS_MODULES)  # as after `npm install @leonardo-ai/sdk`
+        process = subprocess.Popen(
+            [*command, str(script)], cwd=run, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        running[language] = (process, run, code)
+    out = {}
+    for language, (process, run, code) in running.items():
+        stdout, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, f"{language} snippet failed:\n{stdout}\n{stderr}\n---\n{code}"
+        found = re.search(r"^(?:generation|variation) (\S+)$", stdout, re.M)
+        assert found, stdout
+        out[language] = (found.group(1), sorted(run.glob("*.png")))
+    return out
 
 
 @pytest.mark.parametrize(
@@ -127,8 +143,7 @@ def test_each_snippet_remakes_the_generation(
         page.screenshot(path=str(DOCS / "webapp-api-code.png"), full_page=True)
         page.get_by_role("button", name="Copy").click()  # the clipboard API, or the fallback when it is refused
         expect(page.locator("#snippet-copied")).to_have_text(re.compile(r"^(Copied\.|Selected: press Ctrl\+C)"))
-    for language in RUNNERS:
-        new_id, files = _run_snippet(page, language, studio_user["api_key"], tmp_path)
+    for language, (new_id, files) in _run_snippets(page, RUNNERS, studio_user["api_key"], tmp_path).items():
         assert new_id != original_id
         assert _row(studio_server, new_id) == original, language
         assert len(files) == original["num_images"], language
@@ -146,7 +161,60 @@ def test_a_variation_snippet_makes_the_same_variation(
     card = page.locator(f"#generation-{generation_id}")
     expect(card.locator(".variations")).to_contain_text("NOBG: COMPLETE", timeout=60_000)
     card.get_by_role("link", name="Get API Code of this nobg").click()
-    for language in ("curl", "typescript"):
-        variation_id, files = _run_snippet(page, language, studio_user["api_key"], tmp_path)
+    made = _run_snippets(page, ("curl", "typescript"), studio_user["api_key"], tmp_path)
+    for language, (variation_id, files) in made.items():
         assert len(files) == 1 and Image.open(files[0]).mode == "RGBA", language
         assert variation_id
+
+
+STARTER_ID = "1cda8773-2726-40ce-8342-cbdc373d1e10"  # the bundled Starter: the bundled elements' base model
+PASTEL = "3157822a-d903-40d5-94aa-1fb89a96bdec"  # models/elements: Pastel Palette
+
+
+def test_a_generation_with_an_element_is_remade_with_it_by_each_snippet(
+    studio_server: LiveServer, studio_user: dict[str, str], page: Page, tmp_path: Path
+) -> None:
+    """Made through the API with `elements` (the web form has none): every tab spells the element out."""
+    body = {"prompt": "a large red heart in the center, on a blue background", "modelId": STARTER_ID, "width": 32,
+            "height": 32, "num_images": 1, "seed": 42, "num_inference_steps": 10,
+            "elements": [{"akUUID": PASTEL, "weight": 0.7}]}  # fmt: skip
+    with httpx.Client(
+        base_url=studio_server.api_url, headers={"Authorization": f"Bearer {studio_user['api_key']}"}
+    ) as api:
+        created = api.post("/generations", json=body)
+        assert created.status_code == 200, created.text
+        original_id = created.json()["sdGenerationJob"]["generationId"]
+        assert wait_for_generation(api, original_id)["status"] == "COMPLETE"
+    original = _row(studio_server, original_id)
+    assert original["adapters"] == [("element", PASTEL, 0.7)]
+    page.goto(studio_server.base_url + f"/app/generations/{original_id}/code")
+    for language, (new_id, files) in _run_snippets(page, RUNNERS, studio_user["api_key"], tmp_path).items():
+        assert _row(studio_server, new_id) == original, language
+        assert len(files) == 1, language
+
+
+def test_elements_and_user_elements_are_spelled_out_in_every_tab() -> None:
+    """Each tab names both lists in its own language's spelling (the SDKs' names), with the weights run at."""
+    now = datetime.now(UTC)
+    view = GenerationView(
+        id="g1", user_id="u1", api_key_id=None, status="COMPLETE", failure_reason=None, model_id=STARTER_ID,
+        prompt="a red heart", negative_prompt=None, width=32, height=32, num_images=1, num_inference_steps=8,
+        guidance_scale=5.0, seed=1, scheduler="LEONARDO", preset_style="NONE", sd_version="v1_5", public=False,
+        tiling=False, init_strength=None, init_image_id=None, init_generated_image_id=None, image_prompt_ids=(),
+        image_prompt_weight=None, image_prompt_method=None, transparency=None, transparency_method=None, options={},
+        created_at=now, updated_at=now,
+        adapters=({"source": "element", "ref": PASTEL, "weight": 0.7},
+                  {"source": "user_element", "ref": "12", "weight": 1.1}),
+    )  # fmt: skip
+    spelled = {
+        "curl": ['"elements": [', f'"akUUID": "{PASTEL}"', '"userElements": [', '"userLoraId": 12', '"weight": 1.1'],
+        "python": [f'"elements": [{{"ak_uuid": "{PASTEL}", "weight": 0.7}}]',
+                   '"user_elements": [{"user_lora_id": 12, "weight": 1.1}]'],
+        "typescript": [f'elements: [{{"akUUID": "{PASTEL}", "weight": 0.7}}]',
+                       'userElements: [{"userLoraId": 12, "weight": 1.1}]'],
+        "http": [f'"elements": [{{"akUUID": "{PASTEL}", "weight": 0.7}}]',
+                 '"userElements": [{"userLoraId": 12, "weight": 1.1}]'],
+    }  # fmt: skip
+    for snippet in generation_snippets(view, "http://127.0.0.1:8000/api/rest/v1"):
+        for text in spelled[snippet.language]:
+            assert text in snippet.code, (snippet.language, text, snippet.code)

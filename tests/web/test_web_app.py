@@ -5,6 +5,8 @@ each page go to docs/."""
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 
 from sfumato.store.database import Database
@@ -42,7 +45,7 @@ def page(browser: Browser) -> Iterator[Page]:
 def test_sign_in_refuses_a_wrong_password_keeping_the_username_then_lands_on_the_app(
     server: LiveServer, page: Page
 ) -> None:
-    user = new_user(server)
+    user = new_user(server, cli=True)  # as the README says
     sign_in(page, server, user["name"], "not the password")
     expect(page.get_by_role("alert")).to_contain_text("Wrong username or password")
     expect(page.get_by_label("Username")).to_have_value(user["name"])
@@ -127,7 +130,12 @@ def test_account_deletion_removes_the_sessions(server: LiveServer) -> None:
 
 
 def _add_training(
-    server: LiveServer, user_id: str, target: str = "model", running: bool = True, name: str = "Jack the dog"
+    server: LiveServer,
+    user_id: str,
+    target: str = "model",
+    running: bool = True,
+    name: str = "Jack the dog",
+    dataset_id: str | None = None,
 ) -> str:
     """A training row as POST /models (or /elements) leaves it, running at step 120 of 400 for a minute, or
     queued (the trainer is not what these pages show)."""
@@ -138,7 +146,7 @@ def _add_training(
         s.add(
             Training(
                 id=row_id, user_id=user_id, target=target, name=name, description="my dog, 12 photos",
-                dataset_id=str(uuid.uuid4()), image_keys=[], instance_prompt="jackthedog",
+                dataset_id=dataset_id or str(uuid.uuid4()), image_keys=[], instance_prompt="jackthedog",
                 base_model_id=TINY_MODEL_ID, base_model_path="/none", sd_version="v1_5", resolution=512,
                 settings={}, status="PENDING", step=120 if running else 0, steps=400 if running else 0,
                 started_at=now - timedelta(seconds=60) if running else None, updated_at=now,
@@ -152,9 +160,30 @@ def _add_training(
     return row_id
 
 
-def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: LiveServer, page: Page) -> None:
+def _dataset_with_a_picture(server: LiveServer, api_key: str) -> str:
+    """A dataset with one uploaded picture (64x48, an orange disc), through the API as a user makes one."""
+    with httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {api_key}"}) as api:
+        dataset_id = api.post("/datasets", json={"name": "dog photos"}).json()["insert_datasets_one"]["id"]
+        target = api.post(f"/datasets/{dataset_id}/upload", json={"extension": "png"}).json()["uploadDatasetImage"]
+    picture = io.BytesIO()
+    drawn = Image.new("RGB", (64, 48), (170, 210, 240))
+    ImageDraw.Draw(drawn).ellipse((18, 10, 46, 38), fill=(240, 140, 20))
+    drawn.save(picture, "PNG")
+    sent = httpx.post(target["url"], data=json.loads(target["fields"]), files={"file": ("dog.png", picture.getvalue())})
+    assert sent.status_code == 204, sent.text
+    return str(dataset_id)
+
+
+def _natural_width(page: Page, alt: str) -> int:
+    image = page.get_by_role("img", name=alt)
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("i => i.complete", arg=image.element_handle())
+    return int(image.evaluate("i => i.naturalWidth"))
+
+
+def test_the_models_page_lists_platform_ids_samples_and_the_users_custom_models(server: LiveServer, page: Page) -> None:
     user = new_user(server)
-    model_id = _add_training(server, user["user_id"])
+    model_id = _add_training(server, user["user_id"], dataset_id=_dataset_with_a_picture(server, user["api_key"]))
     sign_in(page, server, user["name"])
     page.get_by_role("link", name="Models", exact=True).click()
     expect(page.get_by_role("heading", name="Models", exact=True)).to_be_visible()
@@ -162,6 +191,9 @@ def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: 
         details.locator("summary", has_text="View More").click()
     expect(page.get_by_label("Model ID of Tiny SD 1.5")).to_have_value(TINY_MODEL_ID)
     expect(page.get_by_label("Model ID of Tiny SDXL")).to_have_value(TINY_XL_MODEL_ID)
+    # The bundled Starter's committed sample (a 2x2 grid it made); the operator's tiny models declare none.
+    assert _natural_width(page, "Sample image made by Sfumato Starter") == 256
+    expect(page.locator(".card", has_text="Tiny SDXL")).to_contain_text("none yet: the server's operator adds one")
     page.screenshot(path=str(DOCS / "webapp-models.png"), full_page=True)
 
     page.get_by_role("link", name="Your Models").click()
@@ -169,6 +201,7 @@ def test_the_models_page_lists_platform_ids_and_the_users_custom_models(server: 
     page.locator("summary", has_text="View More").click()
     expect(page.get_by_label("Model ID of Jack the dog")).to_have_value(model_id)
     expect(page.get_by_text("jackthedog")).to_be_visible()
+    assert _natural_width(page, "A training image of Jack the dog") == 64  # the first picture of its dataset
     page.screenshot(path=str(DOCS / "webapp-your-models.png"), full_page=True)
     # Another user sees none of it.
     other = new_user(server)
@@ -193,6 +226,9 @@ def test_the_cookie_is_secure_when_the_request_is_https(server: LiveServer) -> N
 def test_sign_up_is_closed_by_default_and_a_short_password_creates_no_user(server: LiveServer) -> None:
     closed = httpx.get(server.base_url + "/app/signup")
     assert closed.status_code == 404 and "Sign-up is closed" in closed.text
+    # Files on local disk come from our own /cdn: the pages allow no other origin (tests/web/test_web_s3.py: S3).
+    csp = closed.headers["content-security-policy"]
+    assert csp.startswith("default-src 'self'; img-src 'self' data:; media-src 'self'; frame-ancestors 'none';"), csp
     refused = sfumato(server, "users", "create", "shorty", "--password", stdin="short\n")
     assert refused.returncode == 1 and "at least 8 characters" in refused.stderr
     assert sfumato(server, "keys", "list", "--user", "shorty").returncode == 1  # no such user

@@ -4,24 +4,17 @@ starts with the `users create` default key, so the API works for it at once from
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from sfumato.testing.live_server import LiveServer, free_port, server_env
+from sfumato.testing.live_server import LiveServer
 from tests.web.support import PASSWORD, form_token
 
 
-@pytest.fixture(scope="module")
-def server(tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data = tmp_path_factory.mktemp("web-signup-data")
-    live = LiveServer(server_env(data, tiny_catalog), free_port(), data / "server.log")
-    live.env.update(SFUMATO_SIGNUP="open", SFUMATO_PRELOAD_DEFAULT_MODEL="false")
-    live.start()
-    yield live
-    live.stop()
+@pytest.fixture
+def server(plain_server: LiveServer) -> LiveServer:
+    return plain_server
 
 
 def _sign_up(client: httpx.Client, name: str, password: str) -> httpx.Response:

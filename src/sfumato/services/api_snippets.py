@@ -63,12 +63,26 @@ def generation_body(g: GenerationView) -> dict[str, Any]:
         body["imagePromptWeight"] = g.image_prompt_weight
     if g.transparency:
         body["transparency"] = g.transparency
+    # The LoRAs as they were asked for: platform elements by akUUID, the user's own by number, each with the
+    # weight it ran at (a custom model's own LoRA comes with its modelId).
+    elements = [{"akUUID": a["ref"], "weight": a["weight"]} for a in g.adapters if a.get("source") == "element"]
+    if elements:
+        body["elements"] = elements
+    mine = [
+        {"userLoraId": int(a["ref"]), "weight": a["weight"]} for a in g.adapters if a.get("source") == "user_element"
+    ]
+    if mine:
+        body["userElements"] = mine
     return body
+
+
+# Wire keys whose Python SDK name is not their plain snake case.
+_PYTHON_NAMES = {"akUUID": "ak_uuid"}
 
 
 def _python_name(wire: str) -> str:
     """The Python SDK's keyword for a wire key (snake case; its alias for modelId is model_id)."""
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", wire).lower()
+    return _PYTHON_NAMES.get(wire) or re.sub(r"(?<!^)([A-Z])", r"_\1", wire).lower()
 
 
 def _ts_name(wire: str) -> str:
@@ -78,13 +92,17 @@ def _ts_name(wire: str) -> str:
 
 
 def _py_literal(body: dict[str, Any], rename: Any, indent: str) -> str:
-    lines = [f"{indent}    {json.dumps(rename(k))}: {_py_value(v)}," for k, v in body.items()]
+    lines = [f"{indent}    {json.dumps(rename(k))}: {_py_value(v, rename)}," for k, v in body.items()]
     return "{\n" + "\n".join(lines) + f"\n{indent}}}"
 
 
-def _py_value(v: Any) -> str:
+def _py_value(v: Any, rename: Any) -> str:
     if isinstance(v, bool) or v is None:
         return repr(v)
+    if isinstance(v, list) and v and isinstance(v[0], dict):  # elements: the SDK's names inside too
+        items = ", ".join("{" + ", ".join(f"{json.dumps(rename(k))}: {_py_value(x, rename)}" for k, x in d.items())
+                          + "}" for d in v)  # fmt: skip
+        return f"[{items}]"
     return json.dumps(v)  # strings, numbers and lists of strings read the same in Python
 
 

@@ -40,6 +40,9 @@ WELL_KNOWN_LEONARDO_IDS = (
     "6bef9f1b-29cb-40c7-b9df-32b51c1f67d3",  # Leonardo Creative
 )
 
+SAMPLE_FILE = "sample.png"  # a model folder's own sample image, when its entry names none
+SAMPLE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
+
 SD_VERSIONS = (
     "v1_5",
     "v2",
@@ -92,6 +95,9 @@ class ModelEntry:
     kind: str = "image"  # image | motion (an image-to-video folder, e.g. SVD)
     # A motion model that takes a direction from a prompt (image- and text-to-video); a stock SVD folder cannot.
     follows_prompts: bool = False
+    # A picture the model made (View More on the web app's model card): the entry's `sample`, else the
+    # folder's sample.png (scripts/make_model_sample.py writes one); None: the card says how to add one.
+    sample: Path | None = None
 
 
 def _read_json(path: Path) -> dict:
@@ -130,6 +136,12 @@ def entry_from_dict(raw: dict, base_dir: Path) -> ModelEntry:
     fields["aliases"] = tuple(fields.get("aliases", ()))
     if "native_size" in fields and fields["native_size"] is not None:
         fields["native_size"] = tuple(fields["native_size"])
+    sample = Path(raw["sample"]) if raw.get("sample") else path / SAMPLE_FILE
+    if not sample.is_absolute():
+        sample = (base_dir / sample).resolve()
+    fields["sample"] = sample if sample.suffix.lower() in SAMPLE_TYPES and sample.is_file() else None
+    if raw.get("sample") and fields["sample"] is None:
+        log.warning("model %s: sample %s is not a PNG, JPEG or WebP file; its card shows none", raw["id"], sample)
     known = ModelEntry.__dataclass_fields__
     return ModelEntry(path=path, **{k: v for k, v in fields.items() if k in known and k != "path"})
 

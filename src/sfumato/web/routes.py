@@ -3,13 +3,16 @@ Forms are multipart: the API's tolerance middleware reads any other body as JSON
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from sfumato.services.catalog import SAMPLE_TYPES
 from sfumato.services.errors import Busy, SfumatoError
 from sfumato.services.user_webhooks import UserWebhooks
 from sfumato.services.web_logins import WebUser
@@ -27,17 +30,44 @@ from sfumato.web.security import (
     token_matches,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/app", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 _REFUSED = "This form was refused because it did not come from this site's own page; reload the page and try again."
-# No inline scripts, nothing from elsewhere: what the pages need is served from /app/static.
+# No inline scripts, nothing from elsewhere: what the pages need is served from /app/static. Images and videos
+# may also come from the object storage's origin (and only that one), which serves them itself.
+_CSP = "default-src 'self'; img-src 'self' data:{media}; media-src 'self'{media}; frame-ancestors 'none'; " \
+    "form-action 'self'"  # fmt: skip
 _HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # pages may show a new key's secret once
 }
+
+
+def storage_origin(request: Request) -> str | None:
+    """The origin the file store's URLs point at (the bucket's endpoint, or its CDN / public base), read off a
+    URL the store really makes, so it is right for every addressing style; None on local disk (/cdn is ours)."""
+    app_state = request.app.state
+    if not hasattr(app_state, "web_storage_origin"):
+        direct = services(request).urls.direct
+        origin = None
+        if direct is not None:
+            try:
+                parts = urlsplit(direct("csp-probe.png"))  # signing is local: no request is made
+            except Exception:  # e.g. no S3 credentials: the pages stay up, without images from the bucket
+                log.exception("the file store made no URL; the pages' CSP allows no storage origin")
+                return None
+            origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else None
+        app_state.web_storage_origin = origin
+    found: str | None = app_state.web_storage_origin
+    return found
+
+
+def security_headers(request: Request) -> dict[str, str]:
+    origin = storage_origin(request)
+    return {"Content-Security-Policy": _CSP.format(media=f" {origin}" if origin else ""), **_HEADERS}
 
 
 def page(request: Request, name: str, user: WebUser | None, status: int = 200, **extra: Any) -> HTMLResponse:
@@ -48,7 +78,8 @@ def page(request: Request, name: str, user: WebUser | None, status: int = 200, *
         "signup_open": services(request).settings.signup == "open",
     }
     context.update(extra)
-    return templates.TemplateResponse(request, name, context, status_code=status, headers=_HEADERS)
+    headers = security_headers(request)
+    return templates.TemplateResponse(request, name, context, status_code=status, headers=headers)
 
 
 def to_login() -> RedirectResponse:
@@ -179,6 +210,8 @@ def models_page(request: Request, tab: str = "platform") -> Response:
         return to_login()
     s = services(request)
     yours = tab == "yours"
+    custom = s.trainings.list_models(user.user_id) if yours else []
+    elements = s.trainings.list_elements(user.user_id) if yours else []
     return page(
         request,
         "models.html",
@@ -186,9 +219,35 @@ def models_page(request: Request, tab: str = "platform") -> Response:
         title="Your Models" if yours else "Platform Models",
         tab="yours" if yours else "platform",
         platform=s.catalog.image_models(),
-        custom=s.trainings.list_models(user.user_id) if yours else [],
-        elements=s.trainings.list_elements(user.user_id) if yours else [],
+        custom=custom,
+        elements=elements,
+        samples={m.id: _training_sample(request, user, m.dataset_id) for m in custom + elements},
     )
+
+
+def _training_sample(request: Request, user: WebUser, dataset_id: str) -> str | None:
+    """A custom model's (or element's) sample: the first picture it was trained on, while its dataset lasts."""
+    s = services(request)
+    try:
+        images = s.datasets.get(user.user_id, dataset_id).images
+    except SfumatoError:
+        return None  # the dataset was deleted after the training: the weights stay, the pictures went
+    if not images:
+        return None
+    i = images[0]
+    return s.urls.dataset_image("", i.id, i.token, i.extension, i.file_key)
+
+
+@router.get("/models/{model_id}/sample")
+def model_sample(request: Request, model_id: str) -> Response:
+    """A platform model's sample image (public, as the model list is): made by the model itself."""
+    if signed_in(request) is None:
+        return Response(status_code=401)
+    entry = next((e for e in services(request).catalog.image_models() if e.id == model_id), None)
+    if entry is None or entry.sample is None:
+        return Response("no sample image for this model", status_code=404, media_type="text/plain")
+    media_type = SAMPLE_TYPES[entry.sample.suffix.lower()]
+    return FileResponse(entry.sample, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/trainings/{training_id}/cancel")

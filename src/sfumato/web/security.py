@@ -15,6 +15,7 @@ from sfumato.services.accounts import Accounts
 from sfumato.services.catalog import Catalog
 from sfumato.services.generations import Generations
 from sfumato.services.jobs import Jobs
+from sfumato.services.training.datasets import Datasets
 from sfumato.services.training.trainings import Trainings
 from sfumato.services.uploads import InitImages
 from sfumato.services.urls import FileUrls
@@ -38,6 +39,7 @@ class WebServices(Protocol):
     accounts: Accounts
     catalog: Catalog
     trainings: Trainings
+    datasets: Datasets  # a custom model's sample picture
     jobs: Jobs
     web_logins: WebLogins
     generations: Generations
