@@ -4,6 +4,7 @@ the same whether the job runs in this process or on a Celery worker elsewhere.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -37,6 +38,10 @@ class JobStream:
     def __init__(self, db: Database, events: JobEvents) -> None:
         self._db = db
         self._events = events
+
+    def subscribe(self, generation_id: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """`wake` runs when this process commits an event of the generation's job (see JobEvents.subscribe)."""
+        return self._events.subscribe(generation_id, wake)
 
     def read(self, user_id: str, generation_id: str, after: int = 0) -> StreamRead:
         """NotFound for a missing id and for another user's (the same answer: nothing is learnt)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 import time
@@ -28,7 +29,9 @@ from sfumato.services.job_stream import JobStream, StreamRead
 
 router = APIRouter(tags=["Image"])
 
-POLL_SECONDS = 0.1  # how often the stream looks for new events (one indexed query each time)
+# How often the stream looks for new events (one indexed query each time) when nothing woke it: events this
+# process commits wake it at once; those of Celery workers in other processes are found by this poll.
+POLL_SECONDS = 0.1
 KEEPALIVE_SECONDS = 15.0  # a comment line, so proxies do not close a quiet stream
 
 
@@ -69,8 +72,19 @@ async def generation_events(
     # A client that joins late sees where the job is now, not its history: the latest step, or only the end.
     first = dataclasses.replace(first, progress=() if first.final else first.progress[-1:])
 
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
     async def frames() -> AsyncIterator[str]:
         read, last_status, quiet_since = first, None, time.monotonic()
+        unsubscribe = stream.subscribe(id, lambda: loop.call_soon_threadsafe(woken.set))
+        try:
+            async for frame in follow(read, last_status, quiet_since):
+                yield frame
+        finally:
+            unsubscribe()
+
+    async def follow(read: StreamRead, last_status: str | None, quiet_since: float) -> AsyncIterator[str]:
         while True:
             out = _frames(read, last_status)
             for frame in out:
@@ -83,7 +97,9 @@ async def generation_events(
             if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
                 yield ": keep-alive\n\n"
                 quiet_since = time.monotonic()
-            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), POLL_SECONDS)
+            woken.clear()
             try:
                 read = await run_in_threadpool(stream.read, principal.user_id, id, read.last_seq)
             except NotFound:  # deleted while the client watched

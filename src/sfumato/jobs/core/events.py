@@ -6,11 +6,14 @@ so a reader resumes after the last one it saw."""
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from PIL import Image
 from sqlalchemy import delete, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from sfumato.store.database import Database
@@ -90,14 +93,41 @@ def _event(row: JobEvent) -> Event:
 class JobEvents:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+        self._lock = threading.Lock()
 
     def add(self, s: Session, kind: str, job_id: str, user_id: str, event: Event) -> None:
         """Inside a caller's transaction (a claim writes `started`, a transition writes `done`)."""
         s.add(_row(kind, job_id, user_id, event))
+        if job_id in self._listeners:  # readers learn of it once it is committed, not before
+            sa_event.listen(s, "after_commit", lambda _: self._wake(job_id), once=True)
 
     def publish(self, kind: str, job_id: str, user_id: str, event: Event) -> None:
         with self._db.session() as s:
             self.add(s, kind, job_id, user_id, event)
+
+    def subscribe(self, job_id: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """`wake` is called, from the writing thread, after each event of `job_id` that this process commits, so a
+        reader here need not wait for its next poll. Events that other processes (Celery workers) write are seen
+        by polling only. Returns the function that unsubscribes."""
+        with self._lock:
+            self._listeners.setdefault(job_id, []).append(wake)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                waiting = self._listeners.get(job_id, [])
+                if wake in waiting:
+                    waiting.remove(wake)
+                if not waiting:
+                    self._listeners.pop(job_id, None)
+
+        return unsubscribe
+
+    def _wake(self, job_id: str) -> None:
+        with self._lock:
+            waiting = list(self._listeners.get(job_id, ()))
+        for wake in waiting:
+            wake()
 
     def read(self, job_id: str, after: int = 0) -> list[EventRecord]:
         with self._db.session() as s:
