@@ -146,36 +146,43 @@ def build_full_size(key: str, folder: Path, device: str, dtype: torch.dtype) -> 
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = _tokenizer(Path(tmp))
     torch.manual_seed(0)
-    with torch.device(device):
+    scheduler = EulerDiscreteScheduler(**SCHEDULER)  # on the CPU: its constructor uses numpy
+    with torch.device(device):  # weights created and initialised where they run: seconds, not minutes, on a GPU
+        text_encoder = _text_encoder(CLIP_L, tokenizer, with_projection=False)
         if key == "sd15":
-            pipe = StableDiffusionPipeline(
-                vae=AutoencoderKL(**VAE, sample_size=512, scaling_factor=0.18215),
-                text_encoder=_text_encoder(CLIP_L, tokenizer, with_projection=False),
-                tokenizer=tokenizer,
-                unet=UNet2DConditionModel(**SD15_UNET),
-                scheduler=EulerDiscreteScheduler(**SCHEDULER),
-                safety_checker=None,
-                feature_extractor=None,
-                requires_safety_checker=False,
-            )
+            vae = AutoencoderKL(**VAE, sample_size=512, scaling_factor=0.18215)
+            unet = UNet2DConditionModel(**SD15_UNET)
         else:
-            pipe = StableDiffusionXLPipeline(
-                vae=AutoencoderKL(**VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True),
-                text_encoder=_text_encoder(CLIP_L, tokenizer, with_projection=False),
-                text_encoder_2=_text_encoder(CLIP_BIGG, tokenizer, with_projection=True),
-                tokenizer=tokenizer,
-                tokenizer_2=tokenizer,
-                unet=UNet2DConditionModel(**SDXL_UNET),
-                scheduler=EulerDiscreteScheduler(**SCHEDULER),
-            )
+            vae = AutoencoderKL(**VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True)
+            unet = UNet2DConditionModel(**SDXL_UNET)
+            text_encoder_2 = _text_encoder(CLIP_BIGG, tokenizer, with_projection=True)
+    if key == "sd15":
+        pipe = StableDiffusionPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    else:
+        pipe = StableDiffusionXLPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            text_encoder_2=text_encoder_2,
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+        )
     pipe.to(dtype=dtype)
     pipe.save_pretrained(folder, safe_serialization=True)
     for name in ("tokenizer", "tokenizer_2"):
         if (folder / name).is_dir():
             write_tiny_clip_vocab(folder / name)
-    del pipe
-    release()
-    return folder
+    return folder  # its modules go with this frame; the caller releases the memory
 
 
 def build_tiny(key: str, folder: Path) -> Path:
@@ -391,6 +398,7 @@ def main() -> None:
             begun = time.perf_counter()
             folder = tmp / f"model-{key}"
             folders[key] = build_tiny(key, folder) if args.tiny else build_full_size(key, folder, device, dtype)
+            release()
             print(f"built {SPECS[key].name} in {time.perf_counter() - begun:.0f} s", flush=True)
         plan = [(key, where_, None) for key in args.models for where_ in ("plain", "server")]
         if compile_mode:
