@@ -279,6 +279,9 @@ def server_rows(
     try:
         ready = wait_ready(server.base_url, timeout=args.ready_timeout)
         row.note = f"ready {ready - started:.0f} s after start" + (" (load, compile, warm-up)" if compile_mode else "")
+        # The engine's load line: the attention processors, channels-last, the compile and its warm-up time.
+        loaded = [line for line in server.log_path.read_text().splitlines() if f"{folder.name} on {device}:" in line]
+        row.note += f"; {loaded[-1].split(f'{folder.name} on {device}: ')[-1]}" if loaded else ""
         client = server.client("bench")
         client.timeout = httpx.Timeout(120)
         width, height = spec.size
