@@ -30,8 +30,9 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_an_lcm_folder_runs_on_its_own_scheduler_and_others_on_euler(folders: tuple[Path, Path]) -> None:
     plain, lcm = folders
-    assert few_step_plan(lcm) == (None, METHOD_LCM)
-    assert few_step_plan(plain) == ("EULER_DISCRETE", METHOD_FEW_STEP)
+    assert (few_step_plan(lcm).scheduler, few_step_plan(lcm).method) == (None, METHOD_LCM)
+    assert (few_step_plan(plain).scheduler, few_step_plan(plain).method) == ("EULER_DISCRETE", METHOD_FEW_STEP)
+    assert few_step_plan(plain).adapters == () and few_step_plan(lcm).max_steps == 50
     renderer = RealtimeRenderer(Engine(1 << 28, num_threads=1))
     picture = Image.new("RGB", (96, 96), (200, 40, 40))
     mask = Image.new("L", (96, 96), 0)

@@ -20,7 +20,6 @@ from diffusers import DiffusionPipeline
 from PIL import Image
 
 from sfumato.engine.control_pipes import control_image, control_pipe
-from sfumato.engine.device import RuntimeOptions
 from sfumato.engine.img2img import (
     METHOD_ADAIN,
     METHOD_IP_ADAPTER,
@@ -33,6 +32,7 @@ from sfumato.engine.img2img import (
     reference_latent_stats,
     unzoom_canvas,
 )
+from sfumato.engine.lcm import LCM, lcm_scheduler
 from sfumato.engine.pipelines import LoadedPipeline, PipelineCache
 from sfumato.engine.postprocess import add_detail, enlarge, remove_background, upscale_size
 from sfumato.engine.previews import latent_preview
@@ -133,20 +133,17 @@ class Engine:
         num_threads: int | None = None,
         addons_dir: Path | None = None,
         decode_chunk_frames: int = 8,
-        runtime: RuntimeOptions | None = None,
     ) -> None:
         """`num_threads`: torch's CPU threads for the process (default: all the cores this process may
         use, set by the first Engine unless someone chose already). `addons_dir`: where an operator puts
-        optional models (upscaler/, nobg/; see engine/postprocess.py). `runtime`: device, dtype and speed
-        options (engine/device.py; SFUMATO_DEVICE, SFUMATO_DTYPE, SFUMATO_COMPILE); it replaces `device`."""
-        runtime = runtime or RuntimeOptions.for_device(device, "float32")
-        self.device = runtime.device
+        optional models (upscaler/, nobg/; see engine/postprocess.py)."""
+        self.device = device
         self.addons_dir = addons_dir
         self.decode_chunk_frames = decode_chunk_frames  # video frames the VAE decodes at once (memory bound)
-        self.cache = PipelineCache(memory_budget_bytes, runtime=runtime)
+        self.cache = PipelineCache(memory_budget_bytes, device=device)
         self._lock = threading.Lock()
         self._motion_lock = threading.Lock()  # one motion call at a time; see `motion`
-        if self.device == "cpu":
+        if device == "cpu":
             _set_torch_threads(num_threads)
 
     def preload(self, path: Path | str) -> None:
@@ -171,7 +168,8 @@ class Engine:
         by it aborts the generation (the caller's way to cancel).
         """
         _validate(request)
-        scheduler_name = normalize_scheduler_name(request.scheduler) if request.scheduler else None
+        lcm = request.scheduler == LCM  # the realtime canvas's LCM-LoRA (engine/lcm.py), not a Leonardo value
+        scheduler_name = normalize_scheduler_name(request.scheduler) if request.scheduler and not lcm else None
         method: str | None = None
         with self._lock:
             loaded = self.cache.get(request.model_path)
@@ -207,7 +205,7 @@ class Engine:
                     then = kwargs.get("callback_on_step_end")
                     kwargs["callback_on_step_end"] = adain_step_callback(stats, request.image_prompt_weight, then)
                     method = METHOD_ADAIN
-            scheduler = build_scheduler(scheduler_name, loaded.scheduler)
+            scheduler = lcm_scheduler(loaded.scheduler) if lcm else build_scheduler(scheduler_name, loaded.scheduler)
             with (
                 swapped_scheduler(pipe, scheduler),
                 seamless_tiling(pipe, request.tiling),

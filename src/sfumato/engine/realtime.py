@@ -3,12 +3,15 @@
 Which sampler runs a request (`few_step_plan`):
 - An LCM model (its scheduler/scheduler_config.json names `LCMScheduler`, as LCM-distilled SD 1.5/SDXL folders
   ship): the model's own scheduler, at the steps asked for.
+- A model with an LCM-LoRA installed (engine/lcm.py): the LoRA as the call's adapter and LCMScheduler on the
+  model's noise schedule, for that call only (the next job on the model sees neither).
 - Any other model, the Starter included: Euler (diffusers' EulerDiscreteScheduler on the model's own noise
   schedule). Chosen by measurement on the Starter at 4 steps (docs/realtime.md): the checker read 30 of 40
   held-out scenes fully right with Euler against 23 with the model's own DPM++ 2M and 0 with DDIM.
 
 `steps` are the denoising steps actually run: diffusers' img2img runs int(steps * strength) of the steps it is
-given, so the engine is asked for ceil(steps / strength).
+given, so the engine is asked for ceil(steps / strength) (with LCMScheduler at most its original_inference_steps,
+50, which it refuses to exceed: then int(50 * strength) run).
 
 Inpainting is the same image-to-image call (so `strength` keeps its meaning) followed by a composite: outside
 the mask's white area the output is the input, pixel for pixel.
@@ -27,15 +30,22 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from sfumato.engine.adapters import LoraAdapter
+from sfumato.engine.lcm import LCM, LCM_ORIGINAL_STEPS, lcm_lora_file, lcm_lora_weight
 from sfumato.engine.types import GenerateRequest, GenerateResult
 
 LCM_SCHEDULER = "LCMScheduler"
 FEW_STEP_SCHEDULER = "EULER_DISCRETE"  # measured best at 4 steps on the Starter (module docstring)
 METHOD_LCM = "lcm"
+METHOD_LCM_LORA = "lcm-lora"
 METHOD_FEW_STEP = "few-step-euler"
+LCM_LORA_GUIDANCE = 1.5  # the upscale's refinement: LCM is distilled for guidance near 1 (Engine.upscale: 7)
 
 
 class _Engine(Protocol):
+    addons_dir: Path | None
+    device: str
+
     def generate(self, request: GenerateRequest) -> GenerateResult: ...
 
     def upscale(
@@ -65,9 +75,36 @@ def is_lcm_model(model_path: Path) -> bool:
     return config.get("_class_name") == LCM_SCHEDULER
 
 
-def few_step_plan(model_path: Path) -> tuple[str | None, str]:
-    """(Leonardo scheduler name for the engine, or None for the model's own; the method's name)."""
-    return (None, METHOD_LCM) if is_lcm_model(model_path) else (FEW_STEP_SCHEDULER, METHOD_FEW_STEP)
+@dataclass(frozen=True)
+class FewStepPlan:
+    """How a model samples on the canvas: the engine's scheduler name (None: the model's own), the LoRAs of
+    the call, the method's name, and the most steps the scheduler may be asked for (None: no limit)."""
+
+    scheduler: str | None
+    method: str
+    adapters: tuple[LoraAdapter, ...] = ()
+    max_steps: int | None = None
+
+    def engine_steps(self, steps: int, strength: float) -> int:
+        asked = math.ceil(steps / strength)  # so that `steps` denoising steps run (module docstring)
+        return min(asked, self.max_steps) if self.max_steps else asked
+
+
+def _lcm_original_steps(model_path: Path) -> int:
+    try:
+        config = json.loads((Path(model_path) / "scheduler" / "scheduler_config.json").read_text())
+        return int(config.get("original_inference_steps", LCM_ORIGINAL_STEPS))
+    except (OSError, ValueError, TypeError):
+        return LCM_ORIGINAL_STEPS
+
+
+def few_step_plan(model_path: Path) -> FewStepPlan:
+    if is_lcm_model(model_path):
+        return FewStepPlan(None, METHOD_LCM, max_steps=_lcm_original_steps(model_path))
+    lora = lcm_lora_file(Path(model_path))
+    if lora is not None:
+        return FewStepPlan(LCM, METHOD_LCM_LORA, (LoraAdapter(lora, lcm_lora_weight(lora)),), LCM_ORIGINAL_STEPS)
+    return FewStepPlan(FEW_STEP_SCHEDULER, METHOD_FEW_STEP)
 
 
 def keep_outside_mask(result: Image.Image, original: Image.Image, mask: Image.Image) -> Image.Image:
@@ -84,11 +121,12 @@ class RealtimeRenderer:
         self._engine = engine
 
     def is_lcm(self, model_path: Path) -> bool:
-        return is_lcm_model(model_path)
+        """Whether the model samples with LCM on the canvas (an LCM model, or an LCM-LoRA installed for it)."""
+        return few_step_plan(model_path).method in (METHOD_LCM, METHOD_LCM_LORA)
 
     def render(self, request: RealtimeRequest) -> tuple[Image.Image, str]:
         """The picture at request.width x request.height, and the method that made it."""
-        scheduler, method = few_step_plan(request.model_path)
+        plan = few_step_plan(request.model_path)
         init = request.image.convert("RGB")
         result = self._engine.generate(
             GenerateRequest(
@@ -96,14 +134,16 @@ class RealtimeRenderer:
                 prompt=request.prompt,
                 width=request.width,
                 height=request.height,
-                num_inference_steps=math.ceil(request.steps / request.strength),
+                num_inference_steps=plan.engine_steps(request.steps, request.strength),
                 guidance_scale=request.guidance,
                 seed=request.seed,
-                scheduler=scheduler,
+                scheduler=plan.scheduler,
                 init_image=init,
                 strength=request.strength,
+                adapters=plan.adapters,
             )
         )
+        method = plan.method
         image = result.images[0]
         if request.mask is not None:
             image = keep_outside_mask(image, init, request.mask)
@@ -112,6 +152,27 @@ class RealtimeRenderer:
     def upscale(
         self, model_path: Path, image: Image.Image, prompt: str, seed: int, steps: int, strength: float
     ) -> tuple[Image.Image, str]:
-        """Twice the size through the engine's upscale path (enlarge, refine at `strength`, keep the detail)."""
-        asked = math.ceil(steps / strength)  # so that `steps` denoising steps run (module docstring)
-        return self._engine.upscale(model_path, image, prompt, seed, steps=asked, strength=strength)
+        """Twice the size through the engine's upscale path (enlarge, refine at `strength`, keep the detail). With
+        an LCM-LoRA the refinement samples as render does (the LoRA and LCMScheduler), the rest as Engine.upscale."""
+        plan = few_step_plan(model_path)
+        asked = plan.engine_steps(steps, strength)
+        if plan.method != METHOD_LCM_LORA:
+            return self._engine.upscale(model_path, image, prompt, seed, steps=asked, strength=strength)
+        from sfumato.engine.postprocess import add_detail, enlarge, upscale_size
+
+        size = upscale_size(*image.size)
+        big, how = enlarge(image, size, self._engine.addons_dir, self._engine.device)
+        refine = GenerateRequest(
+            model_path=model_path,
+            prompt=prompt,
+            width=size[0],
+            height=size[1],
+            num_inference_steps=asked,
+            guidance_scale=LCM_LORA_GUIDANCE,
+            seed=seed,
+            scheduler=plan.scheduler,
+            init_image=big,
+            strength=strength,
+            adapters=plan.adapters,
+        )
+        return add_detail(big, self._engine.generate(refine).images[0]), f"{how}+diffusion-detail"
