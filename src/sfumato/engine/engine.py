@@ -20,6 +20,7 @@ from diffusers import DiffusionPipeline
 from PIL import Image
 
 from sfumato.engine.control_pipes import control_image, control_pipe
+from sfumato.engine.device import RuntimeOptions
 from sfumato.engine.img2img import (
     METHOD_ADAIN,
     METHOD_IP_ADAPTER,
@@ -133,17 +134,20 @@ class Engine:
         num_threads: int | None = None,
         addons_dir: Path | None = None,
         decode_chunk_frames: int = 8,
+        runtime: RuntimeOptions | None = None,
     ) -> None:
         """`num_threads`: torch's CPU threads for the process (default: all the cores this process may
         use, set by the first Engine unless someone chose already). `addons_dir`: where an operator puts
-        optional models (upscaler/, nobg/; see engine/postprocess.py)."""
-        self.device = device
+        optional models (upscaler/, nobg/; see engine/postprocess.py). `runtime`: device, dtype and speed
+        options (engine/device.py; SFUMATO_DEVICE, SFUMATO_DTYPE, SFUMATO_COMPILE); it replaces `device`."""
+        runtime = runtime or RuntimeOptions.for_device(device, "float32")
+        self.device = runtime.device
         self.addons_dir = addons_dir
         self.decode_chunk_frames = decode_chunk_frames  # video frames the VAE decodes at once (memory bound)
-        self.cache = PipelineCache(memory_budget_bytes, device=device)
+        self.cache = PipelineCache(memory_budget_bytes, runtime=runtime)
         self._lock = threading.Lock()
         self._motion_lock = threading.Lock()  # one motion call at a time; see `motion`
-        if device == "cpu":
+        if self.device == "cpu":
             _set_torch_threads(num_threads)
 
     def preload(self, path: Path | str) -> None:
