@@ -240,7 +240,7 @@ def _training_sample(request: Request, user: WebUser, dataset_id: str) -> str | 
 
 @router.get("/models/{model_id}/sample")
 def model_sample(request: Request, model_id: str) -> Response:
-    """A platform model's sample image (public, as the model list is): made by the model itself."""
+    """A platform model's sample image, made by the model itself (every signed-in user's, as the list is)."""
     if signed_in(request) is None:
         return Response(status_code=401)
     entry = next((e for e in services(request).catalog.image_models() if e.id == model_id), None)
