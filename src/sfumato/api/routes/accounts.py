@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sfumato.api.deps import CatalogDep, CreditsDep, PrincipalDep, StartedAtDep, TrainingsDep
+from sfumato.api.deps import BaseUrlDep, CatalogDep, CreditsDep, PrincipalDep, StartedAtDep, TrainingsDep
+from sfumato.api.routes.files import model_sample_id, model_sample_url
 from sfumato.api.routes.training import custom_model_out
 from sfumato.api.schemas.accounts import (
     MeResponse,
     ModelByIdResponse,
     ModelOut,
+    PlatformModelImage,
     PlatformModelOut,
     PlatformModelsResponse,
     UserDetail,
     UserRef,
 )
 from sfumato.api.schemas.common import timestamp
+from sfumato.services.catalog import ModelEntry
 from sfumato.services.credits.ledger import aware
 from sfumato.services.errors import NotFound
 
@@ -49,13 +52,21 @@ def me(who: PrincipalDep, credits: CreditsDep) -> MeResponse:
     operation_id="listPlatformModels",
     tags=["Models"],
 )
-def platform_models(catalog: CatalogDep, _: PrincipalDep) -> PlatformModelsResponse:
+def platform_models(catalog: CatalogDep, base: BaseUrlDep, _: PrincipalDep) -> PlatformModelsResponse:
     return PlatformModelsResponse(
         custom_models=[
-            PlatformModelOut(id=e.id, name=e.name, description=e.description, featured=e.featured)
+            PlatformModelOut(
+                id=e.id, name=e.name, description=e.description, featured=e.featured, generated_image=_sample(base, e)
+            )
             for e in catalog.image_models()  # the SDK types platform models as image models
         ]
     )
+
+
+def _sample(base: str, entry: ModelEntry) -> PlatformModelImage | None:
+    """The model's sample image (the web app's card shows the same file), at a public /cdn URL."""
+    sample_id = model_sample_id(entry)
+    return None if sample_id is None else PlatformModelImage(id=sample_id, url=model_sample_url(base, entry, sample_id))
 
 
 @router.get(

@@ -29,12 +29,20 @@ class MeResponse(WireModel):
     user_details: list[UserDetail]
 
 
+class PlatformModelImage(WireModel):
+    """A picture the model made: `url` needs no auth header; omitted (not null) where a model has none."""
+
+    id: str
+    url: str
+
+
 class PlatformModelOut(WireModel):
     id: str
     name: str
     description: str
     nsfw: bool = False
     featured: bool = False
+    generated_image: PlatformModelImage | None = None
 
 
 class PlatformModelsResponse(WireModel):
