@@ -24,6 +24,7 @@ from sfumato.services.api_snippets import generation_snippets
 from sfumato.services.generations import GenerationView
 from sfumato.store.models import Generation
 from sfumato.testing.live_server import LiveServer, wait_for_generation
+from tests.images.support import post_form
 from tests.web.studio_support import database
 from tests.web.support import DOCS
 
@@ -80,6 +81,8 @@ def _row(server: LiveServer, generation_id: str) -> dict[str, Any]:
         values = {name: getattr(row, name) for name in SAME}
         # The LoRAs it ran with: platform elements and the user's own, each at its weight.
         values["adapters"] = [(a["source"], a["ref"], a["weight"]) for a in row.adapters or []]
+        # ControlNets and the canvas request as recorded (image ids, types, weights, the files they name).
+        values["controls"], values["canvas"] = row.controls, row.canvas
     db.dispose()
     return values
 
@@ -218,3 +221,147 @@ def test_elements_and_user_elements_are_spelled_out_in_every_tab() -> None:
     for snippet in generation_snippets(view, "http://127.0.0.1:8000/api/rest/v1"):
         for text in spelled[snippet.language]:
             assert text in snippet.code, (snippet.language, text, snippet.code)
+
+
+def _view(**fields: Any) -> GenerationView:
+    """A finished Starter generation as the History page reads it (every field the view has)."""
+    now = datetime.now(UTC)
+    base: dict[str, Any] = dict(
+        id="g1", user_id="u1", api_key_id=None, status="COMPLETE", failure_reason=None, model_id=STARTER_ID,
+        prompt="a red heart", negative_prompt=None, width=32, height=32, num_images=1, num_inference_steps=8,
+        guidance_scale=5.0, seed=1, scheduler="LEONARDO", preset_style="NONE", sd_version="v1_5", public=False,
+        tiling=False, init_strength=None, init_image_id=None, init_generated_image_id=None, image_prompt_ids=(),
+        image_prompt_weight=None, image_prompt_method=None, transparency=None, transparency_method=None, options={},
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    return GenerationView(**{**base, **fields})
+
+
+def test_controlnets_and_the_canvas_request_are_spelled_out_in_every_tab() -> None:
+    """An edge ControlNet at the weight it ran at, a Style Reference at its named strength (never both: the
+    server refuses that), and a canvas SKETCH2IMG with its mask, in each tab's own spelling."""
+    edge = {
+        "preprocessor_id": 19,
+        "kind": "edge",
+        "image_id": "ctl-1",
+        "image_type": "UPLOADED",
+        "file_key": "k1",
+        "weight": 0.7,
+        "strength_type": None,
+        "scale": 0.7,
+    }
+    style = {
+        "preprocessor_id": 67,
+        "kind": "style",
+        "image_id": "gen-img-2",
+        "image_type": "GENERATED",
+        "file_key": "k2",
+        "weight": 1.2,
+        "strength_type": "High",
+        "scale": 0.6,
+    }
+    canvas = {"type": "SKETCH2IMG", "init_id": "cv-init", "init_key": "k3", "mask_id": "cv-mask", "mask_key": "k4"}
+    view = _view(controls=(edge, style), canvas=canvas, init_strength=0.4)
+    wire_controls = (
+        '{"initImageId": "ctl-1", "initImageType": "UPLOADED", "preprocessorId": 19, "weight": 0.7}, '
+        '{"initImageId": "gen-img-2", "initImageType": "GENERATED", "preprocessorId": 67, '
+        '"strengthType": "High"}'
+    )
+    py_controls = (
+        '{"init_image_id": "ctl-1", "init_image_type": "UPLOADED", "preprocessor_id": 19, "weight": 0.7}, '
+        '{"init_image_id": "gen-img-2", "init_image_type": "GENERATED", "preprocessor_id": 67, '
+        '"strength_type": "High"}'
+    )
+    spelled = {
+        "curl": ['"controlnets": [', '"initImageId": "ctl-1"', '"preprocessorId": 19', '"weight": 0.7',
+                 '"strengthType": "High"', '"canvasRequest": true', '"canvasRequestType": "SKETCH2IMG"',
+                 '"canvasInitId": "cv-init"', '"canvasMaskId": "cv-mask"', '"init_strength": 0.4'],
+        "python": [f'"controlnets": [{py_controls}]', '"canvas_request": True',
+                   '"canvas_request_type": "SKETCH2IMG"', '"canvas_init_id": "cv-init"',
+                   '"canvas_mask_id": "cv-mask"', '"init_strength": 0.4'],
+        "typescript": [f"controlnets: [{wire_controls}]", "canvasRequest: true", 'canvasRequestType: "SKETCH2IMG"',
+                       'canvasInitId: "cv-init"', 'canvasMaskId: "cv-mask"', "initStrength: 0.4"],
+        "http": [f'"controlnets": [{wire_controls}]', '"canvasRequest": True', '"canvasRequestType": "SKETCH2IMG"',
+                 '"canvasInitId": "cv-init"', '"canvasMaskId": "cv-mask"', '"init_strength": 0.4'],
+    }  # fmt: skip
+    snippets = generation_snippets(view, "http://127.0.0.1:8000/api/rest/v1")
+    assert {s.language for s in snippets} == set(spelled)
+    for snippet in snippets:
+        for text in spelled[snippet.language]:
+            assert text in snippet.code, (snippet.language, text, snippet.code)
+        # Python's SDK and plain HTTP tabs are Python: the request literal must compile as written.
+        if snippet.language in ("python", "http"):
+            compile(snippet.code, snippet.filename, "exec")
+    # Without a mask (OUTPAINT on a transparent border) no canvasMaskId key at all, not an empty one.
+    bare = _view(canvas={**canvas, "type": "OUTPAINT", "mask_id": None, "mask_key": None})
+    for snippet in generation_snippets(bare, "http://127.0.0.1:8000/api/rest/v1"):
+        assert "anvasMaskId" not in snippet.code and "canvas_mask_id" not in snippet.code, snippet.language
+        assert "ontrolnets" not in snippet.code, snippet.language
+
+
+def _upload(api: httpx.Client, path: str, body: dict[str, str], pairs: Iterable[tuple[str, str, bytes]]) -> dict:
+    """A presigned upload (POST `path`, then each file to its URL with its fields); the response object."""
+    r = api.post(path, json=body)
+    assert r.status_code == 200, r.text
+    out = next(iter(r.json().values()))
+    for url_key, fields_key, data in pairs:
+        assert post_form({"url": out[url_key], "fields": out[fields_key]}, data).status_code == 204
+    return out
+
+
+@pytest.mark.parametrize("kind", ["controlnet-sketch", "canvas-inpaint"])
+def test_controlnet_and_canvas_generations_are_remade_with_them_by_each_snippet(
+    studio_server: LiveServer, studio_user: dict[str, str], page: Page, tmp_path: Path, kind: str
+) -> None:
+    """Made through the API on the Starter: an edge ControlNet (19, shipped with the Starter) on an uploaded
+    picture over a canvas SKETCH2IMG, and a canvas INPAINT with its mask; each tab's snippet makes a generation
+    that records the same controls and canvas (same images, types, weights) and the same parameters."""
+    sketch = Image.new("RGB", (64, 64), (35, 65, 225))
+    sketch.paste((220, 30, 35), (8, 20, 30, 42))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    edges = Image.new("RGB", (64, 64), (0, 0, 0))
+    edges.paste((255, 255, 255), (30, 10, 50, 54))
+
+    def png(img: Image.Image) -> bytes:
+        out = io.BytesIO()
+        img.save(out, "PNG")
+        return out.getvalue()
+
+    body: dict[str, Any] = {"prompt": "a red square, on a blue background", "modelId": STARTER_ID, "width": 32,
+                            "height": 32, "num_images": 1, "seed": 5, "num_inference_steps": 10,
+                            "canvasRequest": True}  # fmt: skip
+    with httpx.Client(
+        base_url=studio_server.api_url, headers={"Authorization": f"Bearer {studio_user['api_key']}"}, timeout=30
+    ) as api:
+        canvas = _upload(
+            api,
+            "/canvas-init-image",
+            {"initExtension": "png", "maskExtension": "png"},
+            [("initUrl", "initFields", png(sketch)), ("maskUrl", "maskFields", png(mask))],
+        )
+        body["canvasInitId"] = canvas["initImageId"]
+        if kind == "controlnet-sketch":
+            control = _upload(api, "/init-image", {"extension": "png"}, [("url", "fields", png(edges))])
+            entry = {"initImageId": control["id"], "initImageType": "UPLOADED", "preprocessorId": 19, "weight": 0.7}
+            body.update(canvasRequestType="SKETCH2IMG", init_strength=0.4, controlnets=[entry])
+        else:
+            body.update(canvasRequestType="INPAINT", canvasMaskId=canvas["maskImageId"])
+        created = api.post("/generations", json=body)
+        assert created.status_code == 200, created.text
+        original_id = created.json()["sdGenerationJob"]["generationId"]
+        finished = wait_for_generation(api, original_id)
+        assert finished["status"] == "COMPLETE", finished
+    original = _row(studio_server, original_id)
+    if kind == "controlnet-sketch":
+        assert [(c["preprocessor_id"], c["image_id"], c["weight"]) for c in original["controls"]] == [
+            (19, control["id"], 0.7)
+        ]
+        assert (original["canvas"]["type"], original["init_strength"]) == ("SKETCH2IMG", 0.4)
+    else:
+        assert original["controls"] is None
+        assert (original["canvas"]["type"], original["canvas"]["mask_id"]) == ("INPAINT", canvas["maskImageId"])
+    page.goto(studio_server.base_url + f"/app/generations/{original_id}/code")
+    for language, (new_id, files) in _run_snippets(page, RUNNERS, studio_user["api_key"], tmp_path).items():
+        assert _row(studio_server, new_id) == original, language
+        assert len(files) == 1, language

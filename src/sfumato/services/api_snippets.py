@@ -73,7 +73,30 @@ def generation_body(g: GenerationView) -> dict[str, Any]:
     ]
     if mine:
         body["userElements"] = mine
+    if g.controls:
+        body["controlnets"] = [_controlnet(c) for c in g.controls]
+    if g.canvas:  # the canvas picture and mask by id (the user's uploads or images, still on the server)
+        body["canvasRequest"] = True
+        body["canvasRequestType"] = g.canvas["type"]
+        body["canvasInitId"] = g.canvas["init_id"]
+        if g.canvas.get("mask_id"):
+            body["canvasMaskId"] = g.canvas["mask_id"]
     return body
+
+
+def _controlnet(record: dict[str, Any]) -> dict[str, Any]:
+    """A controlnets[] entry from its record (services/control.py): a reference that ran at a named strength
+    says strengthType (the server refuses it together with weight), any other entry the weight it ran at."""
+    entry: dict[str, Any] = {
+        "initImageId": record["image_id"],
+        "initImageType": record["image_type"],
+        "preprocessorId": record["preprocessor_id"],
+    }
+    if record.get("strength_type"):
+        entry["strengthType"] = record["strength_type"]
+    else:
+        entry["weight"] = record["weight"]
+    return entry
 
 
 # Wire keys whose Python SDK name is not their plain snake case.
