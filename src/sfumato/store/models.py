@@ -111,6 +111,8 @@ class Generation(JobColumns, Base):
     listed and deleted alike. `job_kind` is the job kind that runs the row (jobs/core/kinds.py)."""
 
     __tablename__ = "generations"
+    # A user's page of generations, newest first, read from the index alone (no sort of all their rows).
+    __table_args__ = (Index("ix_generations_user_newest", "user_id", "created_at", "id"),)
 
     job_kind: Mapped[str] = mapped_column(String(16), default="generation")
     api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
