@@ -126,6 +126,9 @@ def test_canvas_mistakes_are_refused_naming_the_field(control_server: ControlSer
         ({**canvas, "canvasRequestType": "OUTPAINT", "canvasMaskId": None}, "canvasMaskId", "transparent"),
         ({**canvas, "canvasRequestType": "IMG2IMG", "init_strength": 0.95}, "init_strength", "0.1 and 0.9"),
         ({**canvas, "canvasRequestType": "INPAINT", "controlnets": edge}, "controlnets", "cannot be combined"),
+        # a mask on SKETCH2IMG/IMG2IMG is repainted like INPAINT's: refused at once, not FAILED in the engine
+        ({**canvas, "canvasRequestType": "SKETCH2IMG", "controlnets": edge}, "controlnets", "leave canvasMaskId out"),
+        ({**canvas, "canvasRequestType": "IMG2IMG", "controlnets": edge}, "canvasMaskId", "cannot be combined"),
         ({**canvas, "canvasRequestType": "INPAINT", "canvasInitId": done["id"]}, "canvasInitId", "generation id"),
         (  # the wrong kind of image id: what it is, and what the field takes
             {**canvas, "canvasRequestType": "INPAINT", "canvasMaskId": done["generated_images"][0]["id"]},

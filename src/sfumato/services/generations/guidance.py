@@ -68,10 +68,13 @@ def check_guidance(
     inputs = image_inputs(s, user_id, dataclasses.replace(p, init_strength=None) if canvas else p)
     controls = tuple(check_controlnets(s, user_id, model_path, legacy or p.controlnets))
     structural = [c for c in controls if not c.is_reference]
-    if structural and canvas is not None and canvas.type in ("INPAINT", "OUTPAINT"):
+    # The engine repaints a mask without ControlNets: OUTPAINT always has one, SKETCH2IMG/IMG2IMG when a mask is sent.
+    if structural and canvas is not None and (canvas.type in ("INPAINT", "OUTPAINT") or canvas.mask_key):
+        masked = "" if canvas.type in ("INPAINT", "OUTPAINT") else " with a mask (canvasMaskId)"
         raise InvalidRequest(
-            f"controlnets: {structural[0].kind} guidance cannot be combined with a canvas {canvas.type} request "
-            "on this server; send Style, Character or Content Reference, or leave the canvas request out",
+            f"controlnets: {structural[0].kind} guidance cannot be combined with a canvas {canvas.type} request"
+            f"{masked} on this server; send Style, Character or Content Reference, or leave "
+            f"{'canvasMaskId' if masked else 'the canvas request'} out",
             field="controlnets",
         )
     if canvas is not None:
