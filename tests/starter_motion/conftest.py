@@ -14,6 +14,6 @@ def tiny_motion(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("motion_tiny")
-    model = train(out, minutes=0.1, seed=0, tiny=True, progress=False, snapshot_every=2)  # 3 steps
+    model = train(out, minutes=0.1, seed=0, tiny=True, progress=False, snapshot_every=2, overrides={"steps": 3})
     assert model is not None
     return model

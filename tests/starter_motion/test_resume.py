@@ -51,3 +51,13 @@ def test_plan_is_frozen_and_overrides_checked(tmp_path: Path) -> None:
     assert plan["train"]["steps"] > 1000 and plan["config"]["num_frames"] >= 12
     with pytest.raises(ValueError, match="not a plan setting"):
         make_plan(1, 0, overrides={"nope": 1})
+
+
+def test_plan_overrides_parse_strings_in_the_settings_type() -> None:
+    from sfumato.starter.motion.train import make_plan
+
+    plan = make_plan(1, 0, overrides={"unet_channels": "64,64,64", "bf16": "false", "steps": "7", "lr": "1e-3"})
+    assert plan["config"]["unet_channels"] == [64, 64, 64] and plan["train"]["bf16"] is False
+    assert plan["train"]["steps"] == 7 and plan["train"]["lr"] == 1e-3
+    with pytest.raises(ValueError, match="true or false"):
+        make_plan(1, 0, overrides={"bf16": "maybe"})

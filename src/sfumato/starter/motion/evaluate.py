@@ -223,3 +223,50 @@ def format_table(res: MotionEval) -> str:
     disp = ", ".join(f"s={k}: {m[f'svd_disp_s{k}']:.2f} px" for k in STRENGTHS)
     lines.append(f"mean displacement (SVD): {disp}; {m['seconds_per_clip']:.2f} s per clip")
     return "\n".join(lines)
+
+
+def sample_strip(model_dir: Path, out_png: Path, n_scenes: int = 4, steps: int | None = None, scale: int = 3) -> None:
+    """docs/starter-motion-samples.png: the first n eval scenes; per scene three rows (SVD s=5, SVD s=10,
+    prompted s=5 "moving {direction}"): the input, a gap, then frames 0..F-1, nearest-neighbour x scale."""
+    pipe = MotionPipeline.load(model_dir)
+    nf = pipe.unet.config.num_frames
+    rows: list[list[np.ndarray]] = []
+    seps: list[int] = []
+    for i, (_, (w, h), direction, truth) in enumerate(eval_cases(n_scenes)):
+        image = Image.fromarray(truth.frames[0])
+        for s, prompt in ((5, None), (10, None), (5, f"moving {DIRECTION_PHRASES[direction]}")):
+            with torch.no_grad():
+                out = pipe(
+                    image,
+                    prompt=prompt,
+                    height=h,
+                    width=w,
+                    num_frames=nf,
+                    num_inference_steps=steps or 16,
+                    max_guidance_scale=1.0,
+                    fps=8,
+                    motion_bucket_id=round(127 * s / 5),
+                    noise_aug_strength=0.02,
+                    decode_chunk_size=nf,
+                    generator=torch.Generator().manual_seed(EVAL_SEED + 7 * i + s),
+                    output_type="np",
+                ).frames
+            rows.append([truth.frames[0], *_frames(out)])
+        seps.append(len(rows))
+    cell_w, cell_h, gap = 40 * scale, 40 * scale, 2
+    width = (nf + 1) * (cell_w + gap) + 8 * scale
+    height = len(rows) * (cell_h + gap) + len(seps) * 4 * scale
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    y = 0
+    for r, row in enumerate(rows):
+        x = 0
+        for k, frame in enumerate(row):
+            img = Image.fromarray(frame).resize((frame.shape[1] * scale, frame.shape[0] * scale), Image.NEAREST)
+            canvas.paste(img, (x, y))
+            x += cell_w + gap + (8 * scale if k == 0 else 0)
+        y += cell_h + gap
+        if r + 1 in seps:
+            canvas.paste((200, 200, 200), (0, y, width, y + 3 * scale))
+            y += 4 * scale
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(out_png)

@@ -41,11 +41,11 @@ from .model import (
 # The Starter's shipped folder (src/sfumato/starter/motion/ -> the checkout's models/starter): its VAE, text
 # encoder and tokenizer are reused, frozen.
 STARTER_DIR = Path(__file__).resolve().parents[4] / "models" / "starter"
-# Nominal seconds per step (4 clips x 12 frames, bfloat16, one thread, this project's 2-core VM with a test
-# suite on the other core; the 64-wide UNet measured 2.0 s there, the 32-wide one 1.69 s; two threads beside
-# that suite measured 21.5 s, so the recipe trains on one): --minutes becomes a fixed step plan, so a
-# (seed, minutes) pair trains the same steps on any machine
-STEP_S = 1.9
+# Nominal seconds per step (4 clips x 12 frames, bfloat16, one thread, this project's 2-core VM shared with
+# other engineers' test suites: the 64-64-96 UNet measured 1.5 to 4.3 s there, about 1.0 s of CPU time; two
+# threads beside a suite measured 21.5 s, so the recipe trains on one): --minutes becomes a fixed step plan,
+# so a (seed, minutes) pair trains the same steps on any machine
+STEP_S = 2.5
 
 
 @dataclass
@@ -53,21 +53,28 @@ class MotionTrainConfig:
     steps: int = 1000
     seed: int = 0
     batch_size: int = 4  # clips per step (x num_frames frames)
-    lr: float = 1.5e-3  # spike 3: 3x spike 2's 5e-4 lowered the loss 10-20% at equal steps (docs)
-    warmup: int = 100
+    lr: float = 2e-3  # 4e-3 diverged (spike r2, docs)
+    warmup: int = 50
     min_lr_frac: float = 0.1
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    ema_decay: float = 0.999
+    ema_decay: float = 0.995  # a ~200-step window: the model still improves fast at the end of an hour
     bf16: bool = False
     checkpoint_every: int = 100
     prompt_prob: float = 0.5  # share of clips whose prompt names the direction (i2v/t2v), the rest follow the rule
-    cond_dropout: float = 0.05  # SVD_Xtend's bands: image tokens zeroed below 2p, the frame latent in p..3p
-    p_mean: float = 0.7  # log sigma ~ N(p_mean, p_std): SVD's fine-tuning noise levels (where motion is decided)
-    p_std: float = 1.6
-    # ... and for this share of the clips EDM's image levels, N(-1.2, 1.2): trained from scratch, the model must
-    # also learn the low noise levels that make frames crisp (SVD's levels alone left grain: the first spike)
-    low_noise_share: float = 0.5
+    # SVD_Xtend's bands: image tokens zeroed below 2p, the frame latent in p..3p. Off: the one-step sampler
+    # uses no CFG, and a clip without its frame 0 has no right answer to regress to
+    cond_dropout: float = 0.0
+    # log sigma ~ N(p_mean, p_std). The clip is a deterministic function of frame 0, strength and direction,
+    # so the conditional mean IS the answer: train only where the UNet's input is pure noise (sigma ~ 700,
+    # the sampler's sigma_max; c_skip ~ 0, x0 = -F) and sample in one Euler step from 700 to 0, which returns
+    # exactly that x0 prediction. Plain regression of the whole clip from the conditioning; no capacity spent
+    # on denoising levels the sampler never visits (the previous recipe: SVD's N(0.7, 1.6) plus EDM's image
+    # levels, 16 steps; docs/starter-motion.md)
+    p_mean: float = 6.55  # ln 700
+    p_std: float = 0.5
+    # share of the clips at EDM's image levels N(low_p_mean, low_p_std) (the old recipe's 0.5; 0 for one step)
+    low_noise_share: float = 0.0
     low_p_mean: float = -1.2
     low_p_std: float = 1.2
     cond_aug_mean: float = -3.0  # log of the conditioning frame's noise (noise_aug_strength)
@@ -84,10 +91,29 @@ def make_plan(
         tcfg.batch_size, tcfg.warmup, tcfg.checkpoint_every = 2, 2, 2
     plan = {"seed": seed, "minutes": minutes, "config": cfg.to_json(), "train": asdict(tcfg)}
     for key, value in (overrides or {}).items():
-        if key not in plan["train"]:
-            raise ValueError(f"{key!r} is not a plan setting; use one of: {', '.join(plan['train'])}")
-        plan["train"][key] = type(plan["train"][key])(value)
+        part = "train" if key in plan["train"] else "config" if key in plan["config"] else None
+        if part is None:
+            names = ", ".join([*plan["train"], *plan["config"]])
+            raise ValueError(f"{key!r} is not a plan setting; use one of: {names}")
+        plan[part][key] = _setting(key, plan[part][key], value)
     return plan
+
+
+def _setting(key: str, old: Any, value: Any) -> Any:
+    """An override in the type of the plan's value; strings (from the CLI's --set) are parsed."""
+    if isinstance(old, (list, tuple)):
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return [_setting(key, old[0], v.strip() if isinstance(v, str) else v) for v in items] if old else items
+    if isinstance(old, bool):
+        if isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"{key}={value!r}: write true or false")
+            return value.lower() in ("true", "1")
+        return bool(value)
+    try:
+        return type(old)(value)
+    except ValueError:
+        raise ValueError(f"{key}={value!r}: expected a {type(old).__name__}") from None
 
 
 def load_starter_parts(starter_dir: Path) -> tuple[AutoencoderKL, CLIPTextModel, CLIPTokenizer]:
