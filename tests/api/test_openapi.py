@@ -100,3 +100,56 @@ def test_the_spec_states_the_ranges_and_integer_choices_the_server_enforces(spec
     assert (epochs["minimum"], epochs["maximum"]) == (1, 250)
     resolution = numeric(schemas["CreateModelBody"]["properties"]["resolution"])
     assert resolution == {"type": "integer", "enum": [512, 768]}
+
+
+def test_the_spec_states_rules_across_fields_patterns_and_tolerant_booleans(spec: dict) -> None:
+    schemas = spec["components"]["schemas"]
+    universal = schemas["UniversalUpscalerBody"]
+    one_of = next(rule["oneOf"] for rule in universal["allOf"] if "oneOf" in rule)
+    assert sorted(branch["required"][0] for branch in one_of) == ["generatedImageId", "initImageId", "variationId"]
+    op = spec["paths"][API + "/variations/universal-upscaler"]["post"]
+    assert op["requestBody"]["required"] is True  # null or no body: "exactly one of" cannot hold
+    lcm = schemas["LcmInpaintingBody"]["properties"]
+    for field in ("imageDataUrl", "maskDataUrl"):
+        pattern = lcm[field]["pattern"]
+        assert jsonschema.Draft202012Validator({"pattern": pattern}).is_valid("data:image/png;base64,iVBORw0KGgo=")
+        assert not jsonschema.Draft202012Validator({"pattern": pattern}).is_valid("0")
+    assert schemas["LcmBody"]["properties"]["width"]["anyOf"][0]["multipleOf"] == 8
+    public = schemas["CreateGenerationBody"]["properties"]["public"]
+    validator = jsonschema.Draft202012Validator(public)
+    assert all(validator.is_valid(v) for v in (True, 0, 1, "yes", "OFF", None))
+    assert not any(validator.is_valid(v) for v in (2, "maybe", ""))
+    element = jsonschema.Draft202012Validator({**schemas["CreateElementBody"], "components": spec["components"]})
+    base = {"datasetId": "d", "num_train_epochs": 10, "learning_rate": 1e-6}
+    assert element.is_valid({**base, "lora_focus": "Style"})
+    assert not element.is_valid({**base, "lora_focus": "Character"})  # instance_prompt is required then
+    assert element.is_valid({**base, "lora_focus": "Character", "instance_prompt": "magicdonut"})
+
+
+def test_semantic_refusals_are_declared_and_described(spec: dict) -> None:
+    """What no schema can say is named per operation (tests/api/fuzz_hooks.py expects exactly those 400s)."""
+    ops = {(m.upper(), p.removeprefix(API)): op for p, methods in spec["paths"].items() for m, op in methods.items()}
+    assert set(ops[("POST", "/variations/upscale")]["x-semantic-refusals"]) == {"id"}
+    assert set(ops[("POST", "/lcm-inpainting")]["x-semantic-refusals"]) == {"imageDataUrl", "maskDataUrl"}
+    assert set(ops[("GET", "/models-3d/{id}")]["x-semantic-refusals"]) == {"id"}
+    for op in ops.values():
+        for field in op.get("x-semantic-refusals", {}):
+            assert f"`{field}`" in op["description"]
+    assert "x-semantic-refusals" not in ops[("POST", "/generations-text-to-video")]
+    assert "Allow" in spec["info"]["description"] and "206 Partial Content" in spec["info"]["description"]
+
+
+def test_405_names_the_allowed_methods_and_files_serve_byte_ranges(live_server: LiveServer) -> None:
+    """What the spec's description promises about 405 and /cdn files."""
+    client = live_server.client("spec-ranges")
+    r = client.put("/generations/some-id")
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET"
+    gid = client.post("/generations", json={"prompt": "x", "num_images": 1, "width": 64, "height": 64}).json()
+    gen = wait_for_generation(client, gid["sdGenerationJob"]["generationId"])
+    url = gen["generated_images"][0]["url"]
+    whole = httpx.get(url)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    part = httpx.get(url, headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.content == whole.content[:10]
+    assert part.headers["content-range"] == f"bytes 0-9/{len(whole.content)}"
+    assert httpx.get(url, headers={"Range": f"bytes={len(whole.content) + 10}-"}).status_code == 416

@@ -141,6 +141,8 @@ def test_image_id_passed_as_generation_id_says_what_to_call(client: httpx.Client
         ({"prompt": "x", "scheduler": "FAST"}, "scheduler", "EULER_DISCRETE"),
         ({"prompt": "x", "presetStyle": "WEIRD"}, "presetStyle", "DYNAMIC"),
         ({"prompt": "x", "width": "wide"}, "width", "integer"),
+        ({"prompt": "x", "num_images": True}, "num_images", "integer"),  # pydantic would read true as 1
+        ({"prompt": "x", "guidance_scale": False}, "guidance_scale", "a number"),
         ({"prompt": "x", "modelId": "00000000-0000-4000-8000-000000000000"}, "modelId", TINY_MODEL_ID),
     ],
 )

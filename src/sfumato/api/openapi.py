@@ -5,19 +5,111 @@
   an id (in the path, or a body field named like one);
 - request bodies: the fields the server requires are `required`, and a body that needs one is itself
   required (the routes take `Body | None` only so that a missing body gets our 400 instead of FastAPI's).
-- the ranges of numbers (`WIRE_RANGES`: minimum and maximum) where the server refuses what lies outside.
-Body models name what they require in `WIRE_REQUIRED` (api/schemas)."""
+- the ranges of numbers (`WIRE_RANGES`: minimum and maximum) where the server refuses what lies outside;
+- other keywords of one field (`WIRE_FIELDS`: a pattern, multipleOf, ...) and rules across fields (`WIRE_RULES`:
+  "exactly one of", "this one only with that one": oneOf/anyOf/allOf on the body);
+- the tolerant booleans the server reads (0/1 and words such as "yes"), as the schema of every request boolean;
+- refusals no schema can state (`WIRE_SEMANTIC` on a body, `semantic_refusals()` in a route's openapi_extra):
+  a schema-valid value refused with a 400 because of what an id points to or what decoded bytes hold. The
+  operation carries them as `x-semantic-refusals` (field: why) and says them in its description; the fuzzing
+  test (tests/api/fuzz_hooks.py) expects exactly those 400s, on those fields, and no other.
+Body models name what they require in `WIRE_REQUIRED` (api/schemas); query parameters get their keywords from a
+route's openapi_extra (`wire_parameters()`)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from sfumato.services.errors import InvalidRequest
 
 ID_FIELD = re.compile(r"(^id$|Id$|_id$)")
+SEMANTIC = "x-semantic-refusals"
+_PARAMETERS = "x-wire-parameters"  # consumed here: keywords for the query parameters FastAPI wrote
+# pydantic's lax booleans (api/schemas: `bool | None` fields): true/false, 0/1, and these words in any case.
+BOOLEAN_WORDS = "^([tT]([rR][uU][eE])?|[fF]([aA][lL][sS][eE])?|[yY]([eE][sS])?|[nN][oO]?|[oO]([nN]|[fF][fF])|[01])$"
+TOLERANT_BOOLEAN: list[dict[str, Any]] = [
+    {"type": "boolean"},
+    {"type": "integer", "enum": [0, 1]},
+    {"type": "string", "pattern": BOOLEAN_WORDS},
+]
+FALSE_WORDS = "^([fF]([aA][lL][sS][eE])?|[nN][oO]?|[oO][fF][fF]|0)$"
+# A boolean the server takes only as false (an option it does not serve): false, 0, or a word for false.
+FALSE_ONLY: dict[str, Any] = {
+    "anyOf": [{"const": False}, {"const": 0}, {"type": "string", "pattern": FALSE_WORDS}, {"type": "null"}]
+}
+# What Python's str.strip() removes (the server trims texts): JSON Schema's \s is ECMA's, a different set.
+SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{SPACE}]"  # a text with something in it once trimmed
+BLANK: dict[str, Any] = {"pattern": f"^[{SPACE}]*$"}  # a text the server takes only empty (an option not served)
+TRUE_ONLY: dict[str, Any] = {  # a boolean that is true (tolerant words included)
+    "anyOf": [
+        {"const": True},
+        {"const": 1},
+        {"type": "string", "pattern": "^([tT]([rR][uU][eE])?|[yY]([eE][sS])?|[oO][nN]|1)$"},
+    ]
+}
+# The reason of most semantic refusals: the server tells ids apart and says where one of another kind belongs.
+WRONG_KIND = (
+    "an id of another kind of yours (an init image's where a generated image's belongs, a generation's where an "
+    "image's does, ...) gets a 400 that names the field or endpoint that takes it, instead of a 404; so does one "
+    "not ready yet (an init image whose file was not uploaded, a variation still PENDING)"
+)
+_BOOLEAN_NOTE = (
+    "true or false; 0/1 and the words true/false, yes/no, on/off, t/f, y/n, 1/0 (any case) are read as the "
+    "same, as public scripts send them (Leonardo's SDKs send true/false)."
+)
+_BODY_NOTE = (
+    "Tolerant as Leonardo's API: null means the default, unknown keys are ignored, enum values are read in any "
+    'case, and a number may come as a string holding it ("64"). The schema types numbers as numbers, as '
+    "Leonardo's SDKs do."
+)
+_API_NOTE = """
+
+Every answer under /api/rest/v1 that is not a 2xx carries Leonardo's error body (`Error`). A method a path does
+not serve gets 405 with an `Allow` header that lists the methods it does (RFC 9110).
+
+The file URLs in answers (`url`, `motionMP4URL`, ...: /cdn/...) need no Authorization header and serve byte
+ranges (RFC 9110): `Accept-Ranges: bytes`, a `Range: bytes=START-END` request gets 206 Partial Content with
+`Content-Range`, a range past the end 416, so players can seek in a video without fetching all of it."""
+
+
+def semantic_refusals(**why: str) -> dict[str, Any]:
+    """openapi_extra of a route: the fields (path or body) whose schema-valid values the server may still refuse
+    with a 400 because of what they point to, each with the reason (said in the operation's description)."""
+    return {SEMANTIC: why}
+
+
+def wire_parameters(**keywords: dict[str, Any]) -> dict[str, Any]:
+    """openapi_extra of a route: JSON Schema keywords for its query parameters, e.g. offset={"minimum": 0}."""
+    return {_PARAMETERS: keywords}
+
+
+MAX_PAGING = 2**63 - 1  # the databases' integer: a larger offset or limit would fail inside the query
+_COUNT = {"minimum": 0, "maximum": MAX_PAGING}  # a negative one is refused (the services say so)
+PAGING = wire_parameters(offset=_COUNT, limit=_COUNT)
+
+
+def _check_paging(request: Request) -> None:
+    """A route dependency: an offset or limit past what the database holds gets a 400, not a 500 from SQL."""
+    for name in ("offset", "limit"):
+        raw = request.query_params.get(name)
+        try:
+            value = _INT.validate_python(raw) if raw is not None else None
+        except ValidationError:
+            continue  # not an integer: FastAPI's own check answers that (a 400 naming the parameter)
+        if value is not None and value > MAX_PAGING:
+            raise InvalidRequest(f"{name} is at most {MAX_PAGING}, got {raw}", field=name)
+
+
+_INT: TypeAdapter[int] = TypeAdapter(int)  # the query's integers, read as FastAPI reads them
+PAGING_CHECK = [Depends(_check_paging)]  # `dependencies=` of a route that takes offset and limit
+ID_OF_ANOTHER_KIND = semantic_refusals(id=WRONG_KIND)
 ERROR_SCHEMA = {
     "type": "object",
     "description": "Leonardo's error body; `requestId` is Sfumato's (it finds the request in the server log).",
@@ -44,6 +136,7 @@ def install_truthful_openapi(app: FastAPI, api_prefix: str, bodies: list[type[Ba
     required = {m.__name__: list(getattr(m, "WIRE_REQUIRED", ())) for m in bodies}
     enums = {m.__name__: dict(getattr(m, "WIRE_ENUMS", {})) for m in bodies}
     ranges = {m.__name__: dict(getattr(m, "WIRE_RANGES", {})) for m in bodies}
+    models = {m.__name__: m for m in bodies}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -54,7 +147,8 @@ def install_truthful_openapi(app: FastAPI, api_prefix: str, bodies: list[type[Ba
                 routes=app.routes,
                 servers=app.servers,
             )
-            app.openapi_schema = truthful(spec, api_prefix, required, enums, ranges)
+            spec["info"]["description"] = (spec["info"].get("description") or "") + _API_NOTE
+            app.openapi_schema = truthful(spec, api_prefix, required, enums, ranges, models)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -66,9 +160,15 @@ def truthful(
     required: dict[str, list[str]],
     enums: dict[str, dict[str, tuple[Any, ...]]] | None = None,
     ranges: dict[str, dict[str, tuple[float, float]]] | None = None,
+    models: dict[str, type[BaseModel]] | None = None,
 ) -> dict[str, Any]:
+    models = models or {}
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
+    _add_referenced_bodies(spec, schemas, models)
+    for name, model in models.items():
+        if name in schemas:
+            _tolerant_body(schemas[name], model)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     for name, fields in required.items():
@@ -90,7 +190,13 @@ def truthful(
         for op in ops.values():
             responses = op.setdefault("responses", {})
             responses.pop("422", None)
+            _parameters(op)
             body_ref = _require_body(op, schemas)
+            if body_ref in models:
+                why = dict(getattr(models[body_ref], "WIRE_SEMANTIC", {}))
+                if why:
+                    op[SEMANTIC] = {**why, **op.get(SEMANTIC, {})}
+            _describe_semantic(op)
             codes = ["400", "401", "429"]
             if "{" in path or any(ID_FIELD.search(f) for f in _properties(schemas, body_ref)):
                 codes.append("404")
@@ -112,10 +218,71 @@ def _require_body(op: dict[str, Any], schemas: dict[str, Any]) -> str | None:
     if ref is None:
         return None
     name = ref.rsplit("/", 1)[-1]
-    if schemas.get(name, {}).get("required"):
+    body = schemas.get(name, {})
+    # Something must be sent: required fields, or a rule such as "exactly one of" (oneOf/anyOf over fields).
+    if body.get("required") or any(k in body for k in ("oneOf", "anyOf", "allOf")):
         content["schema"] = {"$ref": ref}
         op["requestBody"]["required"] = True
     return name
+
+
+def _add_referenced_bodies(spec: dict[str, Any], schemas: dict[str, Any], models: dict[str, type[BaseModel]]) -> None:
+    """A body a route documents by hand (openapi_extra: GET /blueprints reads its JSON body itself) refers to its
+    model's component, which FastAPI wrote only for models it parsed: add those, so the fixes below apply."""
+    text = json.dumps(spec.get("paths", {}))
+    for name in set(re.findall(r"#/components/schemas/(\w+)", text)) - set(schemas):
+        if name in models:
+            found = models[name].model_json_schema(ref_template="#/components/schemas/{model}")
+            for nested, schema in found.pop("$defs", {}).items():
+                schemas.setdefault(nested, schema)
+            schemas[name] = found
+
+
+def _tolerant_body(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """A request body as the server reads it: its booleans as pydantic takes them, its fields' and rules'
+    keywords (`WIRE_FIELDS`, `WIRE_RULES`), and a note on what else it tolerates."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf", [prop])
+        if any(o.get("type") == "boolean" for o in options):
+            rest = [o for o in options if o.get("type") != "boolean"]
+            prop.pop("type", None)
+            prop["anyOf"] = TOLERANT_BOOLEAN + rest
+            prop["description"] = " ".join(filter(None, [prop.get("description"), _BOOLEAN_NOTE]))
+    for field, keywords in getattr(model, "WIRE_FIELDS", {}).items():
+        prop = schema["properties"][field]
+        targets = [o for o in prop.get("anyOf", []) if o.get("type") != "null"] or [prop]
+        for key, value in keywords.items():
+            if key == "description":
+                prop["description"] = value
+            elif key == "schema":  # the whole schema of the field, replaced (title and description kept)
+                for old in [k for k in prop if k not in ("title", "description")]:
+                    del prop[old]
+                prop.update(value)
+                targets = [prop]
+            else:
+                for target in targets:
+                    target[key] = value
+    schema.update(getattr(model, "WIRE_RULES", {}))
+    schema["description"] = " ".join(filter(None, [schema.get("description"), _BODY_NOTE]))
+
+
+def _parameters(op: dict[str, Any]) -> None:
+    keywords = op.pop(_PARAMETERS, {})
+    for param in op.get("parameters", []):
+        for key, value in keywords.get(param["name"], {}).items():
+            schema = param.setdefault("schema", {})
+            targets = [o for o in schema.get("anyOf", []) if o.get("type") != "null"] or [schema]
+            for target in targets:
+                target[key] = value
+
+
+def _describe_semantic(op: dict[str, Any]) -> None:
+    why = op.get(SEMANTIC)
+    if not why:
+        return
+    lines = "\n".join(f"- `{field}`: {reason}" for field, reason in why.items())
+    note = f"Refusals no schema can state (a 400 naming the field, with what to send instead):\n{lines}"
+    op["description"] = f"{op['description']}\n\n{note}" if op.get("description") else note
 
 
 def _not_null(prop: dict[str, Any]) -> None:
@@ -129,6 +296,8 @@ def _not_null(prop: dict[str, Any]) -> None:
         del prop["default"]
     if prop.get("type") == "string":
         prop["minLength"] = 1  # an empty string is refused like a missing one
+        if "enum" not in prop:
+            prop.setdefault("pattern", NOT_BLANK)  # so is a blank one (the server trims)
 
 
 def _enum(prop: dict[str, Any], values: list[Any]) -> None:

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import ValidationError
 
 from sfumato.api.deps import PrincipalDep, ServicesDep
+from sfumato.api.openapi import semantic_refusals, wire_parameters
 from sfumato.api.schemas.blueprints import (
+    CURSOR,
     BlueprintConnection,
     BlueprintEdge,
     BlueprintExecutionOut,
@@ -48,7 +50,7 @@ from sfumato.services.blueprints import (
     VersionView,
     wire_generation_status,
 )
-from sfumato.services.blueprints.paging import cursor_of
+from sfumato.services.blueprints.paging import MAX_PAGE, cursor_of
 from sfumato.services.errors import InvalidRequest
 
 router = APIRouter(tags=["Blueprints"])
@@ -117,7 +119,8 @@ async def _list_params(request: Request) -> ListBlueprintsBody:
     openapi_extra={
         "requestBody": {
             "required": False,
-            "content": {"application/json": {"schema": ListBlueprintsBody.model_json_schema()}},
+            # The component (api/openapi.py adds it and states its ranges and cursors like every body's).
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ListBlueprintsBody"}}},
         }
     },
 )
@@ -248,11 +251,15 @@ def get_blueprint_execution(id: str, blueprints: BlueprintsDep, who: PrincipalDe
     )
 
 
+_PAGE = {"minimum": 0, "maximum": MAX_PAGE}  # first and last: a page of 0 to MAX_PAGE items
+
+
 @router.get(
     "/blueprint-executions/{id}/generations",
     response_model=ExecutionGenerationsResponse,
     response_model_exclude_none=True,
     operation_id="getBlueprintExecutionGenerations",
+    openapi_extra={**wire_parameters(first=_PAGE, last=_PAGE), **semantic_refusals(after=CURSOR, before=CURSOR)},
 )
 def get_blueprint_execution_generations(
     id: str,  # noqa: A002

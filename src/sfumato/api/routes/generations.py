@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from sfumato.api.deps import BaseUrlDep, CreditsDep, GenerationsDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.openapi import ID_OF_ANOTHER_KIND, PAGING, PAGING_CHECK
 from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.routes.training import ELEMENT_SAMPLES, whole_weight
 from sfumato.api.schemas.common import timestamp
@@ -139,6 +140,8 @@ def create_generation(
     response_model=ListGenerationsResponse,
     response_model_exclude_none=True,
     operation_id="getGenerationsByUserId",
+    dependencies=PAGING_CHECK,
+    openapi_extra=PAGING,
 )
 def list_generations(
     userId: str,  # noqa: N803 — Leonardo's path parameter name
@@ -162,6 +165,7 @@ def list_generations(
     response_model=GetGenerationResponse,
     response_model_exclude_none=True,
     operation_id="getGenerationById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
 )
 def get_generation(  # noqa: A002
     id: str, generations: GenerationsDep, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
@@ -172,7 +176,12 @@ def get_generation(  # noqa: A002
     return GetGenerationResponse(generations_by_pk=out).json_response()
 
 
-@router.delete("/generations/{id}", response_model=DeleteGenerationResponse, operation_id="deleteGenerationById")
+@router.delete(
+    "/generations/{id}",
+    response_model=DeleteGenerationResponse,
+    operation_id="deleteGenerationById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
+)
 def delete_generation(id: str, generations: GenerationsDep, who: PrincipalDep) -> DeleteGenerationResponse:  # noqa: A002
     generations.delete(who.user_id, id)
     return DeleteGenerationResponse(delete_generations_by_pk=DeletedId(id=id))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import FileResponse
 
 from sfumato.api.deps import BaseUrlDep, CdnDep, InitImagesDep, PrincipalDep, UrlsDep
+from sfumato.api.openapi import ID_OF_ANOTHER_KIND
 from sfumato.api.presigned_form import receive_form
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.schemas.common import timestamp
@@ -115,7 +116,12 @@ def upload_canvas_init_image(
     )
 
 
-@router.get("/init-image/{id}", response_model=GetInitImageResponse, operation_id="getInitImageById")
+@router.get(
+    "/init-image/{id}",
+    response_model=GetInitImageResponse,
+    operation_id="getInitImageById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
+)
 def get_init_image(  # noqa: A002
     id: str, init_images: InitImagesDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
 ) -> GetInitImageResponse:
@@ -125,7 +131,12 @@ def get_init_image(  # noqa: A002
     return GetInitImageResponse(init_images_by_pk=out)
 
 
-@router.delete("/init-image/{id}", response_model=DeleteInitImageResponse, operation_id="deleteInitImageById")
+@router.delete(
+    "/init-image/{id}",
+    response_model=DeleteInitImageResponse,
+    operation_id="deleteInitImageById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
+)
 def delete_init_image(id: str, init_images: InitImagesDep, who: PrincipalDep) -> DeleteInitImageResponse:  # noqa: A002
     init_images.delete(who.user_id, id)
     return DeleteInitImageResponse(delete_init_images_by_pk=DeletedId(id=id))

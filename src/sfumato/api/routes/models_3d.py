@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from sfumato.api.deps import BaseUrlDep, ModelAssetsDep, PrincipalDep, UrlsDep
+from sfumato.api.openapi import ID_OF_ANOTHER_KIND, PAGING, PAGING_CHECK
 from sfumato.api.presigned_form import receive_form
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.schemas.common import timestamp
@@ -93,6 +94,8 @@ def upload_model_asset(
     response_model=ListModelAssetsResponse,
     response_model_exclude_none=True,
     operation_id="get3DModelsByUserId",
+    dependencies=PAGING_CHECK,
+    openapi_extra=PAGING,
 )
 def list_model_assets(
     userId: str,  # noqa: N803 — Leonardo's path parameter name
@@ -114,6 +117,7 @@ def list_model_assets(
     response_model=GetModelAssetResponse,
     response_model_exclude_none=True,
     operation_id="get3DModelById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
 )
 def get_model_asset(  # noqa: A002
     id: str, assets: ModelAssetsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
@@ -121,7 +125,12 @@ def get_model_asset(  # noqa: A002
     return GetModelAssetResponse(model_assets_by_pk=asset_out(assets.get(who.user_id, id), base, urls))
 
 
-@router.delete("/models-3d/{id}", response_model=DeleteModelAssetResponse, operation_id="delete3DModelById")
+@router.delete(
+    "/models-3d/{id}",
+    response_model=DeleteModelAssetResponse,
+    operation_id="delete3DModelById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
+)
 def delete_model_asset(id: str, assets: ModelAssetsDep, who: PrincipalDep) -> DeleteModelAssetResponse:  # noqa: A002
     assets.delete(who.user_id, id)
     return DeleteModelAssetResponse(delete_model_assets_by_pk=DeletedId(id=id))

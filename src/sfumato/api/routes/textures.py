@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import FileResponse
 
 from sfumato.api.deps import BaseUrlDep, CreditsDep, PrincipalDep, TexturesDep, UrlsDep
+from sfumato.api.openapi import PAGING, PAGING_CHECK, WRONG_KIND, semantic_refusals
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.schemas.common import timestamp
@@ -89,6 +90,8 @@ def create_texture_generation(
     response_model=ListTextureGenerationsResponse,
     response_model_exclude_none=True,
     operation_id="getTextureGenerationsByModelId",
+    dependencies=PAGING_CHECK,
+    openapi_extra={**PAGING, **semantic_refusals(modelId=WRONG_KIND)},
 )
 def list_texture_generations(
     modelId: str,  # noqa: N803 — Leonardo's path parameter name

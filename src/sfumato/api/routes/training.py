@@ -20,6 +20,7 @@ from sfumato.api.deps import (
     TrainingsDep,
     UrlsDep,
 )
+from sfumato.api.openapi import ID_OF_ANOTHER_KIND, WRONG_KIND, semantic_refusals
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.routes.init_images import UPLOAD_PATH, refuse_multipart
 from sfumato.api.routes.pricing import cost_fields
@@ -87,6 +88,7 @@ def create_dataset(
     response_model=GetDatasetResponse,
     response_model_exclude_none=True,
     operation_id="getDatasetById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
     tags=["Dataset"],
 )
 def get_dataset(  # noqa: A002
@@ -113,7 +115,11 @@ def get_dataset(  # noqa: A002
 
 
 @router.delete(
-    "/datasets/{id}", response_model=DeleteDatasetResponse, operation_id="deleteDatasetById", tags=["Dataset"]
+    "/datasets/{id}",
+    response_model=DeleteDatasetResponse,
+    operation_id="deleteDatasetById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
+    tags=["Dataset"],
 )
 def delete_dataset(id: str, datasets: DatasetsDep, who: PrincipalDep) -> DeleteDatasetResponse:  # noqa: A002
     datasets.delete(who.user_id, id)
@@ -124,6 +130,7 @@ def delete_dataset(id: str, datasets: DatasetsDep, who: PrincipalDep) -> DeleteD
     "/datasets/{datasetId}/upload",
     response_model=UploadDatasetImageResponse,
     operation_id="uploadDatasetImage",
+    openapi_extra=semantic_refusals(datasetId=WRONG_KIND),
     tags=["Dataset"],
     dependencies=[Depends(refuse_multipart)],
 )
@@ -145,6 +152,7 @@ def upload_dataset_image(
     "/datasets/{datasetId}/upload/gen",
     response_model=UploadFromGenResponse,
     operation_id="uploadDatasetImageFromGen",
+    openapi_extra=semantic_refusals(datasetId=WRONG_KIND),
     tags=["Dataset"],
 )
 def upload_dataset_image_from_gen(

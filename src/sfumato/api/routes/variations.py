@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import FileResponse
 
 from sfumato.api.deps import BaseUrlDep, CdnDep, CreditsDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.openapi import ID_OF_ANOTHER_KIND
 from sfumato.api.routes.files import CACHE_FOREVER
 from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.schemas.common import timestamp
@@ -86,6 +87,7 @@ def create_universal_upscaler(
     response_model=GetVariationResponse,
     response_model_exclude_none=True,
     operation_id="getVariationById",
+    openapi_extra=ID_OF_ANOTHER_KIND,
 )
 def get_variation(  # noqa: A002
     id: str, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep

@@ -9,8 +9,12 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from sfumato.api.schemas.common import TolerantBody, WireModel
+from sfumato.services.blueprints.overrides import MAX_NODE_INPUTS
+from sfumato.services.blueprints.paging import MAX_PAGE
 
 SETTING_NAMES = ("text", "imageUrl", "textVariables")
+# Cursors are opaque: only one an earlier page gave (edges[].cursor, pageInfo) is taken.
+CURSOR = "a text that is not a cursor of this list (edges[].cursor, pageInfo) gets a 400"
 
 
 # --- requests ---
@@ -30,6 +34,7 @@ class ExecuteInputBody(TolerantBody):
     public: bool | None = Field(default=None, description="the outputs' `public` flag")
     collectionIds: list[int | None] | None = Field(default=None, description="accepted and recorded")
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("nodeInputs", "public")
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {"nodeInputs": {"maxItems": MAX_NODE_INPUTS}}
 
 
 class ExecuteBlueprintBody(TolerantBody):
@@ -38,10 +43,22 @@ class ExecuteBlueprintBody(TolerantBody):
     )
     input: ExecuteInputBody | None = None
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("blueprintVersionId", "input")
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {
+        "blueprintVersionId": "an id that is not a blueprint version of this server gets a 400 that says where "
+        "versions are listed (GET /blueprints/{id}/versions)",
+        "input": "each nodeInputs entry must name a node of that version and a setting it takes, with a value of "
+        "the setting's kind (the version's uiMetadata.inputs lists them); another gets a 400 naming the entry",
+    }
 
 
 class ListBlueprintsBody(TolerantBody):
     """GET /blueprints takes its parameters as a JSON body (or, here, as query parameters)."""
+
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {"first": (0, MAX_PAGE), "last": (0, MAX_PAGE)}
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {
+        "after": CURSOR,
+        "before": CURSOR,
+    }
 
     first: int | None = None
     after: str | None = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import types
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
 log = logging.getLogger("sfumato.api")
@@ -17,9 +21,32 @@ class TolerantBody(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1 in a number field; no client means that, so it is refused as a wrong type
+        # (numbers as strings stay tolerated: "64").
+        if isinstance(value, bool) and info.field_name in _number_fields(cls):
+            kind = "int_type" if int in _number_fields(cls)[info.field_name] else "float_type"
+            raise PydanticCustomError(kind, "Input should be a number, not true or false")
+        return value
+
     def log_unknown_keys(self, endpoint: str) -> None:
         if self.model_extra:
             log.warning("%s: ignoring unknown keys %s", endpoint, sorted(self.model_extra))
+
+
+@functools.cache
+def _number_fields(model: type[BaseModel]) -> dict[str, set[Any]]:
+    """The model's fields typed int or float (alone or with None), with those types."""
+    found: dict[str, set[Any]] = {}
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        options = set(typing.get_args(annotation)) if isinstance(annotation, types.UnionType) else {annotation}
+        numbers = {t for t in options if t in (int, float)}
+        if numbers and bool not in options:
+            found[name] = numbers
+    return found
 
 
 class WireModel(BaseModel):

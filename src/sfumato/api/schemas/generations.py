@@ -6,15 +6,152 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from sfumato.api.openapi import FALSE_ONLY, NOT_BLANK, TRUE_ONLY, WRONG_KIND
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
 from sfumato.api.wire.options import NO_OP_FIELDS, options_from_wire
-from sfumato.services.canvas import CanvasParams
-from sfumato.services.control import LegacyControl
+from sfumato.services.canvas import CANVAS_TYPES, CanvasParams
+from sfumato.services.catalog import SD_VERSIONS
+from sfumato.services.control import LEGACY_TYPES, MAX_CONTROLNETS, LegacyControl
 from sfumato.services.generations import GenerationParams
+from sfumato.services.generations.service import MAX_IMAGE_PROMPTS, MAX_PROMPT, MAX_SEED, SCHEDULERS
+from sfumato.services.styles import STYLE_TEMPLATES
+
+_NULL = {"type": "null"}
+_NO_ID = {"anyOf": [_NULL, {"const": ""}]}  # an id left out (null or empty)
+_AN_ID = {"type": "string", "minLength": 1}
+
+
+def _generation_rules() -> dict[str, Any]:
+    """POST /generations' rules across fields (services/generations, control.py, canvas.py)."""
+    init = {
+        "anyOf": [{"required": [f], "properties": {f: _AN_ID}} for f in ("init_image_id", "init_generation_image_id")]
+    }
+    no_init = {"properties": {"init_image_id": _NO_ID, "init_generation_image_id": _NO_ID}}
+    return {
+        "allOf": [
+            # More than 4 images only at 768x768 or less (sent: a model's default size may be larger).
+            {
+                "anyOf": [
+                    {"properties": {"num_images": {"anyOf": [_NULL, {"maximum": 4}]}}},
+                    {
+                        "required": ["width", "height"],
+                        "properties": {"width": {"maximum": 768}, "height": {"maximum": 768}},
+                    },
+                ]
+            },
+            # One init image at most; init_strength counts (0.1-0.9) only with one (ignored without).
+            {
+                "anyOf": [
+                    {"properties": {"init_image_id": _NO_ID}},
+                    {"properties": {"init_generation_image_id": _NO_ID}},
+                ]
+            },
+            {
+                "anyOf": [
+                    no_init,
+                    {"properties": {"init_strength": {"anyOf": [_NULL, {"minimum": 0.1, "maximum": 0.9}]}}},
+                ]
+            },
+            # imagePromptWeight (0-1) counts only with imagePrompts.
+            {
+                "anyOf": [
+                    {"properties": {"imagePrompts": {"anyOf": [_NULL, {"maxItems": 0}]}}},
+                    {"properties": {"imagePromptWeight": {"anyOf": [_NULL, {"minimum": 0, "maximum": 1}]}}},
+                ]
+            },
+            # The deprecated controlNet: true needs controlNetType and an init image, and no controlnets[];
+            # without it, controlNetType and weighting are refused (they would do nothing).
+            {
+                "anyOf": [
+                    {
+                        "properties": {
+                            "controlNet": FALSE_ONLY,
+                            "controlNetType": _NULL,
+                            "weighting": _NULL,
+                        }
+                    },
+                    {
+                        "required": ["controlNet", "controlNetType"],
+                        "properties": {
+                            "controlNet": TRUE_ONLY,
+                            "controlNetType": {"enum": list(LEGACY_TYPES)},
+                            "controlnets": {"anyOf": [_NULL, {"maxItems": 0}]},
+                        },
+                        **init,
+                    },
+                ]
+            },
+            # The canvas keys act only on a canvas request, which sends its type and canvasInitId and no init
+            # image. The second branch states their presence, not their values: Schemathesis's generator gave
+            # up on the full rule beside the ones above (the description says it).
+            {
+                "anyOf": [
+                    {
+                        "properties": {
+                            "canvasRequest": FALSE_ONLY,
+                            "canvasRequestType": _NULL,
+                            "canvasInitId": _NULL,
+                            "canvasMaskId": _NULL,
+                        }
+                    },
+                    {
+                        "required": ["canvasRequest", "canvasRequestType", "canvasInitId"],
+                        "properties": {
+                            **no_init["properties"],
+                        },
+                    },
+                ]
+            },
+        ]
+    }
 
 
 class CreateGenerationBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("prompt",)
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "scheduler": tuple(SCHEDULERS),
+        "presetStyle": ("", *STYLE_TEMPLATES),  # "": the default, as null
+        "sd_version": tuple(SD_VERSIONS),
+        "transparency": ("disabled", "foreground_only"),
+        "controlNetType": tuple(LEGACY_TYPES),
+        "canvasRequestType": CANVAS_TYPES,
+    }
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "width": (32, 1536),
+        "height": (32, 1536),
+        "num_images": (1, 8),
+        "guidance_scale": (1, 20),
+        "seed": (0, MAX_SEED),
+        "weighting": (0, 2),
+    }
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
+        "prompt": {"pattern": NOT_BLANK, "maxLength": MAX_PROMPT},
+        "width": {"multipleOf": 8},
+        "height": {"multipleOf": 8},
+        # 0 means the default, as a missing value does
+        "num_inference_steps": {
+            "schema": {"anyOf": [{"type": "integer", "minimum": 10, "maximum": 60}, {"const": 0}, _NULL]}
+        },
+        "imagePrompts": {"maxItems": MAX_IMAGE_PROMPTS},
+        "controlnets": {"maxItems": MAX_CONTROLNETS},
+    }
+    WIRE_RULES: ClassVar[dict[str, Any]] = {
+        **_generation_rules(),
+        "description": "A canvas request (canvasRequest: true) needs canvasRequestType (INPAINT, OUTPAINT, "
+        "SKETCH2IMG or IMG2IMG) and canvasInitId, and takes no init_image_id or init_generation_image_id; without "
+        "one, the canvas keys are refused. The schema says which keys are present, not all of their values.",
+    }
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(
+            ("modelId", "init_image_id", "init_generation_image_id", "imagePrompts", "canvasInitId"), WRONG_KIND
+        ),
+        "canvasMaskId": "INPAINT needs a mask other than the canvas image, OUTPAINT a mask or a canvas image with "
+        "transparent pixels (what the uploaded files hold); " + WRONG_KIND,
+        "controlnets": "each entry's preprocessorId must be one this model serves, its strengthType one that "
+        "preprocessor takes, its initImageType the kind its initImageId is (a 400 names the entry); " + WRONG_KIND,
+        "elements": "each akUUID must be an element this server has for this model's family (a 400 lists them)",
+        "userElements": "each userLoraId must be a finished element of yours for this model's family; " + WRONG_KIND,
+    }
     """Every field may be missing or null (null means 'use the default')."""
 
     prompt: str | None = None

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from sfumato.api.openapi import WRONG_KIND
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
 from sfumato.api.schemas.generations import DeletedId
 
@@ -43,6 +44,11 @@ class DeleteInitImageResponse(WireModel):
 
 class VariationBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("id",)
+    # Leonardo answers "couldn't access image" for an uploaded init image; here a 400 says what to do instead.
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {
+        "id": "an uploaded init image's id gets a 400 that says to generate from it first, or to upscale it with "
+        "POST /variations/universal-upscaler (initImageId); " + WRONG_KIND
+    }
     id: str | None = Field(default=None, description="a generated image id (generated_images[].id)")
     isVariation: bool | None = Field(default=None, description="true when `id` is a variation id")
 

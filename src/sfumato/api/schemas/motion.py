@@ -7,9 +7,19 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from sfumato.api.openapi import BLANK, FALSE_ONLY, NOT_BLANK, WRONG_KIND
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
 from sfumato.services.motion import VIDEO_UPSCALE_RESOLUTIONS, SvdParams
-from sfumato.services.motion_video import IMAGE_TYPES, RESOLUTIONS, VIDEO_MODELS, VideoParams
+from sfumato.services.motion_video import (
+    IMAGE_TYPES,
+    MAX_DURATION,
+    MAX_SEED,
+    MAX_SIDE,
+    MIN_SIDE,
+    RESOLUTIONS,
+    VIDEO_MODELS,
+    VideoParams,
+)
 
 
 def whole_number(value: Any, what: str) -> Any:
@@ -28,6 +38,7 @@ def whole_number(value: Any, what: str) -> Any:
 class MotionSvdBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("imageId",)
     WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {"motionStrength": (1, 10)}
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {"imageId": WRONG_KIND}
     imageId: str | None = None
     motionStrength: int | None = None
     isInitImage: bool | None = None
@@ -63,11 +74,44 @@ class VideoEndFrame(TolerantBody):
     type: str | None = None
 
 
+def _size_rules() -> dict[str, Any]:
+    """width and height together or neither; with `resolution` too, the shorter side is the resolution's."""
+    neither = {"properties": {"width": {"type": "null"}, "height": {"type": "null"}}}
+    both = {
+        "required": ["width", "height"],
+        "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}},
+    }
+    agreeing: list[dict[str, Any]] = [neither, {"properties": {"resolution": {"type": "null"}}}]
+    for name, side in RESOLUTIONS.items():
+        for short, other in (("width", "height"), ("height", "width")):
+            agreeing.append({
+                "required": ["resolution", short, other],
+                "properties": {"resolution": {"const": name}, short: {"const": side}, other: {"minimum": side}},
+            })  # fmt: skip
+    return {"allOf": [{"anyOf": [neither, both]}, {"anyOf": agreeing}]}
+
+
 class TextToVideoBody(TolerantBody):
     """POST /generations-text-to-video (Motion 2.0 on Leonardo; here the motion model the server has)."""
 
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("prompt",)
-    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"resolution": tuple(RESOLUTIONS), "model": VIDEO_MODELS}
+    WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"resolution": tuple(RESOLUTIONS), "model": ("", *VIDEO_MODELS)}
+    WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "seed": (0, MAX_SEED),
+        "duration": (1, MAX_DURATION),
+        "width": (MIN_SIDE, MAX_SIDE),
+        "height": (MIN_SIDE, MAX_SIDE),
+    }
+    # What this server does not serve is refused, so the spec offers only "leave it out".
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
+        "width": {"multipleOf": 2},  # H.264 needs even sides
+        "height": {"multipleOf": 2},
+        "prompt": {"pattern": NOT_BLANK},
+        "elements": {"maxItems": 0, "description": "Motion Control elements: not served here; leave them out"},
+        "promptEnhance": {"schema": FALSE_ONLY, "description": "prompt enhancement: not served here; false or out"},
+        "promptEnhanceInstruction": {**BLANK, "description": "prompt enhancement: not served here; leave it out"},
+    }
+    WIRE_RULES: ClassVar[dict[str, Any]] = _size_rules()
 
     prompt: str | None = None
     negativePrompt: str | None = None
@@ -123,6 +167,12 @@ class ImageToVideoBody(TextToVideoBody):
         **TextToVideoBody.WIRE_ENUMS,
         "imageType": IMAGE_TYPES,
     }
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
+        **TextToVideoBody.WIRE_FIELDS,
+        "negativePrompt": {**BLANK, "description": "nothing for it to steer here (the picture is given); leave out"},
+        "endFrameImage": {"schema": {"type": "null"}, "description": "end frames (KLING2_1): not served; leave out"},
+    }
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {"imageId": WRONG_KIND}
 
     imageId: str | None = None
     imageType: str | None = Field(None, description="GENERATED (a generated image or variation) or UPLOADED")

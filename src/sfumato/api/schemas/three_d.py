@@ -10,15 +10,18 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from sfumato.api.openapi import NOT_BLANK, WRONG_KIND
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
 from sfumato.api.schemas.generations import DeletedId
 from sfumato.api.schemas.motion import whole_number
-from sfumato.services.three_d.textures import PREVIEW_DIRECTIONS, TextureParams
+from sfumato.services.three_d.assets import NAME_MAX
+from sfumato.services.three_d.textures import PREVIEW_DIRECTIONS, PROMPT_MAX, TextureParams
 
 
 class UploadModelAssetBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("modelExtension",)
     WIRE_ENUMS: ClassVar[dict[str, tuple[str, ...]]] = {"modelExtension": ("obj", "glb", "gltf")}
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {"name": {"maxLength": NAME_MAX}}
     modelExtension: Any = Field(default=None, description="obj, glb or gltf: the extension only, without the dot")
     name: str | None = Field(default=None, description="a name for the model (up to 200 characters)")
 
@@ -63,6 +66,13 @@ class TextureGenerationBody(TolerantBody):
     WIRE_RANGES: ClassVar[dict[str, tuple[float, float]]] = {
         "front_rotation_offset": (-360, 360),
         "seed": (0, 9_999_999_998),
+    }
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {"prompt": {"pattern": NOT_BLANK, "maxLength": PROMPT_MAX}}
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {
+        "modelAssetId": WRONG_KIND,
+        # The texture model is the operator's choice (SFUMATO_TEXTURE_MODEL_ID), which a static spec cannot name.
+        "sd_version": "must be this server's texture model's own version (a deployment setting): another gets a "
+        "400 that names it; leave it out",
     }
     modelAssetId: str | None = Field(default=None, description="uploadModelAsset.modelId of POST /models-3d/upload")
     prompt: str | None = Field(default=None, description="what the texture shows")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
+from sfumato.api.openapi import NOT_BLANK, WRONG_KIND
 from sfumato.api.schemas.accounts import ModelOut
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel
 from sfumato.api.schemas.media import UploadInitImage
@@ -15,6 +16,8 @@ from sfumato.services.training.trainings import (
     EPOCHS_RANGE,
     FOCUSES,
     LEARNING_RATE_RANGE,
+    MAX_NAME,
+    MIN_DATASET_IMAGES,
     MODEL_RESOLUTIONS,
     MODEL_SD_VERSIONS,
     MODEL_TYPES,
@@ -25,9 +28,15 @@ from sfumato.services.training.trainings import (
 
 # --- datasets ---
 
+_NAME = {"pattern": NOT_BLANK, "maxLength": MAX_NAME}  # trimmed, not blank
+_DATASET = (
+    f"a dataset with fewer than {MIN_DATASET_IMAGES} uploaded images gets a 400 (upload more first); " + WRONG_KIND
+)
+
 
 class CreateDatasetBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("name",)
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {"name": _NAME}
     name: str | None = None
     description: str | None = None
 
@@ -69,6 +78,7 @@ class UploadDatasetImageResponse(WireModel):
 
 class UploadFromGenBody(TolerantBody):
     WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("generatedImageId",)
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {"generatedImageId": WRONG_KIND}
     generatedImageId: str | None = Field(default=None, description="a generated image id (generated_images[].id)")
 
 
@@ -88,6 +98,8 @@ class CreateModelBody(TolerantBody):
         "sd_Version": MODEL_SD_VERSIONS,
         "resolution": MODEL_RESOLUTIONS,
     }
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {"name": _NAME, "instance_prompt": {"pattern": NOT_BLANK}}
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {"datasetId": _DATASET}
     name: str | None = None
     datasetId: str | None = None
     instance_prompt: str | None = None
@@ -146,7 +158,7 @@ class DeleteModelResponse(WireModel):
 
 
 class CreateElementBody(TolerantBody):
-    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("lora_focus", "num_train_epochs", "learning_rate")
+    WIRE_REQUIRED: ClassVar[tuple[str, ...]] = ("datasetId", "lora_focus", "num_train_epochs", "learning_rate")
     WIRE_ENUMS: ClassVar[dict[str, tuple[str | int, ...]]] = {
         "lora_focus": FOCUSES,
         "sd_version": ELEMENT_SD_VERSIONS,
@@ -157,6 +169,18 @@ class CreateElementBody(TolerantBody):
         "num_train_epochs": EPOCHS_RANGE,
         "learning_rate": LEARNING_RATE_RANGE,
     }
+    WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {"name": {"maxLength": MAX_NAME}}
+    # instance_prompt: required unless lora_focus is Style (an element without a subject word).
+    WIRE_RULES: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"properties": {"lora_focus": {"const": "Style"}}},
+            {
+                "required": ["instance_prompt"],
+                "properties": {"instance_prompt": {"type": "string", "pattern": NOT_BLANK}},
+            },
+        ]
+    }
+    WIRE_SEMANTIC: ClassVar[dict[str, str]] = {"datasetId": _DATASET}
     name: str | None = None
     description: str | None = None
     datasetId: str | None = None
