@@ -261,8 +261,6 @@ def test_status_shows_queues_from_the_broker_and_the_database_and_jobs_in_flight
     before = cli_json(cluster.env, "status")
     assert before["broker_error"] is None, before
     host = clients(cluster, "status-watcher")[0]
-    for _ in range(3):  # no consumer: their messages stay in the unserved model's queue
-        assert create(host, UNSERVED).status_code == 200
     # EXTRA_B's one worker gets seconds of work (the tiny models render at 64x64 whatever the size asked),
     # so one of these is in flight while the status command starts and reads.
     slow = {"num_images": 8, "num_inference_steps": 60}
@@ -271,17 +269,24 @@ def test_status_shows_queues_from_the_broker_and_the_database_and_jobs_in_flight
     while not cluster.sql("SELECT 1 FROM generations WHERE id = ANY(%s) AND claimed_at IS NOT NULL", heavy):
         assert time.monotonic() < deadline, "the heavy jobs were never claimed"
         time.sleep(0.05)
+    # No consumer: their messages stay in the unserved model's queue. Posted just before the first snapshot: after
+    # UNSERVED_TIMEOUT seconds the reaper fails them in the database (their messages stay), and under load the
+    # heavy jobs' claim alone can take longer than that.
+    for _ in range(3):
+        assert create(host, UNSERVED).status_code == 200
+    first = cli_json(cluster.env, "status")
     # A snapshot can fall between two of the heavy jobs (one done, the next not yet claimed), so read until one
     # shows a job in flight; every snapshot must show at most one, EXTRA_B's one worker running one at a time.
+    data = first
     for _ in range(5):
-        data = cli_json(cluster.env, "status")
         ours = [j for j in data["running_jobs"] if j["id"] in heavy]
         assert len(ours) <= 1, data["running_jobs"]
         if ours:
             break
-    assert data["broker_error"] is None
-    assert data["broker_queue_depth"][UNSERVED] == before["broker_queue_depth"][UNSERVED] + 3
-    unserved = data["models"][UNSERVED]
+        data = cli_json(cluster.env, "status")
+    assert first["broker_error"] is None and data["broker_error"] is None
+    assert first["broker_queue_depth"][UNSERVED] == before["broker_queue_depth"][UNSERVED] + 3
+    unserved = first["models"][UNSERVED]
     assert unserved["queued_db"] >= 3 and unserved["queued_broker"] >= 3 and unserved["workers_alive"] == 0
     assert data["models"][TINY_MODEL_ID]["workers_alive"] == 2
     assert len(ours) == 1, data["running_jobs"]
