@@ -15,6 +15,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from sfumato.store.database import Database
+from sfumato.store.s3 import S3FileStore
 from sfumato.testing.live_server import TINY_MODEL_ID, TINY_XL_MODEL_ID, LiveServer, free_port, server_env
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -87,6 +88,30 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"sfumato-{uuid.uuid4().hex[:12]}"
     make_s3_client(s3_endpoint, S3_REGION, S3_KEY, S3_SECRET).create_bucket(Bucket=name)
     return name
+
+
+def new_bucket_store(s3_endpoint: str, prefix: str) -> S3FileStore:
+    """A fresh bucket on the moto server, seen through a store under `prefix` (the test's own view of what a
+    server given `s3_storage_env` writes)."""
+    import uuid
+
+    from sfumato.store.s3 import make_s3_client
+
+    name = f"sfumato-{uuid.uuid4().hex[:12]}"
+    client = make_s3_client(s3_endpoint, S3_REGION, S3_KEY, S3_SECRET)
+    client.create_bucket(Bucket=name)
+    return S3FileStore(client, name, prefix)
+
+
+def s3_storage_env(store: S3FileStore, s3_endpoint: str) -> dict[str, str]:
+    """The settings that make a server keep its files in `store`'s bucket, under its prefix."""
+    return {
+        "SFUMATO_STORAGE_URL": f"s3://{store.bucket}/{store.prefix}",
+        "SFUMATO_S3_ENDPOINT_URL": s3_endpoint,
+        "SFUMATO_S3_REGION": S3_REGION,
+        "SFUMATO_S3_ACCESS_KEY_ID": S3_KEY,
+        "SFUMATO_S3_SECRET_ACCESS_KEY": S3_SECRET,
+    }
 
 
 @pytest.fixture

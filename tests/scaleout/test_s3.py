@@ -8,7 +8,6 @@ import base64
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,9 +15,9 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from sfumato.store.s3 import S3FileStore, make_s3_client
+from sfumato.store.s3 import S3FileStore
 from sfumato.testing.live_server import LiveServer, cli_json, free_port, server_env
-from tests.conftest import S3_KEY, S3_REGION, S3_SECRET
+from tests.conftest import new_bucket_store, s3_storage_env
 from tests.images.support import encode, generate, picture, post_form, reserve
 
 pytestmark = [pytest.mark.timeout(300)]
@@ -27,10 +26,7 @@ PREFIX = "prod/"
 
 @pytest.fixture(scope="module")
 def bucket(s3_endpoint: str) -> S3FileStore:
-    name = f"sfumato-live-{uuid.uuid4().hex[:8]}"
-    client = make_s3_client(s3_endpoint, S3_REGION, S3_KEY, S3_SECRET)
-    client.create_bucket(Bucket=name)
-    return S3FileStore(client, name, PREFIX)  # the test's own view of the bucket
+    return new_bucket_store(s3_endpoint, PREFIX)
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +34,8 @@ def s3_server(
     tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str, bucket: S3FileStore
 ) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("s3-data")
-    env = server_env(data, tiny_catalog)
-    env.update(
-        SFUMATO_STORAGE_URL=f"s3://{bucket.bucket}/{PREFIX}",
-        SFUMATO_S3_ENDPOINT_URL=s3_endpoint,
-        SFUMATO_S3_REGION=S3_REGION,
-        SFUMATO_S3_ACCESS_KEY_ID=S3_KEY,
-        SFUMATO_S3_SECRET_ACCESS_KEY=S3_SECRET,
-        SFUMATO_WEBHOOK_ALLOW_PRIVATE="true",
-    )
+    env = {**server_env(data, tiny_catalog), **s3_storage_env(bucket, s3_endpoint)}
+    env.update(SFUMATO_WEBHOOK_ALLOW_PRIVATE="true")
     server = LiveServer(env, free_port(), data / "server.log")
     server.start()
     yield server

@@ -6,7 +6,6 @@ a model that has a depth ControlNet installed (a tiny random one): its jobs use 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -14,9 +13,9 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from sfumato.store.s3 import S3FileStore, make_s3_client
+from sfumato.store.s3 import S3FileStore
 from sfumato.testing.live_server import LiveServer
-from tests.conftest import S3_KEY, S3_REGION, S3_SECRET
+from tests.conftest import new_bucket_store, s3_storage_env
 from tests.three_d.conftest import DEPTH_MODEL_ID
 from tests.three_d.support import cube_obj, post_form, three_d_server, wait_texture
 
@@ -25,10 +24,7 @@ PREFIX = "three-d/"
 
 @pytest.fixture(scope="module")
 def bucket(s3_endpoint: str) -> S3FileStore:
-    name = f"sfumato-3d-{uuid.uuid4().hex[:8]}"
-    client = make_s3_client(s3_endpoint, S3_REGION, S3_KEY, S3_SECRET)
-    client.create_bucket(Bucket=name)
-    return S3FileStore(client, name, PREFIX)
+    return new_bucket_store(s3_endpoint, PREFIX)
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +42,7 @@ def server(
     entry = {"id": DEPTH_MODEL_ID, "name": "Tiny depth", "description": "tiny SD 1.5 + depth ControlNet",
              "path": str(depth_model), "recommended_steps": 4}  # fmt: skip
     (catalog / "depth.json").write_text(json.dumps([entry]))
-    s3 = {
-        "SFUMATO_TEXTURE_MODEL_ID": DEPTH_MODEL_ID,
-        "SFUMATO_STORAGE_URL": f"s3://{bucket.bucket}/{PREFIX}",
-        "SFUMATO_S3_ENDPOINT_URL": s3_endpoint,
-        "SFUMATO_S3_REGION": S3_REGION,
-        "SFUMATO_S3_ACCESS_KEY_ID": S3_KEY,
-        "SFUMATO_S3_SECRET_ACCESS_KEY": S3_SECRET,
-    }
+    s3 = {"SFUMATO_TEXTURE_MODEL_ID": DEPTH_MODEL_ID, **s3_storage_env(bucket, s3_endpoint)}
     with three_d_server(root, catalog, s3) as live:
         yield live
 

@@ -6,7 +6,6 @@ into the bucket and the generation uses it."""
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, expect
 
-from sfumato.store.s3 import S3FileStore, make_s3_client
+from sfumato.store.s3 import S3FileStore
 from sfumato.testing.live_server import LiveServer, free_port, server_env
-from tests.conftest import S3_KEY, S3_REGION, S3_SECRET
+from tests.conftest import new_bucket_store, s3_storage_env
 from tests.web.support import new_user, sign_in
 
 PREFIX = "web/"
@@ -24,10 +23,7 @@ PREFIX = "web/"
 
 @pytest.fixture(scope="module")
 def bucket(s3_endpoint: str) -> S3FileStore:
-    name = f"sfumato-web-{uuid.uuid4().hex[:8]}"
-    client = make_s3_client(s3_endpoint, S3_REGION, S3_KEY, S3_SECRET)
-    client.create_bucket(Bucket=name)
-    return S3FileStore(client, name, PREFIX)  # the test's own view of the bucket
+    return new_bucket_store(s3_endpoint, PREFIX)
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +31,7 @@ def server(
     tiny_catalog: Path, tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str, bucket: S3FileStore
 ) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("web-s3-data")
-    env = server_env(data, tiny_catalog)
-    env.update(
-        SFUMATO_STORAGE_URL=f"s3://{bucket.bucket}/{PREFIX}",
-        SFUMATO_S3_ENDPOINT_URL=s3_endpoint,
-        SFUMATO_S3_REGION=S3_REGION,
-        SFUMATO_S3_ACCESS_KEY_ID=S3_KEY,
-        SFUMATO_S3_SECRET_ACCESS_KEY=S3_SECRET,
-    )
+    env = {**server_env(data, tiny_catalog), **s3_storage_env(bucket, s3_endpoint)}
     live = LiveServer(env, free_port(), data / "server.log")
     live.start()
     yield live
