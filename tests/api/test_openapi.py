@@ -124,6 +124,37 @@ def test_the_spec_states_rules_across_fields_patterns_and_tolerant_booleans(spec
     assert element.is_valid({**base, "lora_focus": "Style"})
     assert not element.is_valid({**base, "lora_focus": "Character"})  # instance_prompt is required then
     assert element.is_valid({**base, "lora_focus": "Character", "instance_prompt": "magicdonut"})
+    # POST /generations' image sources, value by value (make test's fuzzing draws from this rule with every check)
+    generation = jsonschema.Draft202012Validator({**schemas["CreateGenerationBody"], "components": spec["components"]})
+    canvas = {"canvasRequest": True, "canvasRequestType": "INPAINT", "canvasInitId": "c", "canvasMaskId": "m"}
+    legacy = {"controlNet": True, "controlNetType": "CANNY"}
+    allowed = [
+        {},
+        canvas,
+        {**canvas, "init_strength": 0.3},
+        {"init_image_id": "i", "init_strength": 0.2},
+        {"init_generation_image_id": "g", **legacy},
+        {"init_strength": 5},
+        {"imagePromptWeight": 0.4},
+        {"num_images": 8, "width": 512, "height": 768},
+        {"controlnets": [{"initImageId": "i", "initImageType": " uploaded", "preprocessorId": 133.0, "weight": 1}]},
+        {"elements": [{"akUUID": "a", "weight": 0.5}], "userElements": [{"userLoraId": 12.0, "weight": -1}]},
+    ]
+    refused = [{"canvasRequest": True, "canvasInitId": "c"}, {**canvas, "canvasRequestType": None},
+               {**canvas, "canvasRequest": "no"}, {**canvas, "init_image_id": "i"}, {**canvas, "init_strength": 0.95},
+               {"canvasInitId": "c"}, {"canvasRequest": False, "canvasMaskId": "m"}, legacy, {**canvas, **legacy},
+               {"init_image_id": "i", "init_generation_image_id": "g"}, {"init_image_id": "i", "init_strength": 0.05},
+               {"imagePromptWeight": 1.5},
+               {"num_images": 5, "width": None, "height": 512},  # a null size is the default, maybe above 768
+               {"controlNetType": "CANNY"}, {"num_images": 5, "width": 1024, "height": 512},
+               {"controlnets": [{"initImageId": "i", "preprocessorId": 67, "weight": 1, "strengthType": "Mid"}]},
+               {"controlnets": [{"initImageId": "i", "preprocessorId": 9999}]},
+               {"controlnets": [{"preprocessorId": 19}]},
+               {"controlnets": [{"initImageId": "i", "preprocessorId": 19, "initImageType": "MINE"}]},
+               {"elements": [{"weight": 1}]}, {"userElements": [{"userLoraId": 0}]},
+               {"userElements": [{"userLoraId": 3, "weight": 2.5}]}]  # fmt: skip
+    assert all(generation.is_valid({"prompt": "p", **body}) for body in allowed)
+    assert not any(generation.is_valid({"prompt": "p", **body}) for body in refused)
 
 
 def test_semantic_refusals_are_declared_and_described(spec: dict) -> None:

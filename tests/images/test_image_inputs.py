@@ -93,6 +93,8 @@ def test_wrong_kinds_of_ids_teach(live_server: LiveServer, client: httpx.Client,
         ({"init_image_id": init_id, "init_strength": 0.95}, "0.1 to 0.9"),
         ({"init_image_id": init_id, "init_generation_image_id": image_id}, "not both"),
         ({"transparency": "sometimes"}, "foreground_only"),
+        ({"imagePromptWeight": 1.5}, "0 to 1"),  # refused without imagePrompts too, as the spec's range says
+        ({"imagePrompts": [init_id], "imagePromptWeight": -0.1}, "0 to 1"),
     ]
     for body, words in cases:
         r = client.post("/generations", json={"prompt": "x", **SMALL, **body})

@@ -6,27 +6,97 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from sfumato.api.openapi import FALSE_ONLY, NOT_BLANK, TRUE_ONLY, WRONG_KIND
+from sfumato.api.openapi import FALSE_ONLY, NOT_BLANK, SPACE, TRUE_ONLY, WRONG_KIND
 from sfumato.api.schemas.common import Cost, TolerantBody, WireModel, upper_enum
 from sfumato.api.wire.options import NO_OP_FIELDS, options_from_wire
 from sfumato.services.canvas import CANVAS_TYPES, CanvasParams
 from sfumato.services.catalog import SD_VERSIONS
-from sfumato.services.control import LEGACY_TYPES, MAX_CONTROLNETS, LegacyControl
+from sfumato.services.control import LEGACY_TYPES, MAX_CONTROLNETS, PREPROCESSORS, STRENGTH_WEIGHTS, LegacyControl
 from sfumato.services.generations import GenerationParams
 from sfumato.services.generations.service import MAX_IMAGE_PROMPTS, MAX_PROMPT, MAX_SEED, SCHEDULERS
 from sfumato.services.styles import STYLE_TEMPLATES
+from sfumato.services.training.adapters import ELEMENT_NUMBER_MAX, MAX_ELEMENTS, USER_ELEMENT_WEIGHTS
 
 _NULL = {"type": "null"}
 _NO_ID = {"anyOf": [_NULL, {"const": ""}]}  # an id left out (null or empty)
 _AN_ID = {"type": "string", "minLength": 1}
+_AT_MOST_768 = {"type": "integer", "maximum": 768}
+
+
+def _any_case(*words: str) -> str:
+    """A pattern for these words in any case, with the whitespace Python's strip() removes around them."""
+    spelled = "|".join("".join(f"[{c.upper()}{c.lower()}]" for c in word) for word in words)
+    return f"^[{SPACE}]*({spelled})[{SPACE}]*$"
+
+
+def _list_of(item: dict[str, Any], most: int) -> dict[str, Any]:
+    return {"type": "array", "maxItems": most, "items": item}
+
+
+_WEIGHT = {"anyOf": [_NULL, {"type": "number", "minimum": 0, "maximum": 2}]}
+# controlnets[] entries as services/control.py reads them (initImageType in any case, trimmed; 133.0 is 133).
+_CONTROLNET: dict[str, Any] = {
+    "type": "object",
+    "required": ["initImageId", "preprocessorId"],
+    "properties": {
+        "initImageId": _AN_ID,
+        "initImageType": {"anyOf": [_NULL, {"type": "string", "pattern": _any_case("GENERATED", "UPLOADED")}]},
+        "preprocessorId": {"type": "number", "enum": sorted(PREPROCESSORS)},
+        "weight": _WEIGHT,
+        "strengthType": {"anyOf": [_NULL, {"enum": list(STRENGTH_WEIGHTS)}]},
+    },
+    # weight or strengthType, not both
+    "anyOf": [{"properties": {"weight": _NULL}}, {"properties": {"strengthType": _NULL}}],
+}
+_ELEMENT: dict[str, Any] = {  # a platform element (its weight range is its own: GET /elements)
+    "type": "object",
+    "required": ["akUUID"],
+    "properties": {"akUUID": _AN_ID, "weight": {"anyOf": [_NULL, {"type": "number"}]}},
+}
+_LOW, _HIGH = USER_ELEMENT_WEIGHTS
+_USER_ELEMENT: dict[str, Any] = {  # one of the caller's trained elements, by its number
+    "type": "object",
+    "required": ["userLoraId"],
+    "properties": {
+        "userLoraId": {"type": "integer", "minimum": 1, "maximum": ELEMENT_NUMBER_MAX},
+        "weight": {
+            "anyOf": [_NULL, {"type": "number", "minimum": USER_ELEMENT_WEIGHTS[0], "maximum": USER_ELEMENT_WEIGHTS[1]}]
+        },
+    },
+}
 
 
 def _generation_rules() -> dict[str, Any]:
-    """POST /generations' rules across fields (services/generations, control.py, canvas.py)."""
-    init = {
-        "anyOf": [{"required": [f], "properties": {f: _AN_ID}} for f in ("init_image_id", "init_generation_image_id")]
+    """POST /generations' rules across fields (services/generations, control.py, canvas.py).
+
+    The image sources are spelled as one choice of modes (plain, canvas, one init image with or without the
+    deprecated controlNet) rather than one rule per pair of fields: the same set of bodies, but a form Schemathesis's
+    generator can draw from (a product of six two-way rules was past what it canonicalises)."""
+    no_init = {"init_image_id": _NO_ID, "init_generation_image_id": _NO_ID}
+    strength = {"init_strength": {"anyOf": [_NULL, {"minimum": 0.1, "maximum": 0.9}]}}
+    # The canvas keys act only on a canvas request, which sends its type and canvasInitId and no init image.
+    canvas_off = {"canvasRequest": FALSE_ONLY, "canvasRequestType": _NULL, "canvasInitId": _NULL, "canvasMaskId": _NULL}
+    canvas_on = {"canvasRequest": TRUE_ONLY, "canvasRequestType": {"enum": list(CANVAS_TYPES)}, "canvasInitId": _AN_ID}
+    # The deprecated controlNet: true needs controlNetType and an init image, and no controlnets[]; without it,
+    # controlNetType and weighting are refused (they would do nothing).
+    legacy_off = {"controlNet": FALSE_ONLY, "controlNetType": _NULL, "weighting": _NULL}
+    legacy_on = {
+        "controlNet": TRUE_ONLY,
+        "controlNetType": {"enum": list(LEGACY_TYPES)},
+        "controlnets": {"anyOf": [_NULL, {"maxItems": 0}]},
     }
-    no_init = {"properties": {"init_image_id": _NO_ID, "init_generation_image_id": _NO_ID}}
+    modes: list[dict[str, Any]] = [
+        # init_strength counts (0.1-0.9) only with an image to start from: ignored without one
+        {"properties": {**no_init, **canvas_off, **legacy_off}},
+        {
+            "required": ["canvasRequest", "canvasRequestType", "canvasInitId"],
+            "properties": {**no_init, **strength, **canvas_on, **legacy_off},
+        },
+    ]
+    for field, other in (("init_image_id", "init_generation_image_id"), ("init_generation_image_id", "init_image_id")):
+        one_init = {field: _AN_ID, other: _NO_ID, **strength, **canvas_off}  # one init image at most
+        modes.append({"required": [field], "properties": {**one_init, **legacy_off}})
+        modes.append({"required": [field, "controlNet", "controlNetType"], "properties": {**one_init, **legacy_on}})
     return {
         "allOf": [
             # More than 4 images only at 768x768 or less (sent: a model's default size may be larger).
@@ -35,73 +105,12 @@ def _generation_rules() -> dict[str, Any]:
                     {"properties": {"num_images": {"anyOf": [_NULL, {"maximum": 4}]}}},
                     {
                         "required": ["width", "height"],
-                        "properties": {"width": {"maximum": 768}, "height": {"maximum": 768}},
+                        # numbers, not null: a null size is the model's default, which may be larger
+                        "properties": {"width": _AT_MOST_768, "height": _AT_MOST_768},
                     },
                 ]
             },
-            # One init image at most; init_strength counts (0.1-0.9) only with one (ignored without).
-            {
-                "anyOf": [
-                    {"properties": {"init_image_id": _NO_ID}},
-                    {"properties": {"init_generation_image_id": _NO_ID}},
-                ]
-            },
-            {
-                "anyOf": [
-                    no_init,
-                    {"properties": {"init_strength": {"anyOf": [_NULL, {"minimum": 0.1, "maximum": 0.9}]}}},
-                ]
-            },
-            # imagePromptWeight (0-1) counts only with imagePrompts.
-            {
-                "anyOf": [
-                    {"properties": {"imagePrompts": {"anyOf": [_NULL, {"maxItems": 0}]}}},
-                    {"properties": {"imagePromptWeight": {"anyOf": [_NULL, {"minimum": 0, "maximum": 1}]}}},
-                ]
-            },
-            # The deprecated controlNet: true needs controlNetType and an init image, and no controlnets[];
-            # without it, controlNetType and weighting are refused (they would do nothing).
-            {
-                "anyOf": [
-                    {
-                        "properties": {
-                            "controlNet": FALSE_ONLY,
-                            "controlNetType": _NULL,
-                            "weighting": _NULL,
-                        }
-                    },
-                    {
-                        "required": ["controlNet", "controlNetType"],
-                        "properties": {
-                            "controlNet": TRUE_ONLY,
-                            "controlNetType": {"enum": list(LEGACY_TYPES)},
-                            "controlnets": {"anyOf": [_NULL, {"maxItems": 0}]},
-                        },
-                        **init,
-                    },
-                ]
-            },
-            # The canvas keys act only on a canvas request, which sends its type and canvasInitId and no init
-            # image. The second branch states their presence, not their values: Schemathesis's generator gave
-            # up on the full rule beside the ones above (the description says it).
-            {
-                "anyOf": [
-                    {
-                        "properties": {
-                            "canvasRequest": FALSE_ONLY,
-                            "canvasRequestType": _NULL,
-                            "canvasInitId": _NULL,
-                            "canvasMaskId": _NULL,
-                        }
-                    },
-                    {
-                        "required": ["canvasRequest", "canvasRequestType", "canvasInitId"],
-                        "properties": {
-                            **no_init["properties"],
-                        },
-                    },
-                ]
-            },
+            {"anyOf": modes},
         ]
     }
 
@@ -123,6 +132,7 @@ class CreateGenerationBody(TolerantBody):
         "guidance_scale": (1, 20),
         "seed": (0, MAX_SEED),
         "weighting": (0, 2),
+        "imagePromptWeight": (0, 1),  # refused outside, with or without imagePrompts
     }
     WIRE_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
         "prompt": {"pattern": NOT_BLANK, "maxLength": MAX_PROMPT},
@@ -133,13 +143,15 @@ class CreateGenerationBody(TolerantBody):
             "schema": {"anyOf": [{"type": "integer", "minimum": 10, "maximum": 60}, {"const": 0}, _NULL]}
         },
         "imagePrompts": {"maxItems": MAX_IMAGE_PROMPTS},
-        "controlnets": {"maxItems": MAX_CONTROLNETS},
+        "controlnets": {"schema": {"anyOf": [_NULL, _list_of(_CONTROLNET, MAX_CONTROLNETS)]}},
+        "elements": {"schema": {"anyOf": [_NULL, _list_of(_ELEMENT, MAX_ELEMENTS)]}},
+        "userElements": {"schema": {"anyOf": [_NULL, _list_of(_USER_ELEMENT, MAX_ELEMENTS)]}},
     }
     WIRE_RULES: ClassVar[dict[str, Any]] = {
         **_generation_rules(),
         "description": "A canvas request (canvasRequest: true) needs canvasRequestType (INPAINT, OUTPAINT, "
         "SKETCH2IMG or IMG2IMG) and canvasInitId, and takes no init_image_id or init_generation_image_id; without "
-        "one, the canvas keys are refused. The schema says which keys are present, not all of their values.",
+        "one, the canvas keys are refused.",
     }
     WIRE_SEMANTIC: ClassVar[dict[str, str]] = {
         **dict.fromkeys(
@@ -149,8 +161,10 @@ class CreateGenerationBody(TolerantBody):
         "transparent pixels (what the uploaded files hold); " + WRONG_KIND,
         "controlnets": "each entry's preprocessorId must be one this model serves, its strengthType one that "
         "preprocessor takes, its initImageType the kind its initImageId is (a 400 names the entry); " + WRONG_KIND,
-        "elements": "each akUUID must be an element this server has for this model's family (a 400 lists them)",
-        "userElements": "each userLoraId must be a finished element of yours for this model's family; " + WRONG_KIND,
+        "elements": "each akUUID must be an element this server has for this model's family (a 400 lists them), "
+        "its weight within that element's range; at most 5 elements and userElements together",
+        "userElements": "each userLoraId must be a finished element of yours for this model's family; at most 5 "
+        "elements and userElements together; " + WRONG_KIND,
     }
     """Every field may be missing or null (null means 'use the default')."""
 

@@ -102,6 +102,8 @@ def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
     prompt_ids: tuple[str, ...] = ()
     prompt_keys: tuple[str, ...] = ()
     weight = None
+    if p.image_prompt_weight is not None:  # out of range is refused with or without imagePrompts
+        _check_range("imagePromptWeight", p.image_prompt_weight, 0, 1, "send a number from 0 to 1 (default 0.5)")
     if p.image_prompts:
         if len(p.image_prompts) > MAX_IMAGE_PROMPTS:
             raise InvalidRequest(
@@ -114,7 +116,6 @@ def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
         ]
         prompt_ids, prompt_keys = tuple(r.id for r in refs), tuple(r.file_key for r in refs)
         weight = p.image_prompt_weight if p.image_prompt_weight is not None else 0.5
-        _check_range("imagePromptWeight", weight, 0, 1, "send a number from 0 to 1 (default 0.5)")
     return ImageInputs(
         init_image_id=init_image_id,
         init_generated_image_id=init_generated_image_id,
@@ -129,6 +130,17 @@ def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
 
 _GENERATION_BY_ID = select(Generation.__table__).where(Generation.id == bindparam("id"))
 _IMAGES_OF = select(GeneratedImage.__table__).where(GeneratedImage.generation_id == bindparam("id"))
+# The polled list's statements, built once (bound parameters, not a new statement and cache key per request).
+_PAGE_OF_USER = (
+    select(Generation.__table__)
+    .where(Generation.user_id == bindparam("user_id"))
+    .order_by(Generation.created_at.desc(), Generation.id.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_IMAGES_OF_MANY = select(GeneratedImage.__table__).where(
+    GeneratedImage.generation_id.in_(bindparam("ids", expanding=True))
+)
 
 
 class Generations:
@@ -287,18 +299,11 @@ class Generations:
             raise InvalidRequest("offset and limit must be 0 or more", field="offset" if offset < 0 else "limit")
         limit = min(limit, 1000)
         with self._db.read() as connection:  # Core reads, as `get`: clients poll this list too
-            rows = connection.execute(
-                select(Generation.__table__)
-                .where(Generation.user_id == user_id)
-                .order_by(Generation.created_at.desc(), Generation.id.desc())
-                .offset(offset)
-                .limit(limit)
-            ).all()
+            rows = connection.execute(_PAGE_OF_USER, {"user_id": user_id, "offset": offset, "limit": limit}).all()
             complete = [r.id for r in rows if r.status == JobStatus.COMPLETE]
             images: dict[str, list[Row[Any]]] = {}
             if complete:  # one query for every row's images, not one each
-                found = select(GeneratedImage.__table__).where(GeneratedImage.generation_id.in_(complete))
-                for image in connection.execute(found):
+                for image in connection.execute(_IMAGES_OF_MANY, {"ids": complete}):
                     images.setdefault(image.generation_id, []).append(image)
             return [generation_view(r, images.get(r.id, [])) for r in rows]
 
