@@ -3,10 +3,13 @@ declare exactly what they use; the composition root (bootstrap) provides the ser
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Protocol
+from typing import Annotated, ParamSpec, Protocol, TypeVar
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from sfumato.services.accounts import Accounts, Principal
 from sfumato.services.catalog import Catalog
@@ -51,6 +54,9 @@ class ApiServices(Protocol):
     credits: Credits | None
     model_assets: ModelAssets | None
     textures: Textures | None
+
+    @property
+    def reads_inline(self) -> bool: ...
 
 
 async def services(request: Request) -> ApiServices:
@@ -154,12 +160,45 @@ ModelAssetsDep = Annotated[ModelAssets, Depends(_model_assets)]
 TexturesDep = Annotated[Textures, Depends(_textures)]
 
 
-def principal(request: Request, accounts: AccountsDep) -> Principal:
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Runs a short read-only service call for an async route. On a local SQLite file it runs on the event loop:
+    the read takes microseconds, while a worker thread cost a hop each way and, worse, GIL hand-offs (every sqlite3
+    call releases the GIL and may then wait out another thread's 5 ms switch interval to get it back): under wrk
+    that was most of a polled GET's time and all of its p99. Reads that wait on a network (PostgreSQL) run on the
+    thread pool. Writes never come here."""
+
+    inline: bool
+
+    async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self.inline:
+            return fn(*args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+
+_INLINE, _THREADED = Reads(inline=True), Reads(inline=False)
+
+
+async def _reads(s: ServicesDep) -> Reads:
+    return _INLINE if s.reads_inline else _THREADED
+
+
+ReadsDep = Annotated[Reads, Depends(_reads)]
+
+
+async def principal(request: Request, accounts: AccountsDep, reads: ReadsDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.strip().partition(" ")
     # Python's SDK sends "Bearer KEY"; some scripts send the bare key.
     secret = token.strip() if scheme.lower() == "bearer" else header.strip()
-    return accounts.authenticate(secret)
+    found = await reads(accounts.identify, secret)
+    if found.stale:  # a write (once a minute per key): on the thread pool, never on the loop
+        await run_in_threadpool(accounts.mark_used, found.principal.api_key_id)
+    return found.principal
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -95,7 +95,7 @@ _COUNT = {"minimum": 0, "maximum": MAX_PAGING}  # a negative one is refused (the
 PAGING = wire_parameters(offset=_COUNT, limit=_COUNT)
 
 
-def _check_paging(request: Request) -> None:
+async def _check_paging(request: Request) -> None:
     """A route dependency: an offset or limit past what the database holds gets a 400, not a 500 from SQL."""
     for name in ("offset", "limit"):
         raw = request.query_params.get(name)

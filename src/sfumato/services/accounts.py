@@ -49,6 +49,12 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class Identified:
+    principal: Principal
+    stale: bool  # the key's last-used time is older than its resolution: mark_used it
+
+
+@dataclass(frozen=True)
 class KeyInfo:
     id: str
     name: str
@@ -164,6 +170,14 @@ class Accounts:
             s.delete(row)
 
     def authenticate(self, secret: str | None) -> Principal:
+        found = self.identify(secret)
+        if found.stale:
+            self.mark_used(found.principal.api_key_id)
+        return found.principal
+
+    def identify(self, secret: str | None) -> Identified:
+        """The caller of a key, read only: `stale` says its last-used time is due a `mark_used` (a write, which the
+        HTTP layer keeps off its event loop while it may run this read on it)."""
         if not secret:
             raise Unauthorized("Authentication hook unauthorized this request")
         digest = hash_key(secret.strip())
@@ -173,9 +187,10 @@ class Accounts:
         # compare_digest keeps the check constant-time even though the lookup is by hash.
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             raise Unauthorized("Authentication hook unauthorized this request")
-        now = datetime.now(UTC)
         last = row.last_used_at
-        if last is None or now - last.replace(tzinfo=last.tzinfo or UTC) > _LAST_USED_RESOLUTION:
-            with self._db.session() as s:
-                s.execute(update(ApiKey).where(ApiKey.id == row.key_id).values(last_used_at=now))
-        return Principal(row.user_id, row.username, row.key_id, row.api_concurrency_slots)
+        stale = last is None or datetime.now(UTC) - last.replace(tzinfo=last.tzinfo or UTC) > _LAST_USED_RESOLUTION
+        return Identified(Principal(row.user_id, row.username, row.key_id, row.api_concurrency_slots), stale)
+
+    def mark_used(self, key_id: str) -> None:
+        with self._db.session() as s:
+            s.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC)))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from sfumato.jobs.core.status import JobStatus
@@ -74,6 +74,14 @@ def variation_row(**fields: Any) -> ImageVariation:
         "transparent": False,
     }
     return ImageVariation(**{**defaults, **fields})
+
+
+# Built once with an expanding parameter: building and cache-keying the IN clause per call cost more than the query.
+_VARIATIONS_OF_IMAGES = (
+    select(ImageVariation.__table__)
+    .where(ImageVariation.generated_image_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ImageVariation.created_at, ImageVariation.id)
+)
 
 
 class Variations:
@@ -250,11 +258,7 @@ class Variations:
         if not ids:
             return found
         with self._db.read() as connection:  # a Core read: the polled GET /generations/{id} calls this
-            rows = connection.execute(
-                select(ImageVariation.__table__)
-                .where(ImageVariation.generated_image_id.in_(ids))
-                .order_by(ImageVariation.created_at, ImageVariation.id)
-            )
+            rows = connection.execute(_VARIATIONS_OF_IMAGES, {"ids": ids})
             for r in rows:
                 if r.generated_image_id is not None:  # always, given the query (the column is nullable)
                     found.setdefault(r.generated_image_id, []).append(_view(r))

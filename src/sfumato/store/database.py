@@ -61,6 +61,9 @@ class Database:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(url, pool_size, max_overflow)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # A file on this machine (SQLite in WAL mode, where a reader never waits for a writer): a short read takes
+        # microseconds and can run on the caller's thread. PostgreSQL's reads wait on the network.
+        self.is_local = self.engine.dialect.name == "sqlite"
 
     def upgrade(self) -> None:
         upgrade_schema(self.engine)

@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from sfumato.api.deps import BaseUrlDep, CreditsDep, GenerationsDep, PrincipalDep, UrlsDep, VariationsDep
+from sfumato.api.deps import (
+    BaseUrlDep,
+    CreditsDep,
+    GenerationsDep,
+    PrincipalDep,
+    ReadsDep,
+    UrlsDep,
+    VariationsDep,
+)
 from sfumato.api.openapi import ID_OF_ANOTHER_KIND, PAGING, PAGING_CHECK
 from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.routes.training import ELEMENT_SAMPLES, whole_weight
@@ -27,10 +35,10 @@ from sfumato.api.schemas.training import GenerationElementOut, LoraOut
 from sfumato.api.wire.options import option
 from sfumato.jobs.core.status import wire_status
 from sfumato.services.errors import NotFound
-from sfumato.services.generations import GenerationView, ImageView
+from sfumato.services.generations import Generations, GenerationView, ImageView
 from sfumato.services.training.adapters import AppliedAdapter
 from sfumato.services.urls import FileUrls
-from sfumato.services.variations import VariationView
+from sfumato.services.variations import Variations, VariationView
 
 router = APIRouter(tags=["Image"])
 
@@ -143,20 +151,20 @@ def create_generation(
     dependencies=PAGING_CHECK,
     openapi_extra=PAGING,
 )
-def list_generations(
+async def list_generations(
     userId: str,  # noqa: N803 — Leonardo's path parameter name
     generations: GenerationsDep,
     variations: VariationsDep,
     urls: UrlsDep,
     base: BaseUrlDep,
     who: PrincipalDep,
+    reads: ReadsDep,
     offset: Annotated[int, Query()] = 0,
     limit: Annotated[int, Query()] = 10,
 ) -> Response:
     if userId not in (who.user_id, who.username):
         raise NotFound(f"user {userId} not found; GET /me shows your user id")
-    views = generations.list_for_user(who.user_id, offset=offset, limit=limit)
-    found = variations.for_images(i.id for v in views for i in v.images)
+    views, found = await reads(_page_with_variations, generations, variations, who.user_id, offset, limit)
     return ListGenerationsResponse(generations=[generation_out(v, base, urls, found) for v in views]).json_response()
 
 
@@ -167,13 +175,35 @@ def list_generations(
     operation_id="getGenerationById",
     openapi_extra=ID_OF_ANOTHER_KIND,
 )
-def get_generation(  # noqa: A002
-    id: str, generations: GenerationsDep, variations: VariationsDep, urls: UrlsDep, base: BaseUrlDep, who: PrincipalDep
+async def get_generation(  # noqa: A002
+    id: str,
+    generations: GenerationsDep,
+    variations: VariationsDep,
+    urls: UrlsDep,
+    base: BaseUrlDep,
+    who: PrincipalDep,
+    reads: ReadsDep,
 ) -> Response:
-    view = generations.get(who.user_id, id)
-    found = variations.for_images(i.id for i in view.images)
-    out = generation_out(view, base, urls, found)
-    return GetGenerationResponse(generations_by_pk=out).json_response()
+    view, found = await reads(_one_with_variations, generations, variations, who.user_id, id)
+    return GetGenerationResponse(generations_by_pk=generation_out(view, base, urls, found)).json_response()
+
+
+# The polled reads, each one call for `reads` (on the event loop with SQLite: api/deps.Reads).
+Found = dict[str, list[VariationView]]
+
+
+def _one_with_variations(
+    generations: Generations, variations: Variations, user_id: str, generation_id: str
+) -> tuple[GenerationView, Found]:
+    view = generations.get(user_id, generation_id)
+    return view, variations.for_images(i.id for i in view.images)
+
+
+def _page_with_variations(
+    generations: Generations, variations: Variations, user_id: str, offset: int, limit: int
+) -> tuple[list[GenerationView], Found]:
+    views = generations.list_for_user(user_id, offset=offset, limit=limit)
+    return views, variations.for_images(i.id for v in views for i in v.images)
 
 
 @router.delete(
