@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
-from diffusers import DiffusionPipeline, StableVideoDiffusionPipeline
+from diffusers import DiffusionPipeline, EulerDiscreteScheduler, StableVideoDiffusionPipeline
 from PIL import Image
 
 from sfumato.starter.motion.model import MotionConfig, MotionPipeline, save_motion
-from sfumato.starter.motion.train import STARTER_DIR, build_components
+from sfumato.starter.motion.train import STARTER_DIR, MotionTrainConfig, build_components
 
 
 def test_stock_pipeline_loads_and_renders_native_sizes(tiny_motion: Path) -> None:
@@ -77,3 +78,18 @@ def test_shipped_config_fits_in_20_mb(tmp_path: Path, cfg: MotionConfig) -> None
     save_motion(c, tmp_path / "m")
     size = sum(p.stat().st_size for p in (tmp_path / "m").rglob("*") if p.is_file())
     assert size < 20_000_000, size
+
+
+def test_recommended_steps_sample_the_trained_levels(tiny_motion: Path) -> None:
+    """The saved scheduler at the recommended step count visits exactly the levels the recipe trains: 700 (the x0
+    regression) then sample_sigma_min (inside the low band), not the stock 0.002 that makes step 2 a no-op."""
+    info = json.loads((tiny_motion / "sfumato_motion.json").read_text())
+    cfg = MotionConfig.from_json(json.loads((tiny_motion / "motion_config.json").read_text()))
+    sched = EulerDiscreteScheduler.from_pretrained(str(tiny_motion / "scheduler"))
+    sched.set_timesteps(info["recommended_steps"])
+    assert info["recommended_steps"] == 2
+    assert [round(float(s), 4) for s in sched.sigmas] == [700.0, cfg.sample_sigma_min, 0.0]
+    t = MotionTrainConfig()
+    low, high = math.exp(t.low_p_mean - 2 * t.low_p_std), math.exp(t.low_p_mean + 2 * t.low_p_std)
+    assert t.low_noise_share > 0 and low < cfg.sample_sigma_min < high
+    assert abs(math.log(700.0) - t.p_mean) < 0.01  # step 1 starts where the regression is trained

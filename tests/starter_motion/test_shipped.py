@@ -70,3 +70,19 @@ def test_shipped_loads_with_motion_pipeline() -> None:
             generator=torch.Generator().manual_seed(0),
         ).frames
     assert frames.shape == (1, 4, 32, 40, 3) and np.isfinite(frames).all()
+
+
+def test_shipped_recommended_steps_visit_the_trained_levels() -> None:
+    """The engine samples the shipped folder with its recommended steps: 700 (the trained x0 regression), then
+    the folder's sample_sigma_min (inside the recipe's low band), not the stock 0.002 second step."""
+    from diffusers import EulerDiscreteScheduler
+
+    from sfumato.starter.motion.model import MotionConfig
+
+    info = json.loads((SHIPPED / "sfumato_motion.json").read_text())
+    cfg = MotionConfig.from_json(json.loads((SHIPPED / "motion_config.json").read_text()))
+    sched = EulerDiscreteScheduler.from_pretrained(str(SHIPPED / "scheduler"))
+    sched.set_timesteps(info["recommended_steps"])
+    assert info["recommended_steps"] == cfg.recommended_steps == 2
+    assert [round(float(s), 4) for s in sched.sigmas] == [700.0, cfg.sample_sigma_min, 0.0]
+    assert 0.3 < cfg.sample_sigma_min < 3.0

@@ -1,4 +1,4 @@
-"""Training behind `sfumato starter-motion train`: SVD's EDM objective on procedural clips, resumable.
+"""Training behind `sfumato starter-motion train`: SVD's EDM parametrisation on procedural clips, resumable.
 
 Output folder (DIR): plan.json (the frozen plan: a rerun resumes it), motion.pt (the checkpoint: weights,
 optimiser, EMA, step), snapshots/step-N/ (EMA pipeline folders while training goes on), model/ (the final
@@ -41,11 +41,12 @@ from .model import (
 # The Starter's shipped folder (src/sfumato/starter/motion/ -> the checkout's models/starter): its VAE, text
 # encoder and tokenizer are reused, frozen.
 STARTER_DIR = Path(__file__).resolve().parents[4] / "models" / "starter"
-# Nominal seconds per step (4 clips x 12 frames, bfloat16, one thread, this project's 2-core VM shared with
-# other engineers' test suites: the 64-64-96 UNet measured 1.5 to 4.3 s there, about 1.0 s of CPU time; two
-# threads beside a suite measured 21.5 s, so the recipe trains on one): --minutes becomes a fixed step plan,
-# so a (seed, minutes) pair trains the same steps on any machine
-STEP_S = 2.5
+# Nominal seconds per step (4 clips x 12 frames, bfloat16, one thread, this project's 2-core VM): --minutes
+# becomes a fixed step plan, so a (seed, minutes) pair trains the same steps on any machine. The 64-64-96 UNet
+# measured 0.89 s per step alone on the VM and 0.98 s over an 800-step run beside the lead's jobs on the other
+# core (session 15; session 14 saw 1.0-4.3 s with four engineers' suites on it). 1.25 s leaves ~20% for load:
+# --minutes 60 is 2,880 steps. Two threads beside a suite measured 21.5 s per step, so the recipe trains on one.
+STEP_S = 1.25
 
 
 @dataclass
@@ -67,16 +68,18 @@ class MotionTrainConfig:
     cond_dropout: float = 0.0
     # log sigma ~ N(p_mean, p_std). The clip is a deterministic function of frame 0, strength and direction,
     # so the conditional mean IS the answer: train only where the UNet's input is pure noise (sigma ~ 700,
-    # the sampler's sigma_max; c_skip ~ 0, x0 = -F) and sample in one Euler step from 700 to 0, which returns
-    # exactly that x0 prediction. Plain regression of the whole clip from the conditioning; no capacity spent
-    # on denoising levels the sampler never visits (the previous recipe: SVD's N(0.7, 1.6) plus EDM's image
-    # levels, 16 steps; docs/starter-motion.md)
+    # the sampler's sigma_max; c_skip ~ 0, x0 = -F): the first Euler step from 700 returns exactly that x0
+    # prediction. Plain regression of the whole clip from the conditioning; no capacity spent on denoising
+    # levels the sampler never visits (the sampler's only other level is the low one below; the previous
+    # recipe: SVD's N(0.7, 1.6) plus EDM's image levels, 16 steps; docs/starter-motion.md)
     p_mean: float = 6.55  # ln 700
     p_std: float = 0.5
-    # share of the clips at EDM's image levels N(low_p_mean, low_p_std) (the old recipe's 0.5; 0 for one step)
-    low_noise_share: float = 0.0
-    low_p_mean: float = -1.2
-    low_p_std: float = 1.2
+    # share of the clips at a low level, log sigma ~ N(low_p_mean, low_p_std): they train the sampler's second
+    # step (at model.MotionConfig.sample_sigma_min, 0.5), which redraws the regression's blurred objects as
+    # shapes (spike C, docs: last frame kept 16.7% vs 6.9% at 700 steps). The old EDM recipe: 0.5 at N(-1.2, 1.2)
+    low_noise_share: float = 0.2
+    low_p_mean: float = 0.0
+    low_p_std: float = 0.5
     cond_aug_mean: float = -3.0  # log of the conditioning frame's noise (noise_aug_strength)
     cond_aug_std: float = 0.5
     object_weight: float = 3.0  # loss weight 1 + w * (the objects' coverage now or in frame 0), on latents
