@@ -153,6 +153,8 @@ def test_the_spec_states_rules_across_fields_patterns_and_tolerant_booleans(spec
                {"controlnets": [{"initImageId": "i", "preprocessorId": 19, "initImageType": "MINE"}]},
                {"elements": [{"weight": 1}]}, {"userElements": [{"userLoraId": 0}]},
                {"userElements": [{"userLoraId": 3, "weight": 2.5}]}]  # fmt: skip
+    improve = schemas["PromptImproveBody"]["properties"]  # found by make fuzz: a 201-character prompt is a 400
+    assert (improve["prompt"]["maxLength"], improve["promptInstructions"]["anyOf"][0]["maxLength"]) == (200, 500)
     assert all(generation.is_valid({"prompt": "p", **body}) for body in allowed)
     assert not any(generation.is_valid({"prompt": "p", **body}) for body in refused)
 
