@@ -53,7 +53,6 @@ _ELEMENT: dict[str, Any] = {  # a platform element (its weight range is its own:
     "required": ["akUUID"],
     "properties": {"akUUID": _AN_ID, "weight": {"anyOf": [_NULL, {"type": "number"}]}},
 }
-_LOW, _HIGH = USER_ELEMENT_WEIGHTS
 _USER_ELEMENT: dict[str, Any] = {  # one of the caller's trained elements, by its number
     "type": "object",
     "required": ["userLoraId"],

@@ -273,7 +273,7 @@ class GenerationHandler(GenerationRowHandler):
         ctx.complete(record)
 
 
-def _png(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     # Level 1: PNG stays lossless; higher levels cost seconds on big images for a few % size.
     image.save(buf, format="PNG", compress_level=1)
@@ -285,9 +285,9 @@ def encode_pngs(images: list[Image.Image]) -> list[bytes]:
     between a job's last step and COMPLETE (4 SDK-default images at 1024x768: ~190 ms one by one, ~125 ms on two
     threads of this 2-core VM with another job on it)."""
     if len(images) < 2:
-        return [_png(image) for image in images]
+        return [png_bytes(image) for image in images]
     with ThreadPoolExecutor(max_workers=min(len(images), os.cpu_count() or 1)) as pool:
-        return list(pool.map(_png, images))
+        return list(pool.map(png_bytes, images))
 
 
 _NO_GUIDE = Guide(init_image=None, strength=1.0, image_prompts=(), image_prompt_weight=0.5)

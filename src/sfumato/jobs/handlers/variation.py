@@ -5,7 +5,6 @@ jobs/core/runner.py's."""
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from sfumato.engine.types import GenerateRequest, GenerateResult, InpaintRequest
 from sfumato.jobs.core.context import JobContext
 from sfumato.jobs.core.kinds import FinishHook, JobKindSpec, ModelOf
 from sfumato.jobs.core.lanes import Lane
-from sfumato.jobs.handlers.generation import open_stored
+from sfumato.jobs.handlers.generation import open_stored, png_bytes
 from sfumato.store.database import Database
 from sfumato.store.files import FileStore, generation_files_prefix, user_files_prefix
 from sfumato.store.media import ImageVariation, InitImage
@@ -114,10 +113,8 @@ class VariationHandler:
         else:
             result, method = self._transform(row.transform_type, source, inputs)
         ctx.check_cancelled()
-        buf = io.BytesIO()
-        result.save(buf, format="PNG", compress_level=1)
         key = variation_file_key(row.user_id, row.generation_id, row.id)
-        ctx.put(key, buf.getvalue())
+        ctx.put(key, png_bytes(result))
 
         def record(s: Session, current: ImageVariation) -> None:
             current.file_key, current.method, current.transparent = key, method, result.mode == "RGBA"
