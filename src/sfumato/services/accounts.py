@@ -169,6 +169,13 @@ class Accounts:
                 raise NotFound(f"no API key with id {key_id!r}; `sfumato keys list --user NAME` shows the ids")
             s.delete(row)
 
+    def authenticate(self, secret: str | None) -> Principal:
+        """identify and, when due, mark_used: for callers without an event loop to keep writes off."""
+        found = self.identify(secret)
+        if found.stale:
+            self.mark_used(found.principal.api_key_id)
+        return found.principal
+
     def identify(self, secret: str | None) -> Identified:
         """The caller of a key, read only: `stale` says its last-used time is due a `mark_used` (a write, which the
         HTTP layer keeps off its event loop while it may run this read on it)."""
