@@ -16,6 +16,7 @@ from sfumato.api.errors import install_error_handlers
 from sfumato.api.metrics import HttpMetrics, JobCollector
 from sfumato.api.openapi import install_truthful_openapi
 from sfumato.api.rate_limit import RateLimit
+from sfumato.api.rendered import RenderedGenerations
 from sfumato.api.request_ids import RequestIds
 from sfumato.api.routes import (
     accounts,
@@ -68,6 +69,8 @@ def create_app(container: ServedContainer, start_worker: bool = True) -> FastAPI
         redoc_url=None,
     )
     app.state.services = container
+    # Pollers' responses rendered once per revision; off where file URLs expire (presigned object storage).
+    app.state.rendered = RenderedGenerations.for_urls(container.urls)
     install_error_handlers(app)
     install_truthful_openapi(app, API_PREFIX, _subclasses(TolerantBody))
     install_local_docs(app)

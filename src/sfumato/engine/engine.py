@@ -34,6 +34,7 @@ from sfumato.engine.img2img import (
     unzoom_canvas,
 )
 from sfumato.engine.lcm import LCM, lcm_scheduler
+from sfumato.engine.parallel import side_by_side
 from sfumato.engine.pipelines import LoadedPipeline, PipelineCache
 from sfumato.engine.postprocess import add_detail, enlarge, remove_background, upscale_size
 from sfumato.engine.previews import latent_preview
@@ -217,7 +218,7 @@ class Engine:
                 torch.inference_mode(),
             ):
                 output = pipe(**kwargs)
-        images = [_finish(image, request.width, request.height) for image in output.images]
+        images = side_by_side(lambda image: _finish(image, request.width, request.height), output.images)
         if method == METHOD_ADAIN:
             images = [colour_match(i, request.image_prompts, request.image_prompt_weight) for i in images]
         if request.mask_image is not None and request.init_image is not None:
@@ -281,7 +282,7 @@ class Engine:
             if index in stopped:
                 results.append(stopped[index])
                 continue
-            images = [_finish(image, request.width, request.height) for image in output.images[span]]
+            images = side_by_side(lambda i, r=request: _finish(i, r.width, r.height), output.images[span])
             results.append(GenerateResult(images=images, rendered_width=width, rendered_height=height))
         return results
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from sfumato.api.deps import CreditsDep, GenerationsDep, PrincipalDep, ServicesDep, link_base, reads_for
 from sfumato.api.openapi import ID_OF_ANOTHER_KIND, PAGING, PAGING_CHECK
+from sfumato.api.rendered import RenderedGenerations
 from sfumato.api.routes.pricing import cost_fields
 from sfumato.api.routes.training import ELEMENT_SAMPLES, whole_weight
 from sfumato.api.schemas.common import timestamp
@@ -153,8 +154,21 @@ async def list_generations(
 ) -> Response:
     if userId not in (who.user_id, who.username):
         raise NotFound(f"user {userId} not found; GET /me shows your user id")
-    views, found = await reads_for(s)(_page_with_variations, s.generations, s.variations, who.user_id, offset, limit)
-    out = [generation_out(v, link_base(request, s), s.urls, found) for v in views]
+    base, rendered, reads = link_base(request, s), _rendered(request), reads_for(s)
+    if rendered.enabled:
+        page = await reads(s.generations.page_revisions, who.user_id, offset, limit)
+        bodies = {i: rendered.get(i, base, revision) for i, revision in page}
+        missing = [i for i, body in bodies.items() if body is None]
+        if missing:  # rendered once per revision, each with the revision read before it
+            views, found = await reads(_these_with_variations, s.generations, s.variations, who.user_id, missing)
+            revisions = dict(page)
+            for i, view in views.items():
+                bodies[i] = rendered.put(i, base, revisions[i], _json(generation_out(view, base, s.urls, found)))
+        parts = [body for i, _ in page if (body := bodies[i]) is not None]
+        if len(parts) == len(page):  # else one was deleted meanwhile: read the page again, below
+            return _json_response(b'{"generations":[' + b",".join(parts) + b"]}")
+    views_, found_ = await reads(_page_with_variations, s.generations, s.variations, who.user_id, offset, limit)
+    out = [generation_out(v, base, s.urls, found_) for v in views_]
     return ListGenerationsResponse(generations=out).json_response()
 
 
@@ -168,9 +182,30 @@ async def list_generations(
 async def get_generation(id: str, request: Request, s: ServicesDep, who: PrincipalDep) -> Response:  # noqa: A002
     # The route every client polls takes the services whole (ServicesDep) rather than one dependency each:
     # FastAPI's dependency solving cost tens of microseconds per dependency, most of this route's Python time.
-    view, found = await reads_for(s)(_one_with_variations, s.generations, s.variations, who.user_id, id)
-    out = generation_out(view, link_base(request, s), s.urls, found)
-    return GetGenerationResponse(generations_by_pk=out).json_response()
+    base, rendered, reads = link_base(request, s), _rendered(request), reads_for(s)
+    revision = await reads(s.generations.revision, who.user_id, id) if rendered.enabled else None
+    if revision is not None:
+        body = rendered.get(id, base, revision)
+        if body is None:
+            view, found = await reads(_one_with_variations, s.generations, s.variations, who.user_id, id)
+            body = rendered.put(id, base, revision, _json(generation_out(view, base, s.urls, found)))
+        return _json_response(b'{"generations_by_pk":' + body + b"}")
+    # Not the user's (get raises the 404 or the teaching 400), or a cache that is off.
+    view, found = await reads(_one_with_variations, s.generations, s.variations, who.user_id, id)
+    return GetGenerationResponse(generations_by_pk=generation_out(view, base, s.urls, found)).json_response()
+
+
+def _rendered(request: Request) -> RenderedGenerations:
+    return request.app.state.rendered  # type: ignore[no-any-return]
+
+
+def _json(out: GenerationOut) -> bytes:
+    # The bytes WireModel.json_response sends for this part of the body (aliases, no nulls).
+    return out.__pydantic_serializer__.to_json(out, by_alias=True, exclude_none=True)
+
+
+def _json_response(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 # The polled reads, each one call for `reads` (on the event loop with SQLite: api/deps.Reads).
@@ -189,6 +224,13 @@ def _page_with_variations(
 ) -> tuple[list[GenerationView], Found]:
     views = generations.list_for_user(user_id, offset=offset, limit=limit)
     return views, variations.for_images(i.id for v in views for i in v.images)
+
+
+def _these_with_variations(
+    generations: Generations, variations: Variations, user_id: str, generation_ids: list[str]
+) -> tuple[dict[str, GenerationView], Found]:
+    views = generations.views_of(user_id, generation_ids)
+    return views, variations.for_images(i.id for v in views.values() for i in v.images)
 
 
 @router.delete(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from sfumato.engine.types import SCHEDULER_NAMES
@@ -141,6 +141,36 @@ _PAGE_OF_USER = (
 _IMAGES_OF_MANY = select(GeneratedImage.__table__).where(
     GeneratedImage.generation_id.in_(bindparam("ids", expanding=True))
 )
+_GENERATIONS_BY_IDS = select(Generation.__table__).where(
+    Generation.id.in_(bindparam("ids", expanding=True)), Generation.user_id == bindparam("user_id")
+)
+
+# A generation's revision: everything its wire form shows changes one of these. Every write to the row bumps
+# `updated_at` (JobColumns' onupdate: the ORM and Core updates alike), its images are written in the transaction
+# that makes it COMPLETE and never changed after, and its images' variations are counted and dated here.
+_variations = ImageVariation.__table__
+_generations = Generation.__table__
+_its_variations = _variations.c.generation_id == _generations.c.id
+_REVISION_COLUMNS = (
+    _generations.c.id,
+    _generations.c.status,
+    _generations.c.updated_at,
+    select(func.count()).where(_its_variations).scalar_subquery(),
+    select(func.max(_variations.c.updated_at)).where(_its_variations).scalar_subquery(),
+)
+_REVISION_OF = select(*_REVISION_COLUMNS).where(
+    _generations.c.id == bindparam("id"), _generations.c.user_id == bindparam("user_id")
+)
+_REVISIONS_OF_PAGE = (
+    select(*_REVISION_COLUMNS)
+    .where(_generations.c.user_id == bindparam("user_id"))
+    .order_by(_generations.c.created_at.desc(), _generations.c.id.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+
+Revision = tuple[Any, ...]
+"""An opaque value that changes whenever what GET /generations/{id} shows of a generation changes."""
 
 
 class Generations:
@@ -295,17 +325,30 @@ class Generations:
         return self._owned(user_id, generation_id)
 
     def list_for_user(self, user_id: str, offset: int = 0, limit: int = 10) -> list[GenerationView]:
-        if offset < 0 or limit < 0:
-            raise InvalidRequest("offset and limit must be 0 or more", field="offset" if offset < 0 else "limit")
-        limit = min(limit, 1000)
+        page = {"user_id": user_id, "offset": offset, "limit": _page_limit(offset, limit)}
         with self._db.read() as connection:  # Core reads, as `get`: clients poll this list too
-            rows = connection.execute(_PAGE_OF_USER, {"user_id": user_id, "offset": offset, "limit": limit}).all()
-            complete = [r.id for r in rows if r.status == JobStatus.COMPLETE]
-            images: dict[str, list[Row[Any]]] = {}
-            if complete:  # one query for every row's images, not one each
-                for image in connection.execute(_IMAGES_OF_MANY, {"ids": complete}):
-                    images.setdefault(image.generation_id, []).append(image)
-            return [generation_view(r, images.get(r.id, [])) for r in rows]
+            return _views(connection, connection.execute(_PAGE_OF_USER, page).all())
+
+    def revision(self, user_id: str, generation_id: str) -> Revision | None:
+        """The generation's current revision (one small statement), or None when the user has no such generation
+        (then `get` says why). Pollers' responses are rendered once per revision (api/rendered.py)."""
+        with self._db.read() as connection:
+            row = connection.execute(_REVISION_OF, {"id": generation_id, "user_id": user_id}).first()
+        return tuple(row[1:]) if row is not None else None
+
+    def page_revisions(self, user_id: str, offset: int = 0, limit: int = 10) -> list[tuple[str, Revision]]:
+        """`list_for_user`'s page as (id, revision) pairs, in the same order."""
+        page = {"user_id": user_id, "offset": offset, "limit": _page_limit(offset, limit)}
+        with self._db.read() as connection:
+            return [(row[0], tuple(row[1:])) for row in connection.execute(_REVISIONS_OF_PAGE, page)]
+
+    def views_of(self, user_id: str, generation_ids: list[str]) -> dict[str, GenerationView]:
+        """The user's generations among these ids, by id (ids of others or of deleted ones are left out)."""
+        if not generation_ids:
+            return {}
+        with self._db.read() as connection:
+            rows = connection.execute(_GENERATIONS_BY_IDS, {"ids": generation_ids, "user_id": user_id}).all()
+            return {view.id: view for view in _views(connection, rows)}
 
     def delete(self, user_id: str, generation_id: str) -> None:
         row = self._owned(user_id, generation_id)
@@ -317,3 +360,19 @@ class Generations:
             Credits.forget_jobs(s, [row.id, *variation_ids])  # their charges stay, no longer naming them
             s.delete(s.get(Generation, row.id))
         self._files.delete_prefix(generation_files_prefix(user_id, row.id))
+
+
+def _page_limit(offset: int, limit: int) -> int:
+    if offset < 0 or limit < 0:
+        raise InvalidRequest("offset and limit must be 0 or more", field="offset" if offset < 0 else "limit")
+    return min(limit, 1000)
+
+
+def _views(connection: Connection, rows: Sequence[Row[Any]]) -> list[GenerationView]:
+    """Views of generation rows, their images read in one statement for all of them, not one each."""
+    complete = [r.id for r in rows if r.status == JobStatus.COMPLETE]
+    images: dict[str, list[Row[Any]]] = {}
+    if complete:
+        for image in connection.execute(_IMAGES_OF_MANY, {"ids": complete}):
+            images.setdefault(image.generation_id, []).append(image)
+    return [generation_view(r, images.get(r.id, [])) for r in rows]
