@@ -209,6 +209,8 @@ def main() -> None:
     )
     print(f"{'  each run (s)':34}  server {' '.join(f'{t:.2f}' for t in server_times)}")
     print(f"{'':34}  plain  {' '.join(f'{t:.2f}' for t in plain_times)}")
+    pair_ratio = statistics.median(a / b for a, b in zip(server_times, plain_times, strict=True))
+    print(f"{'  median of pairwise ratios':34}{pair_ratio:>41.2f}  (each server run over the plain run after it)")
     print(
         f"10 s budget for POST -> COMPLETE: {'met' if max(server_times) <= 10 else 'MISSED'} "
         f"(worst {max(server_times):.2f} s)"

@@ -4,13 +4,14 @@ process on the same database), while other users and deleted generations still g
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from sfumato.api.rendered import RenderedGenerations
-from sfumato.api.routes.generations import _json
+from sfumato.api.routes.generations import FINISH_WAIT_SECONDS, _json
 from sfumato.api.schemas.generations import (
     GeneratedImageOut,
     GenerationOut,
@@ -19,8 +20,12 @@ from sfumato.api.schemas.generations import (
     VariationGeneric,
 )
 from sfumato.api.schemas.training import GenerationElementOut, LoraOut
+from sfumato.cli.generate import sse_events
+from sfumato.jobs.core.events import FINISHING_FOR_SECONDS, JobDone, JobEvents, JobProgress
+from sfumato.services.accounts import Accounts
 from sfumato.services.urls import FileUrls
 from sfumato.store.database import Database
+from sfumato.store.files import LocalFileStore
 from sfumato.store.models import Generation
 from sfumato.testing.live_server import LiveServer
 from tests.images.support import generate, wait
@@ -155,3 +160,34 @@ def test_kept_generations_stay_private_and_go_with_deletion(live_server: LiveSer
     user_id = live_server.user("poller-cache")["user_id"]
     listed = client.get(f"/generations/user/{user_id}", params={"limit": 50}).json()["generations"]
     assert gen_id not in [g["id"] for g in listed]
+
+
+def test_a_poll_of_a_job_past_its_last_step_answers_when_it_ends(live_server: LiveServer, client: httpx.Client) -> None:
+    # Four 1024x768 images from a tiny model: the end (resizes, PNG encodes, files, COMPLETE) takes tens of ms
+    # after the last step, so an answer at once would say PENDING.
+    body = {"prompt": "a red circle", "width": 1024, "height": 768, "num_images": 4, "num_inference_steps": 12}
+    generation_id = client.post("/generations", json=body).json()["sdGenerationJob"]["generationId"]
+    with client.stream("GET", f"/generations/{generation_id}/events", timeout=60) as r:
+        for kind, data in sse_events(r.iter_lines()):
+            if kind == "progress" and data["step"] == data["steps"]:
+                break  # the last step is written: the job is finishing
+            assert not (kind == "status" and data["status"] != "PENDING"), "ended before its last step was seen"
+    started = time.monotonic()
+    polled = client.get(f"/generations/{generation_id}").json()["generations_by_pk"]
+    assert polled["status"] == "COMPLETE" and len(polled["generated_images"]) == 4
+    assert time.monotonic() - started < FINISH_WAIT_SECONDS + 1
+
+
+def test_only_a_job_past_its_last_step_in_this_process_is_finishing(sqlite_db: Database, tmp_path: Path) -> None:
+    events = JobEvents(sqlite_db)
+    user_id, _ = Accounts(sqlite_db, LocalFileStore(tmp_path / "files")).create_user("finisher")
+    events.publish("generation", "job-1", user_id, JobProgress(3, 4))
+    assert not events.finishing("job-1")
+    events.publish("generation", "job-1", user_id, JobProgress(4, 4))
+    assert events.finishing("job-1") and not events.finishing("job-2")
+    with sqlite_db.session() as s:
+        events.add(s, "generation", "job-1", user_id, JobDone("COMPLETE"))
+    assert not events.finishing("job-1")
+    events.publish("generation", "job-3", user_id, JobProgress(4, 4))
+    events._finishing["job-3"] -= FINISHING_FOR_SECONDS + 1  # its end never came here (handed back, say)
+    assert not events.finishing("job-3")

@@ -43,6 +43,10 @@ class JobStream:
         """`wake` runs when this process commits an event of the generation's job (see JobEvents.subscribe)."""
         return self._events.subscribe(generation_id, wake)
 
+    def finishing(self, generation_id: str) -> bool:
+        """Whether this process runs the generation's job and it is past its last step (JobEvents.finishing)."""
+        return self._events.finishing(generation_id)
+
     def read(self, user_id: str, generation_id: str, after: int = 0) -> StreamRead:
         """NotFound for a missing id and for another user's (the same answer: nothing is learnt)."""
         with self._db.session() as s:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from sfumato.api.deps import CreditsDep, GenerationsDep, PrincipalDep, ServicesDep, link_base, reads_for
+from sfumato.api.deps import ApiServices, CreditsDep, GenerationsDep, PrincipalDep, ServicesDep, link_base, reads_for
 from sfumato.api.openapi import ID_OF_ANOTHER_KIND, PAGING, PAGING_CHECK
 from sfumato.api.rendered import RenderedGenerations
 from sfumato.api.routes.pricing import cost_fields
@@ -26,9 +28,10 @@ from sfumato.api.schemas.generations import (
 )
 from sfumato.api.schemas.training import GenerationElementOut, LoraOut
 from sfumato.api.wire.options import option
-from sfumato.jobs.core.status import wire_status
+from sfumato.jobs.core.status import JobStatus, wire_status
 from sfumato.services.errors import NotFound
 from sfumato.services.generations import Generations, GenerationView, ImageView
+from sfumato.services.generations.service import Revision
 from sfumato.services.training.adapters import AppliedAdapter
 from sfumato.services.urls import FileUrls
 from sfumato.services.variations import Variations, VariationView
@@ -184,6 +187,8 @@ async def get_generation(id: str, request: Request, s: ServicesDep, who: Princip
     # FastAPI's dependency solving cost tens of microseconds per dependency, most of this route's Python time.
     base, rendered, reads = link_base(request, s), _rendered(request), reads_for(s)
     revision = await reads(s.generations.revision, who.user_id, id) if rendered.enabled else None
+    if revision is not None and revision[0] == JobStatus.PENDING and s.job_stream.finishing(id):
+        revision = await _settled(s, who.user_id, id, revision)
     if revision is not None:
         body = rendered.get(id, base, revision)
         if body is None:
@@ -193,6 +198,31 @@ async def get_generation(id: str, request: Request, s: ServicesDep, who: Princip
     # Not the user's (get raises the 404 or the teaching 400), or a cache that is off.
     view, found = await reads(_one_with_variations, s.generations, s.variations, who.user_id, id)
     return GetGenerationResponse(generations_by_pk=generation_out(view, base, s.urls, found)).json_response()
+
+
+# How long a poll of a job past its last step may wait for its end (the decode, the files, COMPLETE: ~0.1 s for
+# four 1024x768 images here). A client polling every 50 ms then sees COMPLETE as it happens, not 25 ms later on
+# average, and the server answers fewer polls; a job that takes longer is answered PENDING as before.
+FINISH_WAIT_SECONDS = 0.5
+_RECHECK_SECONDS = 0.05  # the wake may be missed (the end committed before the subscription): look again anyway
+
+
+async def _settled(s: ApiServices, user_id: str, generation_id: str, revision: Revision) -> Revision | None:
+    """The generation's revision once its finishing job has ended, or after FINISH_WAIT_SECONDS (long polling,
+    only for a job this process runs: JobStream.finishing)."""
+    loop, woken = asyncio.get_running_loop(), asyncio.Event()
+    unsubscribe = s.job_stream.subscribe(generation_id, lambda: loop.call_soon_threadsafe(woken.set))
+    reads, deadline = reads_for(s), loop.time() + FINISH_WAIT_SECONDS
+    try:
+        now: Revision | None = revision
+        while now == revision and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), min(_RECHECK_SECONDS, max(0.0, deadline - loop.time())))
+            woken.clear()
+            now = await reads(s.generations.revision, user_id, generation_id)
+        return now
+    finally:
+        unsubscribe()
 
 
 def _rendered(request: Request) -> RenderedGenerations:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,21 +91,38 @@ def _event(row: JobEvent) -> Event:
     return JobDone(row.status or "", row.message)
 
 
+FINISHING_FOR_SECONDS = 10.0  # a job past its last step that has not ended by then is not "finishing" any more
+
+
 class JobEvents:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
+        self._finishing: dict[str, float] = {}  # job id -> when this process published its last step
 
     def add(self, s: Session, kind: str, job_id: str, user_id: str, event: Event) -> None:
         """Inside a caller's transaction (a claim writes `started`, a transition writes `done`)."""
         s.add(_row(kind, job_id, user_id, event))
+        if isinstance(event, JobDone):
+            self._finishing.pop(job_id, None)
         if job_id in self._listeners:  # readers learn of it once it is committed, not before
             sa_event.listen(s, "after_commit", lambda _: self._wake(job_id), once=True)
 
     def publish(self, kind: str, job_id: str, user_id: str, event: Event) -> None:
         with self._db.session() as s:
             self.add(s, kind, job_id, user_id, event)
+        if isinstance(event, JobProgress) and event.step >= event.steps:
+            self._finishing[job_id] = time.monotonic()
+
+    def finishing(self, job_id: str) -> bool:
+        """Whether a job running in this process has published its last step and not ended yet: its end (the
+        decode, the files, COMPLETE) is moments away. Jobs of other processes are never finishing here."""
+        since = self._finishing.get(job_id)
+        if since is not None and time.monotonic() - since > FINISHING_FOR_SECONDS:
+            self._finishing.pop(job_id, None)  # it ended elsewhere, or was handed back: stop waiting for it
+            return False
+        return since is not None
 
     def subscribe(self, job_id: str, wake: Callable[[], None]) -> Callable[[], None]:
         """`wake` is called, from the writing thread, after each event of `job_id` that this process commits, so a
