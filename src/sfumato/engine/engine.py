@@ -9,6 +9,7 @@ import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 from diffusers import DiffusionPipeline
 from PIL import Image
 
+from sfumato.engine.adapters import LoraAdapter
 from sfumato.engine.control_pipes import control_image, control_pipe
 from sfumato.engine.device import RuntimeOptions
 from sfumato.engine.img2img import (
@@ -218,7 +220,7 @@ class Engine:
                 torch.inference_mode(),
             ):
                 output = pipe(**kwargs)
-        images = side_by_side(lambda image: _finish(image, request.width, request.height), output.images)
+        images = side_by_side(partial(_finish, width=request.width, height=request.height), output.images)
         if method == METHOD_ADAIN:
             images = [colour_match(i, request.image_prompts, request.image_prompt_weight) for i in images]
         if request.mask_image is not None and request.init_image is not None:
@@ -282,7 +284,7 @@ class Engine:
             if index in stopped:
                 results.append(stopped[index])
                 continue
-            images = side_by_side(lambda i, r=request: _finish(i, r.width, r.height), output.images[span])
+            images = side_by_side(partial(_finish, width=request.width, height=request.height), output.images[span])
             results.append(GenerateResult(images=images, rendered_width=width, rendered_height=height))
         return results
 
@@ -321,10 +323,21 @@ class Engine:
         return keep_centre(painted, canvas, box)
 
     def upscale(
-        self, model_path: Path, image: Image.Image, prompt: str, seed: int, steps: int = 20, strength: float = 0.3
+        self,
+        model_path: Path,
+        image: Image.Image,
+        prompt: str,
+        seed: int,
+        steps: int = 20,
+        strength: float = 0.3,
+        guidance_scale: float = 7.0,
+        scheduler: str | None = None,
+        adapters: tuple[LoraAdapter, ...] = (),
     ) -> tuple[Image.Image, str]:
         """Twice the size (long side at most 2048): enlarged, refined by the model at low `strength`, and
-        only the refinement's fine detail kept (engine/postprocess.py). Returns (image, method)."""
+        only the refinement's fine detail kept (engine/postprocess.py). Returns (image, method). The refinement
+        samples as the model's generations do unless told (the realtime canvas's LCM-LoRA: its scheduler,
+        adapters and guidance)."""
         size = upscale_size(*image.size)
         big, how = enlarge(image, size, self.addons_dir, self.device)
         request = GenerateRequest(
@@ -333,9 +346,12 @@ class Engine:
             width=size[0],
             height=size[1],
             num_inference_steps=steps,
+            guidance_scale=guidance_scale,
             seed=seed,
+            scheduler=scheduler,
             init_image=big,
             strength=strength,
+            adapters=adapters,
         )
         refined = self.generate(request).images[0]
         return add_detail(big, refined), f"{how}+diffusion-detail"

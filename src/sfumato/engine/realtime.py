@@ -43,13 +43,19 @@ LCM_LORA_GUIDANCE = 1.5  # the upscale's refinement: LCM is distilled for guidan
 
 
 class _Engine(Protocol):
-    addons_dir: Path | None
-    device: str
-
     def generate(self, request: GenerateRequest) -> GenerateResult: ...
 
     def upscale(
-        self, model_path: Path, image: Image.Image, prompt: str, seed: int, steps: int = 20, strength: float = 0.3
+        self,
+        model_path: Path,
+        image: Image.Image,
+        prompt: str,
+        seed: int,
+        steps: int = 20,
+        strength: float = 0.3,
+        guidance_scale: float = 7.0,
+        scheduler: str | None = None,
+        adapters: tuple[LoraAdapter, ...] = (),
     ) -> tuple[Image.Image, str]: ...
 
 
@@ -158,21 +164,14 @@ class RealtimeRenderer:
         asked = plan.engine_steps(steps, strength)
         if plan.method != METHOD_LCM_LORA:
             return self._engine.upscale(model_path, image, prompt, seed, steps=asked, strength=strength)
-        from sfumato.engine.postprocess import add_detail, enlarge, upscale_size
-
-        size = upscale_size(*image.size)
-        big, how = enlarge(image, size, self._engine.addons_dir, self._engine.device)
-        refine = GenerateRequest(
-            model_path=model_path,
-            prompt=prompt,
-            width=size[0],
-            height=size[1],
-            num_inference_steps=asked,
-            guidance_scale=LCM_LORA_GUIDANCE,
-            seed=seed,
-            scheduler=plan.scheduler,
-            init_image=big,
+        return self._engine.upscale(
+            model_path,
+            image,
+            prompt,
+            seed,
+            steps=asked,
             strength=strength,
+            guidance_scale=LCM_LORA_GUIDANCE,
+            scheduler=plan.scheduler,
             adapters=plan.adapters,
         )
-        return add_detail(big, self._engine.generate(refine).images[0]), f"{how}+diffusion-detail"
