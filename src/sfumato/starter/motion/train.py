@@ -80,6 +80,12 @@ class MotionTrainConfig:
     low_noise_share: float = 0.2
     low_p_mean: float = 0.0
     low_p_std: float = 0.5
+    # The second step's input is the regression's output (soft, rounded blobs) plus noise at 0.5, but the low
+    # clips above show the true clip under that noise, so the denoiser learns to keep whatever shape it is
+    # given. With low_blur > 0 a low clip's clean latents are Gaussian-blurred (std ~ U(0, low_blur) latent
+    # pixels, per clip) before the noise, and the target stays the sharp clip: the step learns to redraw a
+    # blob as the shape frame 0 shows. 0: off (no extra random draws, the same weights as before)
+    low_blur: float = 0.0
     cond_aug_mean: float = -3.0  # log of the conditioning frame's noise (noise_aug_strength)
     cond_aug_std: float = 0.5
     object_weight: float = 3.0  # loss weight 1 + w * (the objects' coverage now or in frame 0), on latents
@@ -179,7 +185,12 @@ def edm_loss(
     mean = torch.where(low, tcfg.low_p_mean, tcfg.p_mean)
     std = torch.where(low, tcfg.low_p_std, tcfg.p_std)
     sigma = torch.exp(mean + std * torch.randn(b, generator=gen)).view(b, 1, 1, 1, 1)
-    noisy = lat + sigma * torch.randn(lat.shape, generator=gen)
+    noise = torch.randn(lat.shape, generator=gen)
+    src = lat
+    if tcfg.low_blur > 0:
+        std = torch.rand(b, generator=gen) * tcfg.low_blur * low.float()  # high clips: std 0, no blur
+        src = blur_latents(lat, std)
+    noisy = src + sigma * noise
     inp = torch.cat([noisy / (sigma**2 + 1).sqrt(), cond_lat[:, None].expand(-1, nf, -1, -1, -1)], dim=2)
     ids = torch.tensor([[FPS - 1, bucket_id(s), float(a)] for s, a in zip(batch["strengths"], aug, strict=True)])
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tcfg.bf16):
@@ -189,6 +200,19 @@ def edm_loss(
     m = F.avg_pool2d(batch["masks"].flatten(0, 1), 2).view(b, nf, 1, *lat.shape[-2:])
     weight = 1 + tcfg.object_weight * torch.maximum(m, m[:, :1])
     return (weight * (out - target) ** 2).mean()
+
+
+def blur_latents(lat: torch.Tensor, std: torch.Tensor, radius: int = 3) -> torch.Tensor:
+    """(B, F, C, H, W) latents, each clip blurred by a separable Gaussian of its std (latent pixels; 0 = as is).
+    Edges replicate: the backgrounds are flat, so the border keeps its colour."""
+    b, nf, ch, h, w = lat.shape
+    x = torch.arange(-radius, radius + 1, dtype=lat.dtype)
+    k = torch.exp(-0.5 * (x[None] / std.clamp(min=1e-3)[:, None]) ** 2)
+    k = (k / k.sum(dim=1, keepdim=True)).repeat_interleave(nf * ch, dim=0)  # (B*F*C, 2r+1)
+    y = lat.reshape(1, b * nf * ch, h, w)
+    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"), k[:, None, None, :], groups=b * nf * ch)
+    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"), k[:, None, :, None], groups=b * nf * ch)
+    return y.view(b, nf, ch, h, w)
 
 
 def lr_at(step: int, total: int, warmup: int, min_frac: float) -> float:
