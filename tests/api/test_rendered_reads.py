@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sfumato.api.rendered import RenderedGenerations
-from sfumato.api.routes.generations import FINISH_WAIT_SECONDS, _json
+from sfumato.api.routes.generations import FINISH_WAIT_SECONDS
 from sfumato.api.schemas.generations import (
     GeneratedImageOut,
     GenerationOut,
@@ -86,7 +86,7 @@ def test_kept_bytes_are_the_bytes_of_a_fresh_render() -> None:
         generated_images=[image],
         generation_elements=[GenerationElementOut(id=1, lora=lora, weightApplied=0.5)],
     )
-    fragment = _json(out)
+    fragment = out.json_bytes()
     assert (
         b'{"generations_by_pk":' + fragment + b"}" == GetGenerationResponse(generations_by_pk=out).json_response().body
     )

@@ -166,7 +166,7 @@ async def list_generations(
             views, found = await reads(_these_with_variations, s.generations, s.variations, who.user_id, missing)
             revisions = dict(page)
             for i, view in views.items():
-                bodies[i] = rendered.put(i, base, revisions[i], _json(generation_out(view, base, s.urls, found)))
+                bodies[i] = rendered.put(i, base, revisions[i], generation_out(view, base, s.urls, found).json_bytes())
         parts = [body for i, _ in page if (body := bodies[i]) is not None]
         if len(parts) == len(page):  # else one was deleted meanwhile: read the page again, below
             return _json_response(b'{"generations":[' + b",".join(parts) + b"]}")
@@ -193,7 +193,7 @@ async def get_generation(id: str, request: Request, s: ServicesDep, who: Princip
         body = rendered.get(id, base, revision)
         if body is None:
             view, found = await reads(_one_with_variations, s.generations, s.variations, who.user_id, id)
-            body = rendered.put(id, base, revision, _json(generation_out(view, base, s.urls, found)))
+            body = rendered.put(id, base, revision, generation_out(view, base, s.urls, found).json_bytes())
         return _json_response(b'{"generations_by_pk":' + body + b"}")
     # Not the user's (get raises the 404 or the teaching 400), or a cache that is off.
     view, found = await reads(_one_with_variations, s.generations, s.variations, who.user_id, id)
@@ -227,11 +227,6 @@ async def _settled(s: ApiServices, user_id: str, generation_id: str, revision: R
 
 def _rendered(request: Request) -> RenderedGenerations:
     return request.app.state.rendered  # type: ignore[no-any-return]
-
-
-def _json(out: GenerationOut) -> bytes:
-    # The bytes WireModel.json_response sends for this part of the body (aliases, no nulls).
-    return out.__pydantic_serializer__.to_json(out, by_alias=True, exclude_none=True)
 
 
 def _json_response(body: bytes) -> Response:

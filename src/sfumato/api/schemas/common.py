@@ -54,10 +54,15 @@ class WireModel(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
+    def json_bytes(self) -> bytes:
+        """The wire JSON (aliases, no None values): what `json_response` sends, and what a route keeps to send
+        again (api/rendered.py)."""
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
+
     def json_response(self) -> Response:
         """The same bytes FastAPI's `response_model_exclude_none` would send, serialised once: a route that returns
         its model instead has it dumped, validated again and dumped a second time (the polled read routes' cost)."""
-        return Response(self.model_dump_json(by_alias=True, exclude_none=True), media_type="application/json")
+        return Response(self.json_bytes(), media_type="application/json")
 
 
 class Cost(WireModel):

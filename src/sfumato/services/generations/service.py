@@ -129,7 +129,6 @@ def image_inputs(s: Session, user_id: str, p: GenerationParams) -> ImageInputs:
 
 
 _GENERATION_BY_ID = select(Generation.__table__).where(Generation.id == bindparam("id"))
-_IMAGES_OF = select(GeneratedImage.__table__).where(GeneratedImage.generation_id == bindparam("id"))
 # The polled list's statements, built once (bound parameters, not a new statement and cache key per request).
 _PAGE_OF_USER = (
     select(Generation.__table__)
@@ -307,9 +306,7 @@ class Generations:
         with self._db.read() as connection:
             row = connection.execute(_GENERATION_BY_ID, {"id": generation_id}).first()
             if row is not None and row.user_id == user_id:
-                complete = row.status == JobStatus.COMPLETE
-                images = connection.execute(_IMAGES_OF, {"id": generation_id}).all() if complete else []
-                return generation_view(row, images)
+                return _views(connection, [row])[0]
         with self._db.session() as s:
             image = s.get(GeneratedImage, generation_id)
             if image is not None and image.user_id == user_id:
