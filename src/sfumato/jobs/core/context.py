@@ -61,7 +61,7 @@ class JobContext:
             self._last_progress = now
             image = preview() if callable(preview) else preview
             png = preview_png(image) if image is not None else None
-            self._events.publish(self.kind, self.job_id, self.user_id, JobProgress(step, steps, png))
+            self._events.publish_later(self.kind, self.job_id, self.user_id, JobProgress(step, steps, png))
 
     def cancelled(self) -> bool:
         if not self._cancelled:
@@ -78,7 +78,11 @@ class JobContext:
     def note(self, message: str) -> None:
         """A log line for the job's event stream (and the process log)."""
         self.log.info("%s %s: %s", self.kind, self.job_id, message)
-        self._events.publish(self.kind, self.job_id, self.user_id, JobLog(message))
+        self._events.publish_later(self.kind, self.job_id, self.user_id, JobLog(message))
+
+    def flush(self) -> None:
+        """Wait until this job's progress and log lines are written (before its end is, so `done` comes last)."""
+        self._events.flush(self.job_id)
 
     # --- files ---
     def get(self, key: str) -> bytes:
@@ -92,4 +96,5 @@ class JobContext:
     def complete(self, record: Callable[[Session, Any], None]) -> None:
         """`record` writes the results on the row; the row turns COMPLETE in the same transaction. Raises
         JobDeleted (the row is gone) or JobSuperseded (it already finished some other way)."""
+        self.flush()
         self._complete(record)

@@ -6,8 +6,10 @@ so a reader resumes after the last one it saw."""
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +23,9 @@ from sfumato.store.database import Database
 from sfumato.store.models import JobEvent
 
 PREVIEW_SIDE = 128  # previews are thumbnails: small enough to write on every throttled progress event
+FLUSH_TIMEOUT_SECONDS = 30.0  # a job's end waits this long at most for its queued events (the writer is stuck)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ class JobEvents:
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._finishing: dict[str, float] = {}  # job id -> when this process published its last step
+        # Events queued by `publish_later`, written in order by one writer thread (started on first use).
+        self._queue: deque[tuple[str, str, str, Event]] = deque()
+        self._outstanding: dict[str, int] = {}  # job id -> its events queued or being written
+        self._written = threading.Condition()
+        self._writer: threading.Thread | None = None
 
     def add(self, s: Session, kind: str, job_id: str, user_id: str, event: Event) -> None:
         """Inside a caller's transaction (a claim writes `started`, a transition writes `done`)."""
@@ -114,6 +124,47 @@ class JobEvents:
             self.add(s, kind, job_id, user_id, event)
         if isinstance(event, JobProgress) and event.step >= event.steps:
             self._finishing[job_id] = time.monotonic()
+
+    def publish_later(self, kind: str, job_id: str, user_id: str, event: Event) -> None:
+        """`publish`, on this object's writer thread: a running job's progress and log lines cost its thread no
+        database commit (a few ms each, ~3% of a short generation's time). Events are written in the order they
+        were queued; a job's end calls `flush` first, so its `done` comes after all of them."""
+        with self._written:
+            self._queue.append((kind, job_id, user_id, event))
+            self._outstanding[job_id] = self._outstanding.get(job_id, 0) + 1
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_queued, name="sfumato-job-events", daemon=True)
+                self._writer.start()
+            self._written.notify_all()
+        if isinstance(event, JobProgress) and event.step >= event.steps:
+            self._finishing[job_id] = time.monotonic()  # its end is moments away from now, not from the write
+
+    def flush(self, job_id: str) -> None:
+        """Wait until every event queued for `job_id` is written. Call it outside any transaction: on SQLite
+        the writer needs the write lock that an open transaction may hold."""
+        deadline = time.monotonic() + FLUSH_TIMEOUT_SECONDS
+        with self._written:
+            while self._outstanding.get(job_id) and time.monotonic() < deadline:
+                self._written.wait(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _write_queued(self) -> None:
+        while True:
+            with self._written:
+                while not self._queue:
+                    self._written.wait()
+                kind, job_id, user_id, event = self._queue[0]
+            try:
+                self.publish(kind, job_id, user_id, event)
+            except Exception:  # an event is a courtesy: a failed write never stops the writer or the job
+                log.warning("could not write a %s event of job %s", type(event).__name__, job_id, exc_info=True)
+            with self._written:
+                self._queue.popleft()
+                left = self._outstanding.get(job_id, 1) - 1
+                if left:
+                    self._outstanding[job_id] = left
+                else:
+                    self._outstanding.pop(job_id, None)
+                self._written.notify_all()
 
     def finishing(self, job_id: str) -> bool:
         """Whether a job running in this process has published its last step and not ended yet: its end (the
@@ -146,6 +197,11 @@ class JobEvents:
             waiting = list(self._listeners.get(job_id, ()))
         for wake in waiting:
             wake()
+
+    def forget(self, job_id: str) -> None:
+        """Delete every event of a job whose row is gone."""
+        with self._db.session() as s:
+            delete_events(s, [job_id])
 
     def read(self, job_id: str, after: int = 0) -> list[EventRecord]:
         with self._db.session() as s:

@@ -175,16 +175,21 @@ class JobRunner:
 
     def _settle(self, spec: JobKindSpec, row: Any, ctx: JobContext, exc: Exception) -> RunOutcome:
         """A job whose work raised: deleted, superseded, cancelled (or handed back at shutdown), or FAILED."""
+        ctx.flush()  # its queued progress and log lines first, so its end is its last event
         if isinstance(exc, JobDeleted):
             spec.handler.discard(row)
+            self.events.forget(row.id)  # what it wrote after the deletion took its events
         elif isinstance(exc, JobSuperseded):
             self._remove(ctx.written)
         elif isinstance(exc, JobCancelled):
             if self._handing_back.is_set() and not self.cancel_requested(spec.name, row.id):
                 self._hand_back(spec, row.id, ctx.written)
                 return RunOutcome.RETRY_LATER
-            if self._end(spec, row.id, JobStatus.CANCELLED, CANCELLED_REASON) or self._gone(spec, row.id):
+            if self._end(spec, row.id, JobStatus.CANCELLED, CANCELLED_REASON):
                 spec.handler.discard(row)
+            elif self._gone(spec, row.id):  # deleted while it ran: a deleted row stops its job as a cancel does
+                spec.handler.discard(row)
+                self.events.forget(row.id)
             else:
                 self._remove(ctx.written)
             log.info("%s %s CANCELLED", spec.name, row.id)
