@@ -61,3 +61,17 @@ def test_plan_overrides_parse_strings_in_the_settings_type() -> None:
     assert plan["train"]["steps"] == 7 and plan["train"]["lr"] == 1e-3
     with pytest.raises(ValueError, match="true or false"):
         make_plan(1, 0, overrides={"bf16": "maybe"})
+
+
+def test_unet_layers_setting_adds_resnets_and_old_configs_load() -> None:
+    from sfumato.starter.motion.model import MotionConfig, build_unet
+    from sfumato.starter.motion.train import make_plan
+
+    plan = make_plan(1, 0, tiny=True, overrides={"unet_layers": "2,1"})
+    cfg = MotionConfig.from_json(plan["config"])
+    assert cfg.unet_layers == (2, 1)
+    unet = build_unet(cfg)
+    assert [len(b.resnets) for b in unet.down_blocks] == [2, 1]
+    assert [len(b.resnets) for b in unet.up_blocks] == [2, 3]  # the way up has one more per level
+    old = {k: v for k, v in MotionConfig().to_json().items() if k != "unet_layers"}  # a folder from before
+    assert MotionConfig.from_json(old).unet_layers == MotionConfig().unet_layers == (1, 1, 1)

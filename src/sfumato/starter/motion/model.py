@@ -69,6 +69,8 @@ class MotionConfig:
     unet_channels: tuple[int, ...] = (64, 64, 96)
     unet_blocks: tuple[str, ...] = ("Down", "CrossAttn", "CrossAttn")
     unet_heads: tuple[int, ...] = (1, 2, 4)
+    # resnets per level on the way down (the way up has one more), diffusers' layers_per_block as a tuple
+    unet_layers: tuple[int, ...] = (1, 1, 1)
     cross_dim: int = 128  # = the Starter text encoder's hidden size
     time_embed_dim: int = 32
     vision_hidden: int = 64
@@ -89,6 +91,7 @@ class MotionConfig:
             unet_channels=(32, 32),
             unet_blocks=("Down", "CrossAttn"),
             unet_heads=(1, 1),
+            unet_layers=(1, 1),
             cross_dim=128,  # the Starter text encoder's hidden size (tests reuse the shipped one)
             time_embed_dim=8,
             vision_hidden=32,
@@ -102,8 +105,9 @@ class MotionConfig:
     @staticmethod
     def from_json(d: dict) -> MotionConfig:
         d = dict(d)
-        for k in ("unet_channels", "unet_blocks", "unet_heads"):
-            d[k] = tuple(d[k])
+        for k in ("unet_channels", "unet_blocks", "unet_heads", "unet_layers"):
+            if k in d:  # folders saved before a field existed take its default
+                d[k] = tuple(d[k])
         return MotionConfig(**d)
 
 
@@ -121,7 +125,7 @@ def build_unet(cfg: MotionConfig, latent_channels: int = 4) -> UNetSpatioTempora
         down_block_types=down,
         up_block_types=tuple(reversed(up)),
         block_out_channels=cfg.unet_channels,
-        layers_per_block=1,
+        layers_per_block=cfg.unet_layers,
         cross_attention_dim=cfg.cross_dim,
         num_attention_heads=cfg.unet_heads,
         addition_time_embed_dim=cfg.time_embed_dim,
