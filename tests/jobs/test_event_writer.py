@@ -40,7 +40,7 @@ def app(tmp_path: Path, tiny_catalog: Path) -> Iterator[Container]:
 
 def slow_writes(events: JobEvents, monkeypatch: pytest.MonkeyPatch, fail_first: bool = False) -> list[str]:
     """Every write takes SLOW_WRITE seconds (a busy database); optionally the first one fails."""
-    write = events.publish
+    write = events._write
     calls: list[str] = []
 
     def slow(kind: str, job_id: str, user_id: str, event: object) -> None:
@@ -50,7 +50,7 @@ def slow_writes(events: JobEvents, monkeypatch: pytest.MonkeyPatch, fail_first: 
             raise RuntimeError("database is locked")
         write(kind, job_id, user_id, event)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(events, "publish", slow)
+    monkeypatch.setattr(events, "_write", slow)
     return calls
 
 

@@ -120,8 +120,15 @@ class JobEvents:
             sa_event.listen(s, "after_commit", lambda _: self._wake(job_id), once=True)
 
     def publish(self, kind: str, job_id: str, user_id: str, event: Event) -> None:
+        self._write(kind, job_id, user_id, event)
+        self._note_finishing(job_id, event)
+
+    def _write(self, kind: str, job_id: str, user_id: str, event: Event) -> None:
         with self._db.session() as s:
             self.add(s, kind, job_id, user_id, event)
+
+    def _note_finishing(self, job_id: str, event: Event) -> None:
+        """When the job emits its last step (not when the event is written): its end is moments away."""
         if isinstance(event, JobProgress) and event.step >= event.steps:
             self._finishing[job_id] = time.monotonic()
 
@@ -136,8 +143,7 @@ class JobEvents:
                 self._writer = threading.Thread(target=self._write_queued, name="sfumato-job-events", daemon=True)
                 self._writer.start()
             self._written.notify_all()
-        if isinstance(event, JobProgress) and event.step >= event.steps:
-            self._finishing[job_id] = time.monotonic()  # its end is moments away from now, not from the write
+        self._note_finishing(job_id, event)
 
     def flush(self, job_id: str) -> None:
         """Wait until every event queued for `job_id` is written. Call it outside any transaction: on SQLite
@@ -154,7 +160,7 @@ class JobEvents:
                     self._written.wait()
                 kind, job_id, user_id, event = self._queue[0]
             try:
-                self.publish(kind, job_id, user_id, event)
+                self._write(kind, job_id, user_id, event)
             except Exception:  # an event is a courtesy: a failed write never stops the writer or the job
                 log.warning("could not write a %s event of job %s", type(event).__name__, job_id, exc_info=True)
             with self._written:

@@ -177,8 +177,7 @@ class JobRunner:
         """A job whose work raised: deleted, superseded, cancelled (or handed back at shutdown), or FAILED."""
         ctx.flush()  # its queued progress and log lines first, so its end is its last event
         if isinstance(exc, JobDeleted):
-            spec.handler.discard(row)
-            self.events.forget(row.id)  # what it wrote after the deletion took its events
+            self._discard_deleted(spec, row)
         elif isinstance(exc, JobSuperseded):
             self._remove(ctx.written)
         elif isinstance(exc, JobCancelled):
@@ -188,8 +187,7 @@ class JobRunner:
             if self._end(spec, row.id, JobStatus.CANCELLED, CANCELLED_REASON):
                 spec.handler.discard(row)
             elif self._gone(spec, row.id):  # deleted while it ran: a deleted row stops its job as a cancel does
-                spec.handler.discard(row)
-                self.events.forget(row.id)
+                self._discard_deleted(spec, row)
             else:
                 self._remove(ctx.written)
             log.info("%s %s CANCELLED", spec.name, row.id)
@@ -201,6 +199,12 @@ class JobRunner:
             else:
                 self._remove(ctx.written)
         return RunOutcome.DONE
+
+    def _discard_deleted(self, spec: JobKindSpec, row: Any) -> None:
+        """A job whose row was deleted while it ran: its files, and the events it wrote after the deletion took
+        the others."""
+        spec.handler.discard(row)
+        self.events.forget(row.id)
 
     def _context(self, spec: JobKindSpec, row: JobColumns) -> JobContext:
         give_way = self.gate.yield_to_interactive if spec.lane is Lane.LONG else (lambda: None)
